@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# `make run`: creates the demo database on first use, prints how to reach it,
+# and serves it. The demo credentials live in fleetdesk.demo.json (mode 0600)
+# so every later run can print them again.
+set -euo pipefail
+db=${1:-./fleetdesk.db}
+listen=${2:-127.0.0.1:8080}
+creds="${db%.db}.demo.json"
+bin=build/fleetdesk
+
+if [ ! -f "$db" ]; then
+  echo "Creating the demo database $db ..."
+  umask 077
+  "$bin" --db "$db" demo --users 200 > "$creds.tmp"
+  mv "$creds.tmp" "$creds"
+fi
+
+if [ -f "$creds" ]; then
+  org=$(sed -n 's/.*"org_id": "\([^"]*\)".*/\1/p' "$creds")
+  token=$(sed -n 's/.*"token": "\([^"]*\)".*/\1/p' "$creds")
+  cat <<MSG
+
+  fleetdesk is serving http://$listen
+  demo org id:      $org
+  admin API token:  $token
+
+  try:  curl -H "Authorization: Bearer $token" \\
+          http://$listen/api/partners/v2.0/org/$org/users?limit=5
+
+MSG
+else
+  echo "(no $creds: the database was not created by make run, so no demo credentials to show)"
+fi
+exec "$bin" --db "$db" serve --listen "$listen"

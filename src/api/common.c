@@ -1,0 +1,196 @@
+/* common.c - shared handler helpers. */
+#include "api/common.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/buf.h"
+#include "core/util.h"
+
+struct store_actor api_actor(struct req *r)
+{
+	struct store_actor a = {
+		.type = r->principal->actor_type,
+		.id = r->principal->actor_id,
+		.name = r->principal->actor_name,
+		.request_id = r->request_id,
+	};
+	return a;
+}
+
+enum fd_err api_authorize(struct req *r, enum policy_action action, enum role target_role, enum role new_role)
+{
+	struct policy_request pr = {
+		.action = action,
+		.org_id = req_param(r, 0),
+		.target_role = target_role,
+		.new_role = new_role,
+	};
+	enum fd_err rc = policy_check(r->principal, &pr);
+	if (rc == FD_ENOTFOUND)
+		return reply_problem(r, rc, "no such resource", NULL);
+	if (rc == FD_EFORBIDDEN)
+		return reply_problem(r, rc, "your role may not do this", NULL);
+	if (rc != FD_OK)
+		return reply_problem(r, rc, NULL, NULL);
+	return FD_OK;
+}
+
+void api_set_etag(struct req *r, int64_t version)
+{
+	char etag[32];
+	snprintf(etag, sizeof etag, "\"%lld\"", (long long)version);
+	reply_header(r, "ETag", etag);
+}
+
+/* 1 if the comma-separated entity-tag list in h holds version (strong comparison) or "*". */
+static int etag_list_matches(const char *h, int64_t version, int weak_ok)
+{
+	char want[32];
+	snprintf(want, sizeof want, "\"%lld\"", (long long)version);
+	size_t wl = strlen(want);
+	const char *p = h;
+	while (*p) {
+		while (*p == ' ' || *p == ',' || *p == '\t')
+			p++;
+		if (!*p)
+			break;
+		const char *start = p;
+		while (*p && *p != ',')
+			p++;
+		const char *end = p;
+		while (end > start && (end[-1] == ' ' || end[-1] == '\t'))
+			end--;
+		size_t n = (size_t)(end - start);
+		if (n == 1 && *start == '*')
+			return 1;
+		if (weak_ok && n > 2 && start[0] == 'W' && start[1] == '/') {
+			start += 2;
+			n -= 2;
+		}
+		if (n == wl && memcmp(start, want, wl) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+enum fd_err api_if_match(struct req *r, int64_t version)
+{
+	const char *h = req_header(r, "If-Match");
+	if (!h)
+		return FD_OK;
+	return etag_list_matches(h, version, 0) ? FD_OK : FD_EPRECOND;
+}
+
+int api_if_none_match(struct req *r, int64_t version)
+{
+	const char *h = req_header(r, "If-None-Match");
+	return h && etag_list_matches(h, version, 1);
+}
+
+enum fd_err api_limit(struct req *r, int *limit)
+{
+	const char *s = req_query(r, "limit");
+	*limit = 100;
+	if (!s)
+		return FD_OK;
+	long long v;
+	if (util_parse_int(s, 1, 1000, &v) != FD_OK)
+		return reply_problem(r, FD_EBADREQ, "limit must be an integer from 1 to 1000",
+				     json_pack("[o]", problem_field("limit", "must be an integer from 1 to 1000")));
+	*limit = (int)v;
+	return FD_OK;
+}
+
+char *api_cursor_encode(json_t *obj)
+{
+	char *s = json_dumps(obj, JSON_COMPACT);
+	if (!s)
+		return NULL;
+	char *enc = util_b64url_encode(s, strlen(s));
+	free(s);
+	return enc;
+}
+
+enum fd_err api_cursor_decode(struct req *r, const char *s, json_t **obj)
+{
+	char *raw = NULL;
+	size_t len = 0;
+	json_t *j = NULL;
+	if (strlen(s) <= 2048 && util_b64url_decode(s, &raw, &len) == FD_OK)
+		j = json_loadb(raw, len, 0, NULL);
+	free(raw);
+	if (!json_is_object(j)) {
+		json_decref(j);
+		return reply_problem(r, FD_EBADREQ, "the cursor is not valid",
+				     json_pack("[o]", problem_field("cursor", "is not a cursor this server issued")));
+	}
+	*obj = j;
+	return FD_OK;
+}
+
+char *api_url_encode(const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t n = strlen(s);
+	char *out = malloc(3 * n + 1);
+	if (!out)
+		return NULL;
+	size_t o = 0;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || strchr("-._~", c)) {
+			out[o++] = (char)c;
+		} else {
+			out[o++] = '%';
+			out[o++] = hex[c >> 4];
+			out[o++] = hex[c & 15];
+		}
+	}
+	out[o] = '\0';
+	return out;
+}
+
+static enum fd_err append_param(struct buf *b, const char *name, const char *value)
+{
+	char *enc = api_url_encode(value);
+	if (!enc)
+		return FD_ENOMEM;
+	enum fd_err rc = buf_puts(b, b->len && strchr(b->data, '?') ? "&" : "?");
+	if (rc == FD_OK)
+		rc = buf_puts(b, name);
+	if (rc == FD_OK)
+		rc = buf_puts(b, "=");
+	if (rc == FD_OK)
+		rc = buf_puts(b, enc);
+	free(enc);
+	return rc;
+}
+
+void api_link_next(struct req *r, const char *const *names, int limit, const char *cursor)
+{
+	struct buf b;
+	buf_init(&b, 16384);
+	enum fd_err rc = buf_puts(&b, "<");
+	if (rc == FD_OK)
+		rc = buf_puts(&b, req_base_url(r));
+	if (rc == FD_OK)
+		rc = buf_puts(&b, r->path);
+	for (const char *const *n = names; rc == FD_OK && *n; n++) {
+		const char *v = req_query(r, *n);
+		if (v)
+			rc = append_param(&b, *n, v);
+	}
+	char lim[16];
+	snprintf(lim, sizeof lim, "%d", limit);
+	if (rc == FD_OK)
+		rc = append_param(&b, "limit", lim);
+	if (rc == FD_OK)
+		rc = append_param(&b, "cursor", cursor);
+	if (rc == FD_OK)
+		rc = buf_puts(&b, ">; rel=\"next\"");
+	if (rc == FD_OK)
+		reply_header(r, "Link", b.data);
+	buf_release(&b);
+}

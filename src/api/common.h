@@ -1,0 +1,55 @@
+/*
+ * common.h - helpers every resource handler shares: the audit actor of a
+ * request, ETags and If-Match, cursors and next links, query parameters.
+ */
+#ifndef FD_API_COMMON_H
+#define FD_API_COMMON_H
+
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "auth/policy.h"
+#include "http/request.h"
+#include "store/store.h"
+
+#define API_PREFIX "/api/partners/v2.0"
+
+/* The audit actor for r (borrows from r). */
+struct store_actor api_actor(struct req *r);
+
+/* Checks the policy for r against the path's org (path parameter 0).
+ * Replies and returns the error when denied. */
+enum fd_err api_authorize(struct req *r, enum policy_action action, enum role target_role, enum role new_role);
+
+/* Sets the ETag header for version. */
+void api_set_etag(struct req *r, int64_t version);
+
+/*
+ * Evaluates If-Match against version. FD_OK when absent or matching,
+ * FD_EPRECOND when it does not match (the caller replies).
+ */
+enum fd_err api_if_match(struct req *r, int64_t version);
+/* 1 when If-None-Match matches version (the caller answers 304). */
+int api_if_none_match(struct req *r, int64_t version);
+
+/* Parses the limit parameter (default 100, 1..1000). Replies 400 on error. */
+enum fd_err api_limit(struct req *r, int *limit /* OUT */);
+
+/*
+ * Encodes a cursor object as an opaque string (malloc'd, caller frees), and
+ * decodes one (new reference in *obj). Decoding replies 400 on failure.
+ */
+char *api_cursor_encode(json_t *obj);
+enum fd_err api_cursor_decode(struct req *r, const char *s, json_t **obj /* OUT */);
+
+/*
+ * Sets Link: <base path?query>; rel="next", where query is the request's
+ * own parameters among names (NULL-terminated) plus limit and cursor.
+ */
+void api_link_next(struct req *r, const char *const *names, int limit, const char *cursor);
+
+/* Percent-encodes s for a query string. malloc'd, caller frees. */
+char *api_url_encode(const char *s);
+
+#endif

@@ -1,0 +1,15 @@
+/*
+ * commands.h - the fleetdesk subcommands. Each takes the arguments after
+ * its own name and the database path, and returns the exit status
+ * (0 success, 1 failure, 2 usage).
+ */
+#ifndef FD_COMMANDS_H
+#define FD_COMMANDS_H
+
+int cmd_serve(int argc, char **argv, const char *db);
+int cmd_org(int argc, char **argv, const char *db);
+int cmd_token(int argc, char **argv, const char *db);
+int cmd_client(int argc, char **argv, const char *db);
+int cmd_demo(int argc, char **argv, const char *db);
+
+#endif

@@ -1,0 +1,88 @@
+/*
+ * serve.c - `fleetdesk serve`: open the store, start the HTTP server, wait
+ * for SIGINT or SIGTERM, then shut down gracefully.
+ *
+ * The signals are blocked before any thread starts, so every thread
+ * inherits the mask and only sigwait() in this thread ever sees them.
+ */
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "api/routes.h"
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "core/util.h"
+#include "core/log.h"
+#include "http/server.h"
+#include "store/store.h"
+
+#define GRACE_MS 10000
+
+static const char serve_help[] =
+	"usage: fleetdesk serve [--listen HOST:PORT] [--db PATH] [--threads N] [--access-log PATH|-|off]\n"
+	"Serves the API. Defaults: --listen 127.0.0.1:8080 --db ./fleetdesk.db, one thread per CPU,\n"
+	"access log on stderr. SIGINT or SIGTERM stop it gracefully.\n";
+
+int cmd_serve(int argc, char **argv, const char *db)
+{
+	struct cli_opt opts[] = {{"listen", 1, NULL}, {"db", 1, NULL}, {"threads", 1, NULL}, {"access-log", 1, NULL}};
+	size_t n = sizeof opts / sizeof opts[0];
+	int prc = args_parse(argc, argv, opts, n, "serve");
+	if (prc < 0) {
+		fputs(serve_help, stdout);
+		return 0;
+	}
+	if (prc)
+		return prc;
+	if (args_get(opts, n, "db"))
+		db = args_get(opts, n, "db");
+	struct server_config cfg = {.listen = args_get(opts, n, "listen"), .threads = 0};
+	if (!cfg.listen)
+		cfg.listen = "127.0.0.1:8080";
+	long long threads = sysconf(_SC_NPROCESSORS_ONLN);
+	if (args_get(opts, n, "threads") && util_parse_int(args_get(opts, n, "threads"), 1, 256, &threads) != FD_OK)
+		return args_usage_error("serve", "--threads must be an integer from 1 to 256");
+	cfg.threads = threads > 0 ? (int)threads : 1;
+	const char *alog = args_get(opts, n, "access-log");
+	if (log_open(alog ? alog : "-") != 0) {
+		fprintf(stderr, "fleetdesk: serve: cannot open the access log %s\n", alog);
+		return 1;
+	}
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	struct store *st = NULL;
+	enum fd_err rc = store_open(db, &st);
+	if (rc != FD_OK) {
+		fprintf(stderr, "fleetdesk: serve: cannot open the database %s (%s)\n", db, fd_err_name(rc));
+		return 1;
+	}
+	struct server *srv = NULL;
+	rc = server_start(&cfg, st, api_routes, api_routes_count, &srv);
+	if (rc == FD_EBADREQ) {
+		store_close(st);
+		return args_usage_error("serve", "--listen must be HOST:PORT");
+	}
+	if (rc != FD_OK) {
+		fprintf(stderr, "fleetdesk: serve: cannot listen on %s (%s)\n", cfg.listen, fd_err_name(rc));
+		store_close(st);
+		return 1;
+	}
+	fprintf(stderr, "fleetdesk: serving %s on %s with %d threads\n", db, server_url(srv), cfg.threads);
+	int sig = 0;
+	sigwait(&set, &sig);
+	fprintf(stderr, "fleetdesk: %s received, finishing in-flight requests\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+	server_stop(srv, GRACE_MS);
+	store_close(st);
+	log_close();
+	fprintf(stderr, "fleetdesk: stopped cleanly\n");
+	return 0;
+}

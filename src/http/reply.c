@@ -1,0 +1,136 @@
+/*
+ * reply.c - building replies, and the one mapping from errors to RFC 9457
+ * problems.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "http/request.h"
+
+static const struct {
+	unsigned status;
+	const char *title;
+} problems[FD_ERR_COUNT] = {
+	[FD_OK] = {200, "OK"},
+	[FD_ENOMEM] = {500, "Internal server error"},
+	[FD_EBADREQ] = {400, "Bad request"},
+	[FD_EUNAUTH] = {401, "Unauthorized"},
+	[FD_EFORBIDDEN] = {403, "Forbidden"},
+	[FD_ENOTFOUND] = {404, "Not found"},
+	[FD_EMETHOD] = {405, "Method not allowed"},
+	[FD_ECONFLICT] = {409, "Conflict"},
+	[FD_EPRECOND] = {412, "Precondition failed"},
+	[FD_ETOOLARGE] = {413, "Content too large"},
+	[FD_EMEDIA] = {415, "Unsupported media type"},
+	[FD_EINVALID] = {422, "Validation failed"},
+	[FD_EBUSY] = {503, "Service unavailable"},
+	[FD_EIO] = {500, "Internal server error"},
+};
+
+unsigned problem_status(enum fd_err rc)
+{
+	if ((unsigned)rc >= FD_ERR_COUNT)
+		return 500;
+	return problems[rc].status;
+}
+
+json_t *problem_field(const char *field, const char *detail)
+{
+	size_t n = strlen(field);
+	char *ptr = malloc(n + 2);
+	if (!ptr)
+		return NULL;
+	ptr[0] = '/';
+	memcpy(ptr + 1, field, n + 1);
+	json_t *o = json_pack("{ssssss}", "field", field, "pointer", ptr, "detail", detail);
+	free(ptr);
+	return o;
+}
+
+void reply_header(struct req *r, const char *name, const char *value)
+{
+	if (r->nhdr == REQ_MAX_HEADERS)
+		return;
+	char *n = strdup(name), *v = strdup(value);
+	if (!n || !v) {
+		free(n);
+		free(v);
+		return;
+	}
+	r->hdr_name[r->nhdr] = n;
+	r->hdr_value[r->nhdr] = v;
+	r->nhdr++;
+}
+
+enum fd_err reply_raw(struct req *r, unsigned status, const char *content_type, const char *body, size_t len)
+{
+	char *copy = malloc(len + 1);
+	if (!copy)
+		return FD_ENOMEM;
+	memcpy(copy, body, len);
+	copy[len] = '\0';
+	free(r->resp_body);
+	r->resp_body = copy;
+	r->resp_len = len;
+	r->status = status;
+	r->content_type = content_type;
+	r->replied = 1;
+	return FD_OK;
+}
+
+static enum fd_err reply_json_type(struct req *r, unsigned status, json_t *body, const char *type)
+{
+	char *s = json_dumps(body, JSON_COMPACT);
+	json_decref(body);
+	if (!s)
+		return FD_ENOMEM;
+	free(r->resp_body);
+	r->resp_body = s;
+	r->resp_len = strlen(s);
+	r->status = status;
+	r->content_type = type;
+	r->replied = 1;
+	return FD_OK;
+}
+
+enum fd_err reply_json(struct req *r, unsigned status, json_t *body)
+{
+	if (!body)
+		return FD_ENOMEM;
+	return reply_json_type(r, status, body, "application/json");
+}
+
+enum fd_err reply_empty(struct req *r, unsigned status)
+{
+	free(r->resp_body);
+	r->resp_body = NULL;
+	r->resp_len = 0;
+	r->status = status;
+	r->content_type = NULL;
+	r->replied = 1;
+	return FD_OK;
+}
+
+enum fd_err reply_problem(struct req *r, enum fd_err rc, const char *detail, json_t *errors)
+{
+	if ((unsigned)rc >= FD_ERR_COUNT || rc == FD_OK)
+		rc = FD_EIO;
+	char type[64];
+	snprintf(type, sizeof type, "urn:fleetdesk:problem:%s", fd_err_name(rc));
+	json_t *p = json_object();
+	if (!p) {
+		json_decref(errors);
+		return rc;
+	}
+	json_object_set_new(p, "type", json_string(type));
+	json_object_set_new(p, "title", json_string(problems[rc].title));
+	json_object_set_new(p, "status", json_integer(problems[rc].status));
+	if (detail)
+		json_object_set_new(p, "detail", json_string(detail));
+	json_object_set_new(p, "instance", json_string(r->path));
+	json_object_set_new(p, "request_id", json_string(r->request_id));
+	if (errors)
+		json_object_set_new(p, "errors", errors);
+	reply_json_type(r, problems[rc].status, p, "application/problem+json");
+	return rc;
+}

@@ -1,0 +1,99 @@
+/*
+ * request.h - one HTTP request as a handler sees it, and how it replies.
+ *
+ * A handler has the signature `enum fd_err h(struct req *r)`. It reads the
+ * request with req_*(), asks the policy, calls the store, and replies with
+ * reply_json()/reply_empty()/reply_problem(). If it returns an error
+ * without replying, the server replies with the problem for that error.
+ *
+ * Ownership: the struct req and everything hanging off it belong to the
+ * server and are freed when libmicrohttpd reports the request complete.
+ */
+#ifndef FD_REQUEST_H
+#define FD_REQUEST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "auth/policy.h"
+#include "core/buf.h"
+#include "core/err.h"
+
+#define REQ_MAX_PARAMS 4
+#define REQ_MAX_HEADERS 8
+#define REQ_BODY_MAX (1024 * 1024)
+
+struct MHD_Connection;
+struct route;
+struct server;
+
+struct req {
+	struct MHD_Connection *conn;
+	struct server *srv;
+	const char *method;
+	const char *path;		/* without the query string */
+	char request_id[65];
+	uint64_t start_ns;
+
+	const struct route *route;
+	char *params[REQ_MAX_PARAMS];	/* path parameters, owned */
+	int nparams;
+
+	struct buf body;
+	int body_too_large;
+	int body_started;
+
+	const struct principal *principal; /* NULL until authenticated */
+	struct principal principal_storage;
+
+	/* the reply */
+	int replied;
+	unsigned status;
+	char *resp_body;		/* owned */
+	size_t resp_len;
+	const char *content_type;
+	char *hdr_name[REQ_MAX_HEADERS];	/* owned */
+	char *hdr_value[REQ_MAX_HEADERS];	/* owned */
+	int nhdr;
+};
+
+/* A query parameter, a header, or a path parameter; NULL if absent. Borrowed. */
+const char *req_query(struct req *r, const char *name);
+const char *req_header(struct req *r, const char *name);
+const char *req_param(struct req *r, int i);
+/* The store of the server handling r. */
+struct store *req_store(struct req *r);
+/* The absolute base URL the client used ("http://host:port"). */
+const char *req_base_url(struct req *r);
+
+/*
+ * Parses the body as a JSON object. On failure it replies (415, 400, 422)
+ * and returns the error. The object (OUT) belongs to the caller.
+ */
+enum fd_err req_json_body(struct req *r, json_t **obj /* OUT */);
+
+/* Adds a response header (copied). */
+void reply_header(struct req *r, const char *name, const char *value);
+/* Replies with body as JSON (the reference is stolen). */
+enum fd_err reply_json(struct req *r, unsigned status, json_t *body);
+/* Replies with a preformatted body (copied). */
+enum fd_err reply_raw(struct req *r, unsigned status, const char *content_type, const char *body, size_t len);
+/* Replies with no body (204, 304). */
+enum fd_err reply_empty(struct req *r, unsigned status);
+
+/*
+ * Replies with an RFC 9457 problem for rc. detail may be NULL; errors is an
+ * array of {field, pointer, detail} (stolen, may be NULL). Returns rc, so a
+ * handler can `return reply_problem(...)`.
+ */
+enum fd_err reply_problem(struct req *r, enum fd_err rc, const char *detail, json_t *errors);
+
+/* One entry of a problem's errors array. New reference. */
+json_t *problem_field(const char *field, const char *detail);
+
+/* The HTTP status of an error. */
+unsigned problem_status(enum fd_err rc);
+
+#endif

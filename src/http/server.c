@@ -1,0 +1,387 @@
+/*
+ * server.c - libmicrohttpd glue: the request lifecycle.
+ */
+#include "http/server.h"
+
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <microhttpd.h>
+
+#include "auth/token.h"
+#include "core/log.h"
+#include "core/util.h"
+#include "http/metrics.h"
+#include "http/request.h"
+
+struct server {
+	struct MHD_Daemon *d;
+	struct store *st;
+	const struct route *routes;
+	size_t nroutes;
+	struct metrics *metrics;
+	_Atomic int inflight;
+	char url[128];
+};
+
+/* ---------------------------------------------------------------- req accessors */
+
+const char *req_query(struct req *r, const char *name)
+{
+	return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+const char *req_header(struct req *r, const char *name)
+{
+	return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+}
+
+const char *req_param(struct req *r, int i)
+{
+	return i < r->nparams ? r->params[i] : NULL;
+}
+
+struct store *req_store(struct req *r)
+{
+	return r->srv->st;
+}
+
+const char *req_base_url(struct req *r)
+{
+	static _Thread_local char base[300];
+	const char *host = req_header(r, "Host");
+	int ok = host && *host && strlen(host) < 256;
+	for (const char *p = host; ok && *p; p++) {
+		/* host, port and IPv6 brackets only: nothing that could break a header */
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+		      strchr("-.:[]", *p)))
+			ok = 0;
+	}
+	if (!ok)
+		return r->srv->url;
+	snprintf(base, sizeof base, "http://%s", host);
+	return base;
+}
+
+enum fd_err req_json_body(struct req *r, json_t **obj)
+{
+	const char *ct = req_header(r, "Content-Type");
+	size_t n = strlen("application/json");
+	if (!ct || strncasecmp(ct, "application/json", n) != 0 || (ct[n] && ct[n] != ';' && ct[n] != ' '))
+		return reply_problem(r, FD_EMEDIA, "the body must be application/json", NULL);
+	json_error_t err;
+	json_t *j = json_loadb(r->body.data ? r->body.data : "", r->body.len, JSON_REJECT_DUPLICATES, &err);
+	if (!j) {
+		char d[256];
+		snprintf(d, sizeof d, "malformed JSON at line %d, column %d: %s", err.line, err.column, err.text);
+		return reply_problem(r, FD_EBADREQ, d, NULL);
+	}
+	if (!json_is_object(j)) {
+		json_decref(j);
+		return reply_problem(r, FD_EINVALID, "the body must be a JSON object",
+				     json_pack("[o]", problem_field("", "must be an object")));
+	}
+	*obj = j;
+	return FD_OK;
+}
+
+/* ---------------------------------------------------------------- lifecycle */
+
+static int valid_request_id(const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+	if (n == 0 || n > 64)
+		return 0;
+	for (; *s; s++) {
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
+		      *s == '.' || *s == '_' || *s == '-'))
+			return 0;
+	}
+	return 1;
+}
+
+static struct req *req_new(struct server *srv, struct MHD_Connection *conn, const char *url, const char *method)
+{
+	struct req *r = calloc(1, sizeof *r);
+	if (!r)
+		return NULL;
+	r->conn = conn;
+	r->srv = srv;
+	r->method = method;
+	r->path = url;
+	r->start_ns = util_mono_ns();
+	buf_init(&r->body, REQ_BODY_MAX);
+	const char *rid = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Request-Id");
+	if (valid_request_id(rid))
+		snprintf(r->request_id, sizeof r->request_id, "%s", rid);
+	else
+		util_random_hex(r->request_id, 16);
+	return r;
+}
+
+static void req_free(struct req *r)
+{
+	for (int i = 0; i < r->nparams; i++)
+		free(r->params[i]);
+	for (int i = 0; i < r->nhdr; i++) {
+		free(r->hdr_name[i]);
+		free(r->hdr_value[i]);
+	}
+	buf_release(&r->body);
+	free(r->resp_body);
+	free(r);
+}
+
+static enum MHD_Result send_reply(struct req *r)
+{
+	struct MHD_Response *resp =
+		MHD_create_response_from_buffer(r->resp_len, r->resp_body ? r->resp_body : (void *)"",
+						r->resp_body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+	if (!resp)
+		return MHD_NO;
+	r->resp_body = NULL; /* libmicrohttpd frees it now */
+	if (r->content_type)
+		MHD_add_response_header(resp, "Content-Type", r->content_type);
+	MHD_add_response_header(resp, "X-Request-Id", r->request_id);
+	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+	MHD_add_response_header(resp, "Cache-Control", "no-store");
+	MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
+	MHD_add_response_header(resp, "Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'");
+	for (int i = 0; i < r->nhdr; i++)
+		MHD_add_response_header(resp, r->hdr_name[i], r->hdr_value[i]);
+	enum MHD_Result ret = MHD_queue_response(r->conn, r->status, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+static void authenticate(struct req *r)
+{
+	const char *h = req_header(r, "Authorization");
+	enum fd_err rc = FD_EUNAUTH;
+	if (h && strncasecmp(h, "Bearer ", 7) == 0) {
+		const char *tok = h + 7;
+		while (*tok == ' ')
+			tok++;
+		rc = token_authenticate(r->srv->st, tok, &r->principal_storage);
+	}
+	if (rc == FD_OK) {
+		r->principal = &r->principal_storage;
+		return;
+	}
+	if (rc == FD_EUNAUTH) {
+		reply_header(r, "WWW-Authenticate", "Bearer realm=\"fleetdesk\"");
+		reply_problem(r, rc, h ? "the bearer token is invalid, revoked or expired" : "a bearer token is required",
+			      NULL);
+		return;
+	}
+	reply_problem(r, rc, NULL, NULL);
+}
+
+static void dispatch(struct req *r)
+{
+	if (!r->route)
+		return; /* the 404/405 was set when the request began */
+	if (r->route->flags & ROUTE_AUTH) {
+		authenticate(r);
+		if (r->replied)
+			return;
+	}
+	if (r->body_too_large) {
+		reply_problem(r, FD_ETOOLARGE, "the body is larger than 1 MiB", NULL);
+		return;
+	}
+	enum fd_err rc = r->route->handler(r);
+	if (!r->replied)
+		reply_problem(r, rc == FD_OK ? FD_EIO : rc, NULL, NULL);
+}
+
+static void route_request(struct req *r)
+{
+	char allow[64];
+	enum fd_err rc = router_match(r->srv->routes, r->srv->nroutes, r->method, r->path, &r->route, r->params,
+				      &r->nparams, allow, sizeof allow);
+	if (rc == FD_EMETHOD) {
+		reply_header(r, "Allow", allow);
+		reply_problem(r, rc, "this path does not support the method", NULL);
+	} else if (rc != FD_OK) {
+		reply_problem(r, FD_ENOTFOUND, "no such resource", NULL);
+	}
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+				  const char *version, const char *upload_data, size_t *upload_data_size,
+				  void **con_cls)
+{
+	(void)version;
+	struct server *srv = cls;
+	struct req *r = *con_cls;
+	if (!r) {
+		r = req_new(srv, conn, url, method);
+		if (!r)
+			return MHD_NO;
+		*con_cls = r;
+		atomic_fetch_add(&srv->inflight, 1);
+		route_request(r);
+		const char *cl = req_header(r, "Content-Length");
+		long long len = 0;
+		if (cl && util_parse_int(cl, 0, (long long)1 << 62, &len) == FD_OK && len > REQ_BODY_MAX) {
+			/* answer now: libmicrohttpd then closes the connection unread */
+			r->body_too_large = 1;
+			if (!r->replied)
+				reply_problem(r, FD_ETOOLARGE, "the body is larger than 1 MiB", NULL);
+			return send_reply(r);
+		}
+		return MHD_YES;
+	}
+	if (*upload_data_size) {
+		if (!r->body_too_large && !r->replied &&
+		    buf_append(&r->body, upload_data, *upload_data_size) != FD_OK) {
+			r->body_too_large = 1;
+			buf_release(&r->body);
+		}
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	if (!r->replied)
+		dispatch(r);
+	return send_reply(r);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_RequestTerminationCode toe)
+{
+	(void)conn;
+	(void)toe;
+	struct server *srv = cls;
+	struct req *r = *con_cls;
+	if (!r)
+		return;
+	uint64_t dur = util_mono_ns() - r->start_ns;
+	size_t idx = r->route ? (size_t)(r->route - srv->routes) : srv->nroutes;
+	metrics_record(srv->metrics, idx, r->status, dur);
+	json_t *line = json_object();
+	if (line) {
+		json_object_set_new(line, "request_id", json_string(r->request_id));
+		json_object_set_new(line, "method", json_string(r->method));
+		json_object_set_new(line, "path", json_stringn_nocheck(r->path, strnlen(r->path, 512)));
+		json_object_set_new(line, "route", json_string(r->route ? r->route->name : "unmatched"));
+		json_object_set_new(line, "status", json_integer(r->status));
+		json_object_set_new(line, "bytes", json_integer((json_int_t)r->resp_len));
+		json_object_set_new(line, "dur_ms", json_real((double)dur / 1e6));
+		if (r->principal)
+			json_object_set_new(line, "actor", json_string(r->principal->actor_id));
+		log_json(line);
+		json_decref(line);
+	}
+	req_free(r);
+	*con_cls = NULL;
+	atomic_fetch_sub(&srv->inflight, 1);
+}
+
+/* ---------------------------------------------------------------- start/stop */
+
+static enum fd_err parse_listen(const char *listen, struct sockaddr_storage *sa, socklen_t *salen)
+{
+	char host[256];
+	const char *colon = strrchr(listen, ':');
+	if (!colon || colon == listen || (size_t)(colon - listen) >= sizeof host)
+		return FD_EBADREQ;
+	const char *h = listen;
+	size_t hl = (size_t)(colon - listen);
+	if (h[0] == '[' && hl >= 2 && h[hl - 1] == ']') {
+		h++;
+		hl -= 2;
+	}
+	memcpy(host, h, hl);
+	host[hl] = '\0';
+	long long port;
+	if (util_parse_int(colon + 1, 0, 65535, &port) != FD_OK)
+		return FD_EBADREQ;
+	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV};
+	struct addrinfo *res = NULL;
+	if (getaddrinfo(host, colon + 1, &hints, &res) != 0 || !res)
+		return FD_EBADREQ;
+	memcpy(sa, res->ai_addr, res->ai_addrlen);
+	*salen = res->ai_addrlen;
+	freeaddrinfo(res);
+	return FD_OK;
+}
+
+enum fd_err server_start(const struct server_config *cfg, struct store *st, const struct route *routes, size_t n,
+			 struct server **out)
+{
+	struct sockaddr_storage sa;
+	socklen_t salen;
+	enum fd_err rc = parse_listen(cfg->listen, &sa, &salen);
+	if (rc != FD_OK)
+		return rc;
+	struct server *s = calloc(1, sizeof *s);
+	if (!s)
+		return FD_ENOMEM;
+	s->st = st;
+	s->routes = routes;
+	s->nroutes = n;
+	s->metrics = metrics_new(routes, n);
+	if (!s->metrics) {
+		free(s);
+		return FD_ENOMEM;
+	}
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC;
+	if (sa.ss_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	s->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+				MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(cfg->threads > 0 ? cfg->threads : 1),
+				MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_CONNECTION_TIMEOUT,
+				(unsigned)60, MHD_OPTION_CONNECTION_LIMIT, (unsigned)4096,
+				MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024), MHD_OPTION_LISTENING_ADDRESS_REUSE,
+				(unsigned)1, MHD_OPTION_END);
+	if (!s->d) {
+		metrics_free(s->metrics);
+		free(s);
+		return FD_EIO;
+	}
+	const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
+	unsigned port = info ? info->port : 0;
+	char host[INET6_ADDRSTRLEN] = "127.0.0.1";
+	if (sa.ss_family == AF_INET6) {
+		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&sa)->sin6_addr, host, sizeof host);
+		snprintf(s->url, sizeof s->url, "http://[%s]:%u", host, port);
+	} else {
+		inet_ntop(AF_INET, &((struct sockaddr_in *)&sa)->sin_addr, host, sizeof host);
+		snprintf(s->url, sizeof s->url, "http://%s:%u", host, port);
+	}
+	*out = s;
+	return FD_OK;
+}
+
+const char *server_url(struct server *s)
+{
+	return s->url;
+}
+
+void server_stop(struct server *s, int grace_ms)
+{
+	if (!s)
+		return;
+	MHD_socket ls = MHD_quiesce_daemon(s->d);
+	if (ls != MHD_INVALID_SOCKET)
+		close(ls);
+	for (int waited = 0; atomic_load(&s->inflight) > 0 && waited < grace_ms; waited += 10) {
+		struct timespec ts = {0, 10 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
+	MHD_stop_daemon(s->d);
+	metrics_free(s->metrics);
+	free(s);
+}
+
+enum fd_err server_metrics_render(struct server *s, struct buf *out)
+{
+	return metrics_render(s->metrics, out);
+}

@@ -1,0 +1,40 @@
+/*
+ * server.h - the HTTP server: libmicrohttpd, a thread pool on epoll.
+ *
+ * The server owns the request lifecycle: it matches the route, reads a
+ * bounded body, authenticates the bearer token, calls the handler, writes
+ * the reply with the security headers and X-Request-Id, then records
+ * metrics and one access-log line when libmicrohttpd reports completion.
+ */
+#ifndef FD_SERVER_H
+#define FD_SERVER_H
+
+#include <stddef.h>
+
+#include "core/buf.h"
+#include "core/err.h"
+#include "http/router.h"
+
+struct store;
+struct server;
+
+struct server_config {
+	const char *listen;	/* "HOST:PORT", "[v6]:PORT" */
+	int threads;		/* worker threads, >= 1 */
+};
+
+/* Starts serving routes (n entries, borrowed for the server's life) from st.
+ * The bound URL is available with server_url(). */
+enum fd_err server_start(const struct server_config *cfg, struct store *st, const struct route *routes, size_t n,
+			 struct server **out /* OUT */);
+
+/* "http://HOST:PORT" as bound (borrowed). */
+const char *server_url(struct server *s);
+
+/* Stops accepting, waits up to grace_ms for in-flight requests, stops and frees. */
+void server_stop(struct server *s, int grace_ms);
+
+/* Appends the Prometheus metrics of s to out. */
+enum fd_err server_metrics_render(struct server *s, struct buf *out);
+
+#endif

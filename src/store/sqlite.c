@@ -1,0 +1,1521 @@
+/*
+ * sqlite.c - the SQLite storage backend.
+ *
+ * One database file in WAL mode. Every thread gets its own connection
+ * (created on first use, kept in a pthread key) with its own cache of
+ * prepared statements, so readers never wait on each other and writers are
+ * serialised by SQLite's own lock (BEGIN IMMEDIATE + busy timeout).
+ *
+ * All SQL is static text with bound parameters. The users list, whose WHERE
+ * and ORDER BY depend on the query's shape, is assembled from constant
+ * fragments only (never from input) and cached per connection per shape.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "core/buf.h"
+#include "store/migrations.h"
+#include "store/store_int.h"
+
+enum stmt_id {
+	S_BEGIN,
+	S_COMMIT,
+	S_ROLLBACK,
+	S_PING,
+	S_AUDIT_INSERT,
+	S_ORG_INSERT,
+	S_ORG_EXISTS,
+	S_ORG_LIST,
+	S_TOKEN_INSERT,
+	S_TOKEN_LOOKUP,
+	S_TOKEN_LIST,
+	S_TOKEN_REVOKE,
+	S_CLIENT_INSERT,
+	S_CLIENT_LOOKUP,
+	S_CLIENT_LIST,
+	S_CLIENT_REVOKE,
+	S_CLIENT_TOKENS_REVOKE,
+	S_USER_INSERT,
+	S_USER_GET,
+	S_USER_UPDATE,
+	S_USER_SET_DELETED,
+	S_USER_ERASE,
+	S_AUDIT_STRIP,
+	S_AUDIT_LIST,
+	S_AUDIT_LIST_TARGET,
+	S_COUNT
+};
+
+#define USER_COLS                                                                                                  \
+	"seq, id, org_id, role, external_user_id, email, first_name, last_name, street_and_number, "              \
+	"street_add_info, zip_code, town, country_iso2, created_at, updated_at, deleted_at, version, erased_at"
+
+static const char *const stmt_sql[S_COUNT] = {
+	[S_BEGIN] = "BEGIN IMMEDIATE",
+	[S_COMMIT] = "COMMIT",
+	[S_ROLLBACK] = "ROLLBACK",
+	[S_PING] = "SELECT 1",
+	[S_AUDIT_INSERT] = "INSERT INTO audit (org_id, at, request_id, actor_type, actor_id, actor_name, action, "
+			   "target_type, target_id, changes) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+	[S_ORG_INSERT] = "INSERT INTO orgs (id, name, created_at) VALUES (?1, ?2, ?3)",
+	[S_ORG_EXISTS] = "SELECT 1 FROM orgs WHERE id = ?1",
+	[S_ORG_LIST] = "SELECT id, name, created_at FROM orgs ORDER BY created_at, id",
+	[S_TOKEN_INSERT] = "INSERT INTO tokens (id, org_id, hash, name, role, kind, client_id, created_at, "
+			   "expires_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+	[S_TOKEN_LOOKUP] = "SELECT id, org_id, role, name, kind, ifnull(client_id, ''), ifnull(expires_ms, 0) "
+			   "FROM tokens WHERE hash = ?1 AND revoked_at IS NULL "
+			   "AND (expires_ms IS NULL OR expires_ms > ?2)",
+	[S_TOKEN_LIST] = "SELECT id, name, role, kind, client_id, created_at, expires_ms, revoked_at "
+			 "FROM tokens WHERE org_id = ?1 ORDER BY created_at, id",
+	[S_TOKEN_REVOKE] = "UPDATE tokens SET revoked_at = ?3 WHERE org_id = ?1 AND id = ?2 AND revoked_at IS NULL",
+	[S_CLIENT_INSERT] = "INSERT INTO clients (id, org_id, name, secret_hash, created_at) "
+			    "VALUES (?1, ?2, ?3, ?4, ?5)",
+	[S_CLIENT_LOOKUP] = "SELECT org_id, secret_hash FROM clients WHERE id = ?1 AND revoked_at IS NULL",
+	[S_CLIENT_LIST] = "SELECT id, name, created_at, revoked_at FROM clients WHERE org_id = ?1 "
+			  "ORDER BY created_at, id",
+	[S_CLIENT_REVOKE] = "UPDATE clients SET revoked_at = ?3 WHERE org_id = ?1 AND id = ?2 AND revoked_at IS NULL",
+	[S_CLIENT_TOKENS_REVOKE] = "UPDATE tokens SET revoked_at = ?2 WHERE client_id = ?1 AND revoked_at IS NULL",
+	[S_USER_INSERT] = "INSERT INTO users (id, org_id, role, external_user_id, email, first_name, last_name, "
+			  "street_and_number, street_add_info, zip_code, town, country_iso2, created_at, updated_at) "
+			  "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13)",
+	[S_USER_GET] = "SELECT " USER_COLS " FROM users WHERE id = ?1 AND org_id = ?2",
+	[S_USER_UPDATE] = "UPDATE users SET role = ?2, external_user_id = ?3, email = ?4, first_name = ?5, "
+			  "last_name = ?6, street_and_number = ?7, street_add_info = ?8, zip_code = ?9, town = ?10, "
+			  "country_iso2 = ?11, updated_at = ?12, version = version + 1 WHERE seq = ?1",
+	[S_USER_SET_DELETED] = "UPDATE users SET deleted_at = ?2, updated_at = ?3, version = version + 1 "
+			       "WHERE seq = ?1",
+	[S_USER_ERASE] = "UPDATE users SET external_user_id = NULL, email = NULL, first_name = NULL, "
+			 "last_name = NULL, street_and_number = NULL, street_add_info = NULL, zip_code = NULL, "
+			 "town = NULL, country_iso2 = NULL, deleted_at = ifnull(deleted_at, ?2), erased_at = ?2, "
+			 "updated_at = ?2, version = version + 1 WHERE seq = ?1",
+	[S_AUDIT_STRIP] = "UPDATE audit SET changes = (SELECT json_group_object(key, json('{\"erased\":true}')) "
+			  "FROM json_each(audit.changes)) "
+			  "WHERE org_id = ?1 AND target_type = 'user' AND target_id = ?2 AND changes IS NOT NULL",
+	[S_AUDIT_LIST] = "SELECT id, at, request_id, actor_type, actor_id, actor_name, action, target_type, "
+			 "target_id, changes FROM audit WHERE org_id = :org "
+			 "AND (:tt IS NULL OR target_type = :tt) AND (:aid IS NULL OR actor_id = :aid) "
+			 "AND (:act IS NULL OR action = :act) AND (:from IS NULL OR at >= :from) "
+			 "AND (:to IS NULL OR at < :to) AND (:before = 0 OR id < :before) "
+			 "ORDER BY id DESC LIMIT :lim",
+	[S_AUDIT_LIST_TARGET] = "SELECT id, at, request_id, actor_type, actor_id, actor_name, action, target_type, "
+				"target_id, changes FROM audit WHERE org_id = :org AND target_id = :tid "
+				"AND (:tt IS NULL OR target_type = :tt) AND (:aid IS NULL OR actor_id = :aid) "
+				"AND (:act IS NULL OR action = :act) AND (:from IS NULL OR at >= :from) "
+				"AND (:to IS NULL OR at < :to) AND (:before = 0 OR id < :before) "
+				"ORDER BY id DESC LIMIT :lim",
+};
+
+/* The shape of a users list query: which fragments its SQL is made of. */
+enum search_mode { SEARCH_NONE = 0, SEARCH_FTS, SEARCH_SCAN, SEARCH_MODES };
+#define LIST_SHAPES (STORE_SORT_COUNT * 2 * SEARCH_MODES * 2 * 2 * 2)
+#define COUNT_SHAPES (SEARCH_MODES * 2 * 2)
+
+struct conn {
+	sqlite3 *db;
+	sqlite3_stmt *stmts[S_COUNT];
+	sqlite3_stmt *list[LIST_SHAPES];
+	sqlite3_stmt *count[COUNT_SHAPES];
+	struct conn *next;
+};
+
+struct sqlite_store {
+	struct store base; /* must be first */
+	char *path;
+	pthread_key_t key;
+	pthread_mutex_t lock; /* guards conns */
+	struct conn *conns;
+};
+
+static struct sqlite_store *to_sqlite(struct store *st)
+{
+	return (struct sqlite_store *)st;
+}
+
+static enum fd_err map_rc(int rc)
+{
+	switch (rc & 0xff) {
+	case SQLITE_OK:
+	case SQLITE_DONE:
+	case SQLITE_ROW:
+		return FD_OK;
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		return FD_EBUSY;
+	case SQLITE_CONSTRAINT:
+		return FD_ECONFLICT;
+	case SQLITE_NOMEM:
+		return FD_ENOMEM;
+	default:
+		return FD_EIO;
+	}
+}
+
+static void conn_free(struct conn *c)
+{
+	for (int i = 0; i < S_COUNT; i++)
+		sqlite3_finalize(c->stmts[i]);
+	for (int i = 0; i < LIST_SHAPES; i++)
+		sqlite3_finalize(c->list[i]);
+	for (int i = 0; i < COUNT_SHAPES; i++)
+		sqlite3_finalize(c->count[i]);
+	sqlite3_close(c->db);
+	free(c);
+}
+
+static enum fd_err conn_open(const char *path, struct conn **out)
+{
+	struct conn *c = calloc(1, sizeof *c);
+	if (!c)
+		return FD_ENOMEM;
+	int rc = sqlite3_open_v2(path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc != SQLITE_OK) {
+		conn_free(c);
+		return FD_EIO;
+	}
+	sqlite3_busy_timeout(c->db, 10000);
+	/* synchronous=FULL: a commit acknowledged to a client survives power loss */
+	rc = sqlite3_exec(c->db,
+			  "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"
+			  "PRAGMA cache_size=-8000; PRAGMA temp_store=MEMORY; PRAGMA mmap_size=0;",
+			  NULL, NULL, NULL);
+	if (rc != SQLITE_OK) {
+		conn_free(c);
+		return map_rc(rc);
+	}
+	*out = c;
+	return FD_OK;
+}
+
+/* The calling thread's connection, opened on first use. NULL on failure. */
+static struct conn *conn_get(struct sqlite_store *s)
+{
+	struct conn *c = pthread_getspecific(s->key);
+	if (c)
+		return c;
+	if (conn_open(s->path, &c) != FD_OK)
+		return NULL;
+	pthread_mutex_lock(&s->lock);
+	c->next = s->conns;
+	s->conns = c;
+	pthread_mutex_unlock(&s->lock);
+	pthread_setspecific(s->key, c);
+	return c;
+}
+
+static sqlite3_stmt *prep_cached(struct conn *c, sqlite3_stmt **slot, const char *sql)
+{
+	if (!*slot) {
+		if (sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, slot, NULL) != SQLITE_OK) {
+			*slot = NULL;
+			return NULL;
+		}
+	}
+	return *slot;
+}
+
+static sqlite3_stmt *stmt(struct conn *c, enum stmt_id id)
+{
+	return prep_cached(c, &c->stmts[id], stmt_sql[id]);
+}
+
+/* Resets a statement after use so it holds no read lock. */
+static void done(sqlite3_stmt *s)
+{
+	if (s) {
+		sqlite3_reset(s);
+		sqlite3_clear_bindings(s);
+	}
+}
+
+static enum fd_err exec_simple(struct conn *c, enum stmt_id id)
+{
+	sqlite3_stmt *s = stmt(c, id);
+	if (!s)
+		return FD_EIO;
+	int rc = sqlite3_step(s);
+	done(s);
+	return rc == SQLITE_DONE ? FD_OK : map_rc(rc);
+}
+
+static enum fd_err tx_begin(struct conn *c)
+{
+	return exec_simple(c, S_BEGIN);
+}
+
+static enum fd_err tx_commit(struct conn *c)
+{
+	enum fd_err rc = exec_simple(c, S_COMMIT);
+	if (rc != FD_OK)
+		exec_simple(c, S_ROLLBACK);
+	return rc;
+}
+
+static void tx_rollback(struct conn *c)
+{
+	if (!sqlite3_get_autocommit(c->db))
+		exec_simple(c, S_ROLLBACK);
+}
+
+static void bind_text(sqlite3_stmt *s, int i, const char *v)
+{
+	if (v)
+		sqlite3_bind_text(s, i, v, -1, SQLITE_TRANSIENT);
+	else
+		sqlite3_bind_null(s, i);
+}
+
+/* Binds a string or null member of a JSON object. */
+static void bind_json_str(sqlite3_stmt *s, int i, json_t *obj, const char *key)
+{
+	json_t *v = json_object_get(obj, key);
+	bind_text(s, i, json_is_string(v) ? json_string_value(v) : NULL);
+}
+
+static void bind_named_text(sqlite3_stmt *s, const char *name, const char *v)
+{
+	int i = sqlite3_bind_parameter_index(s, name);
+	if (i > 0)
+		bind_text(s, i, v);
+}
+
+static void bind_named_int(sqlite3_stmt *s, const char *name, int64_t v)
+{
+	int i = sqlite3_bind_parameter_index(s, name);
+	if (i > 0)
+		sqlite3_bind_int64(s, i, v);
+}
+
+static json_t *col_str(sqlite3_stmt *s, int i)
+{
+	if (sqlite3_column_type(s, i) == SQLITE_NULL)
+		return json_null();
+	return json_string((const char *)sqlite3_column_text(s, i));
+}
+
+static const char *col_cstr(sqlite3_stmt *s, int i)
+{
+	const char *v = (const char *)sqlite3_column_text(s, i);
+	return v ? v : "";
+}
+
+static void copy_col(char *dst, size_t n, sqlite3_stmt *s, int i)
+{
+	snprintf(dst, n, "%s", col_cstr(s, i));
+}
+
+/* Writes one audit record inside the caller's transaction. changes may be NULL. */
+static enum fd_err audit_append(struct conn *c, const struct store_actor *a, const char *org_id, const char *at,
+				const char *action, const char *target_type, const char *target_id,
+				json_t *changes)
+{
+	sqlite3_stmt *s = stmt(c, S_AUDIT_INSERT);
+	if (!s)
+		return FD_EIO;
+	char *ch = NULL;
+	if (changes) {
+		ch = json_dumps(changes, JSON_COMPACT);
+		if (!ch)
+			return FD_ENOMEM;
+	}
+	bind_text(s, 1, org_id);
+	bind_text(s, 2, at);
+	bind_text(s, 3, a->request_id);
+	bind_text(s, 4, a->type);
+	bind_text(s, 5, a->id);
+	bind_text(s, 6, a->name);
+	bind_text(s, 7, action);
+	bind_text(s, 8, target_type);
+	bind_text(s, 9, target_id);
+	bind_text(s, 10, ch);
+	int rc = sqlite3_step(s);
+	done(s);
+	free(ch);
+	return rc == SQLITE_DONE ? FD_OK : map_rc(rc);
+}
+
+/* ---------------------------------------------------------------- open/close */
+
+static enum fd_err migrate(struct conn *c)
+{
+	char *err = NULL;
+	int rc = sqlite3_exec(c->db,
+			      "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
+			      "applied_at TEXT NOT NULL)",
+			      NULL, NULL, &err);
+	sqlite3_free(err);
+	if (rc != SQLITE_OK)
+		return map_rc(rc);
+	sqlite3_stmt *q = NULL;
+	if (sqlite3_prepare_v2(c->db, "SELECT ifnull(max(version), 0) FROM schema_migrations", -1, &q, NULL) !=
+	    SQLITE_OK)
+		return FD_EIO;
+	int have = 0;
+	if (sqlite3_step(q) == SQLITE_ROW)
+		have = sqlite3_column_int(q, 0);
+	sqlite3_finalize(q);
+	if (have > sqlite_migrations_count)
+		return FD_EIO; /* a newer fleetdesk wrote this database */
+	for (int v = have + 1; v <= sqlite_migrations_count; v++) {
+		enum fd_err e = tx_begin(c);
+		if (e != FD_OK)
+			return e;
+		rc = sqlite3_exec(c->db, sqlite_migrations[v - 1], NULL, NULL, NULL);
+		if (rc == SQLITE_OK) {
+			sqlite3_stmt *ins = NULL;
+			char now[FD_TIME_LEN + 1];
+			util_now_rfc3339(now);
+			rc = sqlite3_prepare_v2(c->db, "INSERT INTO schema_migrations VALUES (?1, ?2)", -1, &ins, NULL);
+			if (rc == SQLITE_OK) {
+				sqlite3_bind_int(ins, 1, v);
+				bind_text(ins, 2, now);
+				rc = sqlite3_step(ins) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
+			}
+			sqlite3_finalize(ins);
+		}
+		if (rc != SQLITE_OK) {
+			tx_rollback(c);
+			return FD_EIO;
+		}
+		e = tx_commit(c);
+		if (e != FD_OK)
+			return e;
+	}
+	return FD_OK;
+}
+
+static void sq_close(struct store *st)
+{
+	struct sqlite_store *s = to_sqlite(st);
+	struct conn *c = s->conns;
+	while (c) {
+		struct conn *n = c->next;
+		conn_free(c);
+		c = n;
+	}
+	pthread_key_delete(s->key);
+	pthread_mutex_destroy(&s->lock);
+	free(s->path);
+	free(s);
+}
+
+static enum fd_err sq_open(const char *path, struct store **out)
+{
+	struct sqlite_store *s = calloc(1, sizeof *s);
+	if (!s)
+		return FD_ENOMEM;
+	s->base.ops = &store_sqlite_ops;
+	s->path = strdup(path);
+	pthread_mutex_init(&s->lock, NULL);
+	if (!s->path || pthread_key_create(&s->key, NULL) != 0) {
+		free(s->path);
+		free(s);
+		return FD_ENOMEM;
+	}
+	struct conn *c = conn_get(s);
+	enum fd_err rc = c ? migrate(c) : FD_EIO;
+	if (rc != FD_OK) {
+		sq_close(&s->base);
+		return rc;
+	}
+	*out = &s->base;
+	return FD_OK;
+}
+
+static enum fd_err sq_ping(struct store *st)
+{
+	struct conn *c = conn_get(to_sqlite(st));
+	if (!c)
+		return FD_EIO;
+	sqlite3_stmt *s = stmt(c, S_PING);
+	if (!s)
+		return FD_EIO;
+	int rc = sqlite3_step(s);
+	done(s);
+	return rc == SQLITE_ROW ? FD_OK : map_rc(rc);
+}
+
+/* ---------------------------------------------------------------- orgs */
+
+static enum fd_err sq_org_create(struct store *st, const struct store_actor *a, const char *name, json_t **org)
+{
+	struct conn *c = conn_get(to_sqlite(st));
+	if (!c)
+		return FD_EIO;
+	char id[FD_UUID_LEN + 1], now[FD_TIME_LEN + 1];
+	util_uuid(id);
+	util_now_rfc3339(now);
+	enum fd_err rc = tx_begin(c);
+	if (rc != FD_OK)
+		return rc;
+	sqlite3_stmt *s = stmt(c, S_ORG_INSERT);
+	if (!s) {
+		rc = FD_EIO;
+		goto out;
+	}
+	bind_text(s, 1, id);
+	bind_text(s, 2, name);
+	bind_text(s, 3, now);
+	int r = sqlite3_step(s);
+	done(s);
+	if (r != SQLITE_DONE) {
+		rc = map_rc(r);
+		goto out;
+	}
+	json_t *changes = json_pack("{s{sns}}", "name", "before", "after", name);
+	rc = audit_append(c, a, id, now, "org.create", "org", id, changes);
+	json_decref(changes);
+	if (rc != FD_OK)
+		goto out;
+	rc = tx_commit(c);
+	if (rc == FD_OK && org)
+		*org = json_pack("{ssssss}", "id", id, "name", name, "created_at", now);
+out:
+	if (rc != FD_OK)
+		tx_rollback(c);
+	return rc;
+}
+
+static enum fd_err sq_org_exists(struct store *st, const char *org_id)
+{
+	struct conn *c = conn_get(to_sqlite(st));
+	if (!c)
+		return FD_EIO;
+	sqlite3_stmt *s = stmt(c, S_ORG_EXISTS);
+	if (!s)
+		return FD_EIO;
+	bind_text(s, 1, org_id);
+	int r = sqlite3_step(s);
+	done(s);
+	if (r == SQLITE_ROW)
+		return FD_OK;
+	return r == SQLITE_DONE ? FD_ENOTFOUND : map_rc(r);
+}
+
+static enum fd_err sq_org_list(struct store *st, json_t **orgs)
+{
+	struct conn *c = conn_get(to_sqlite(st));
+	if (!c)
+		return FD_EIO;
+	sqlite3_stmt *s = stmt(c, S_ORG_LIST);
+	if (!s)
+		return FD_EIO;
+	json_t *arr = json_array();
+	int r;
+	while ((r = sqlite3_step(s)) == SQLITE_ROW) {
+		json_array_append_new(arr, json_pack("{sososo}", "id", col_str(s, 0), "name", col_str(s, 1),
+						     "created_at", col_str(s, 2)));
+	}
+	done(s);
+	if (r != SQLITE_DONE) {
+		json_decref(arr);
+		return map_rc(r);
+	}
+	*orgs = arr;
+	return FD_OK;
+}
+
+/* ---------------------------------------------------------------- tokens */
+
+static enum fd_err sq_token_create(struct store *st, const struct store_actor *a, const char *org_id,
+				   const char *role, const char *name, const char *kind, const char *client_id,
+				   const char *hash, int64_t expires_ms, json_t **meta)
+{
+	struct conn *c = conn_get(to_sqlite(st));
+	if (!c)
+		return FD_EIO;
+	char id[FD_UUID_LEN + 1], now[FD_TIME_LEN + 1];
+	util_uuid(id);
+	util_now_rfc3339(now);
+	enum fd_err rc = tx_begin(c);
+	if (rc != FD_OK)
+		return rc;
+	rc = sq_org_exists(st, org_id);
+	if (rc != FD_OK)
+		goto out;
+	sqlite3_stmt *s = stmt(c, S_TOKEN_INSERT);
+	if (!s) {
+		rc = FD_EIO;
+		goto out;
+	}
+	bind_text(s, 1, id);
+	bind_text(s, 2, org_id);
+	bind_text(s, 3, hash);
+	bind_text(s, 4, name);
+	bind_text(s, 5, role);
+	bind_text(s, 6, kind);
+	bind_text(s, 7, client_id);
+	bind_text(s, 8, now);
+	if (expires_ms > 0)
+		sqlite3_bind_int64(s, 9, expires_ms);
+	else
+		sqlite3_bind_null(s, 9);
+	int r = sqlite3_step(s);
+	done(s);
+	if (r != SQLITE_DONE) {
+		rc = map_rc(r);
+		goto out;
+	}
+	json_t *changes = json_pack("{s{sns}s{sns}s{sns}}", "name", "before", "after", name, "role", "before",
+				    "after", role, "kind", "before", "after", kind);
+	rc = audit_append(c, a, org_id, now, "token.create", "token", id, changes);
+	json_decref(changes);
+	if (rc != FD_OK)
+		goto out;
+	rc = tx_commit(c);
+	if (rc == FD_OK && meta)
+		*meta = json_pack("{ssssssssss}", "id", id, "name", name, "role", role, "kind", kind, "created_at",
+				  now);
+out:
+	if (rc != FD_OK)
+		tx_rollback(c);
+	return rc;
+}
+
+static enum fd_err sq_token_lookup(struct store *st, const char *hash, int64_t now_ms, struct store_token *tok)
+{
+	struct conn *c = conn_get(to_sqlite(st));
+	if (!c)
+		return FD_EIO;
+	sqlite3_stmt *s = stmt(c, S_TOKEN_LOOKUP);
+	if (!s)
+		return FD_EIO;
+	bind_text(s, 1, hash);
+	sqlite3_bind_int64(s, 2, now_ms);
+	int r = sqlite3_step(s);
+	if (r == SQLITE_ROW) {
+		copy_col(tok->id, sizeof tok->id, s, 0);
+		copy_col(tok->org_id, sizeof tok->org_id, s, 1);
+		copy_col(tok->role, sizeof tok->role, s, 2);
+		copy_col(tok->name, sizeof tok->name, s, 3);
+		copy_col(tok->kind, sizeof tok->kind, s, 4);
+		copy_col(tok->client_id, sizeof tok->client_id, s, 5);
+		tok->expires_ms = sqlite3_column_int64(s, 6);
+	}
+	done(s);
+	if (r == SQLITE_ROW)
+		return FD_OK;
+	return r == SQLITE_DONE ? FD_ENOTFOUND : map_rc(r);
+}
+
+static json_t *ms_or_null(sqlite3_stmt *s, int i)
+{
+	if (sqlite3_column_type(s, i) == SQLITE_NULL)
+		return json_null();
+	char t[FD_TIME_LEN + 1];
+	util_format_rfc3339(sqlite3_column_int64(s, i), t);
+	return json_string(t);
+}
+
+static enum fd_err sq_token_list(struct store *st, const char *org_id, json_t **tokens)
+{
+	struct conn *c = conn_get(to_sqlite(st));
+	if (!c)
+		return FD_EIO;
+	sqlite3_stmt *s = stmt(c, S_TOKEN_LIST);
+	if (!s)
+		return FD_EIO;
+	bind_text(s, 1, org_id);
+	json_t *arr = json_array();
+	int r;
+	while ((r = sqlite3_step(s)) == SQLITE_ROW) {
+		json_array_append_new(arr, json_pack("{sosososososososo}", "id", col_str(s, 0), "name", col_str(s, 1),
+						     "role", col_str(s, 2), "kind", col_str(s, 3), "client_id",
+						     col_str(s, 4), "created_at", col_str(s, 5), "expires_at",
+						     ms_or_null(s, 6), "revoked_at", col_str(s, 7)));
+	}
+	done(s);
+	if (r != SQLITE_DONE) {
+		json_decref(arr);
+		return map_rc(r);
+	}
+	*tokens = arr;
+	return FD_OK;
+}
+
+/* Runs an UPDATE that revokes one row, and audits it. FD_ENOTFOUND if no live row matched. */
+static enum fd_err revoke_one(struct conn *c, enum stmt_id id, const struct store_actor *a, const char *org_id,
+			      const char *target_id, const char *action, const char *target_type)
+{
+	char now[FD_TIME_LEN + 1];
+	util_now_rfc3339(now);
+	enum fd_err rc = tx_begin(c);
+	if (rc != FD_OK)
+		return rc;
+	sqlite3_stmt *s = stmt(c, id);
+	if (!s) {
+		rc = FD_EIO;
+		goto out;
+	}
+	bind_text(s, 1, org_id);
+	bind_text(s, 2, target_id);
+	bind_text(s, 3, now);
+	int r = sqlite3_step(s);
+	done(s);
+	if (r != SQLITE_DONE) {
+		rc = map_rc(r);
+		goto out;
+	}
+	if (sqlite3_changes(c->db) == 0) {
+		rc = FD_ENOTFOUND;
+		goto out;
+	}
+	if (id == S_CLIENT_REVOKE) {
+		s = stmt(c, S_CLIENT_TOKENS_REVOKE);
+		if (!s) {
+			rc = FD_EIO;
+			goto out;
+		}
+		bind_text(s, 1, target_id);
+		bind_text(s, 2, now);
+		r = sqlite3_step(s);
+		done(s);
+		if (r != SQLITE_DONE) {
+			rc = map_rc(r);
+			goto out;
+		}
+	}
+	json_t *changes = json_pack("{s{snss}}", "revoked_at", "before", "after", now);
+	rc = audit_append(c, a, org_id, now, action, target_type, target_id, changes);
+	json_decref(changes);
+	if (rc != FD_OK)
+		goto out;
+	rc = tx_commit(c);
+out:
+	if (rc != FD_OK)
+		tx_rollback(c);
+	return rc;
+}
+
+static enum fd_err sq_token_revoke(struct store *st, const struct store_actor *a, const char *org_id,
+				   const char *token_id)
+{
+	struct conn *c = conn_get(to_sqlite(st));
+	if (!c)
+		return FD_EIO;
+	return revoke_one(c, S_TOKEN_REVOKE, a, org_id, token_id, "token.revoke", "token");
+}
+
+/* ---------------------------------------------------------------- clients */
+
+static enum fd_err sq_client_create(struct store *st, const struct store_actor *a, const char *org_id,
+				    const char *client_id, const char *name, const char *secret_hash, json_t **meta)
+{
+	struct conn *c = conn_get(to_sqlite(st));
+	if (!c)
+		return FD_EIO;
+	char now[FD_TIME_LEN + 1];
+	util_now_rfc3339(now);
+	enum fd_err rc = tx_begin(c);
+	if (rc != FD_OK)
+		return rc;
+	rc = sq_org_exists(st, org_id);
+	if (rc != FD_OK)
+		goto out;
+	sqlite3_stmt *s = stmt(c, S_CLIENT_INSERT);
+	if (!s) {
+		rc = FD_EIO;
+		goto out;
+	}
+	bind_text(s, 1, client_id);
+	bind_text(s, 2, org_id);
+	bind_text(s, 3, name);
+	bind_text(s, 4, secret_hash);
+	bind_text(s, 5, now);
+	int r = sqlite3_step(s);
+	done(s);
+	if (r != SQLITE_DONE) {
+		rc = map_rc(r);
+		goto out;
+	}
+	json_t *changes = json_pack("{s{sns}}", "name", "before", "after", name);
+	rc = audit_append(c, a, org_id, now, "client.create", "client", client_id, changes);
+	json_decref(changes);
+	if (rc != FD_OK)
+		goto out;
+	rc = tx_commit(c);
+	if (rc == FD_OK && meta)
+		*meta = json_pack("{ssssssss}", "client_id", client_id, "name", name, "org_id", org_id, "created_at",
+				  now);
+out:
+	if (rc != FD_OK)
+		tx_rollback(c);
+	return rc;
+}
+
+static enum fd_err sq_client_lookup(struct store *st, const char *client_id, char *org_id, char *secret_hash)
+{
+	struct conn *c = conn_get(to_sqlite(st));
+	if (!c)
+		return FD_EIO;
+	sqlite3_stmt *s = stmt(c, S_CLIENT_LOOKUP);
+	if (!s)
+		return FD_EIO;
+	bind_text(s, 1, client_id);
+	int r = sqlite3_step(s);
+	if (r == SQLITE_ROW) {
+		copy_col(org_id, FD_UUID_LEN + 1, s, 0);
+		copy_col(secret_hash, 65, s, 1);
+	}
+	done(s);
+	if (r == SQLITE_ROW)
+		return FD_OK;
+	return r == SQLITE_DONE ? FD_ENOTFOUND : map_rc(r);
+}
+
+static enum fd_err sq_client_list(struct store *st, const char *org_id, json_t **clients)
+{
+	struct conn *c = conn_get(to_sqlite(st));
+	if (!c)
+		return FD_EIO;
+	sqlite3_stmt *s = stmt(c, S_CLIENT_LIST);
+	if (!s)
+		return FD_EIO;
+	bind_text(s, 1, org_id);
+	json_t *arr = json_array();
+	int r;
+	while ((r = sqlite3_step(s)) == SQLITE_ROW) {
+		json_array_append_new(arr, json_pack("{sosososo}", "client_id", col_str(s, 0), "name", col_str(s, 1),
+						     "created_at", col_str(s, 2), "revoked_at", col_str(s, 3)));
+	}
+	done(s);
+	if (r != SQLITE_DONE) {
+		json_decref(arr);
+		return map_rc(r);
+	}
+	*clients = arr;
+	return FD_OK;
+}
+
+static enum fd_err sq_client_revoke(struct store *st, const struct store_actor *a, const char *org_id,
+				    const char *client_id)
+{
+	struct conn *c = conn_get(to_sqlite(st));
+	if (!c)
+		return FD_EIO;
+	return revoke_one(c, S_CLIENT_REVOKE, a, org_id, client_id, "client.revoke", "client");
+}
+
+/* ---------------------------------------------------------------- users */
+
+/* A user row read with USER_COLS. */
+struct user_row {
+	int64_t seq;
+	int64_t version;
+	int erased;
+	json_t *obj; /* owned */
+};
+
+static json_t *user_from_stmt(sqlite3_stmt *s, struct user_row *row)
+{
+	json_t *u = json_object();
+	if (!u)
+		return NULL;
+	static const char *const names[] = {"id",	 "org_id",	      "role",		 "external_user_id",
+					    "email",	 "first_name",	      "last_name",	 "street_and_number",
+					    "street_add_info", "zip_code",    "town",		 "country_iso2",
+					    "created_at", "updated_at",	      "deleted_at"};
+	for (int i = 0; i < (int)(sizeof names / sizeof names[0]); i++)
+		json_object_set_new(u, names[i], col_str(s, i + 1));
+	if (row) {
+		row->seq = sqlite3_column_int64(s, 0);
+		row->version = sqlite3_column_int64(s, 16);
+		row->erased = sqlite3_column_type(s, 17) != SQLITE_NULL;
+	}
+	return u;
+}
+
+/* Reads one user of the org. FD_ENOTFOUND if missing or another org's. */
+static enum fd_err user_read(struct conn *c, const char *org_id, const char *user_id, struct user_row *row)
+{
+	sqlite3_stmt *s = stmt(c, S_USER_GET);
+	if (!s)
+		return FD_EIO;
+	bind_text(s, 1, user_id);
+	bind_text(s, 2, org_id);
+	int r = sqlite3_step(s);
+	enum fd_err rc = FD_OK;
+	if (r == SQLITE_ROW) {
+		row->obj = user_from_stmt(s, row);
+		if (!row->obj)
+			rc = FD_ENOMEM;
+	} else {
+		rc = r == SQLITE_DONE ? FD_ENOTFOUND : map_rc(r);
+	}
+	done(s);
+	return rc;
+}
+
+/* Names the unique field a constraint error is about. */
+static const char *unique_field(struct conn *c)
+{
+	const char *m = sqlite3_errmsg(c->db);
+	if (strstr(m, "external_user_id"))
+		return "external_user_id";
+	if (strstr(m, "email"))
+		return "email";
+	return NULL;
+}
+
+static enum fd_err sq_user_create(struct store *st, const struct store_actor *a, const char *org_id,
+				  json_t *fields, json_t **user, int64_t *version, const char **conflict_field)
+{
+	struct conn *c = conn_get(to_sqlite(st));
+	if (!c)
+		return FD_EIO;
+	char id[FD_UUID_LEN + 1], now[FD_TIME_LEN + 1];
+	util_uuid(id);
+	util_now_rfc3339(now);
+	struct user_row row = {0};
+	enum fd_err rc = tx_begin(c);
+	if (rc != FD_OK)
+		return rc;
+	sqlite3_stmt *s = stmt(c, S_USER_INSERT);
+	if (!s) {
+		rc = FD_EIO;
+		goto out;
+	}
+	bind_text(s, 1, id);
+	bind_text(s, 2, org_id);
+	json_t *role = json_object_get(fields, "role");
+	bind_text(s, 3, json_is_string(role) ? json_string_value(role) : "user");
+	for (int i = 1; store_user_writable[i]; i++) /* all but role, in column order */
+		bind_json_str(s, 3 + i, fields, store_user_writable[i]);
+	bind_text(s, 13, now);
+	int r = sqlite3_step(s);
+	done(s);
+	if (r != SQLITE_DONE) {
+		rc = map_rc(r);
+		if (rc == FD_ECONFLICT && conflict_field)
+			*conflict_field = unique_field(c);
+		goto out;
+	}
+	rc = user_read(c, org_id, id, &row);
+	if (rc != FD_OK)
+		goto out;
+	json_t *changes = store_user_diff(NULL, row.obj);
+	rc = audit_append(c, a, org_id, now, "user.create", "user", id, changes);
+	json_decref(changes);
+	if (rc != FD_OK)
+		goto out;
+	rc = tx_commit(c);
+out:
+	if (rc != FD_OK) {
+		tx_rollback(c);
+		json_decref(row.obj);
+		return rc;
+	}
+	*user = row.obj;
+	*version = row.version;
+	return FD_OK;
+}
+
+static enum fd_err sq_user_get(struct store *st, const char *org_id, const char *user_id, json_t **user,
+			       int64_t *version)
+{
+	struct conn *c = conn_get(to_sqlite(st));
+	if (!c)
+		return FD_EIO;
+	struct user_row row = {0};
+	enum fd_err rc = user_read(c, org_id, user_id, &row);
+	if (rc != FD_OK)
+		return rc;
+	*user = row.obj;
+	*version = row.version;
+	return FD_OK;
+}
+
+/* Begins a write transaction and reads the user, checking the expected version. */
+static enum fd_err user_write_begin(struct conn *c, const char *org_id, const char *user_id, int64_t expect,
+				    struct user_row *row)
+{
+	enum fd_err rc = tx_begin(c);
+	if (rc != FD_OK)
+		return rc;
+	rc = user_read(c, org_id, user_id, row);
+	if (rc == FD_OK && expect >= 0 && expect != row->version)
+		rc = FD_EPRECOND;
+	if (rc != FD_OK)
+		tx_rollback(c);
+	return rc;
+}
+
+/* Re-reads the user after a write, audits the diff and commits. Takes over before->obj. */
+static enum fd_err user_write_finish(struct conn *c, const struct store_actor *a, const char *org_id,
+				     const char *user_id, const char *now, const char *action,
+				     struct user_row *before, json_t *changes_override, json_t **user,
+				     int64_t *version)
+{
+	struct user_row after = {0};
+	enum fd_err rc = user_read(c, org_id, user_id, &after);
+	if (rc != FD_OK)
+		goto out;
+	json_t *changes = changes_override ? json_incref(changes_override) : store_user_diff(before->obj, after.obj);
+	rc = audit_append(c, a, org_id, now, action, "user", user_id, changes);
+	json_decref(changes);
+	if (rc != FD_OK)
+		goto out;
+	rc = tx_commit(c);
+out:
+	json_decref(before->obj);
+	before->obj = NULL;
+	if (rc != FD_OK) {
+		tx_rollback(c);
+		json_decref(after.obj);
+		return rc;
+	}
+	if (user)
+		*user = after.obj;
+	else
+		json_decref(after.obj);
+	if (version)
+		*version = after.version;
+	return FD_OK;
+}
+
+/* Commits a transaction that changed nothing and hands back the unchanged user. */
+static enum fd_err user_write_noop(struct conn *c, struct user_row *row, json_t **user, int64_t *version)
+{
+	enum fd_err rc = tx_commit(c);
+	if (rc != FD_OK) {
+		json_decref(row->obj);
+		return rc;
+	}
+	if (user)
+		*user = row->obj;
+	else
+		json_decref(row->obj);
+	if (version)
+		*version = row->version;
+	return FD_OK;
+}
+
+static enum fd_err sq_user_update(struct store *st, const struct store_actor *a, const char *org_id,
+				  const char *user_id, json_t *patch, int64_t expect, json_t **user, int64_t *version,
+				  const char **conflict_field)
+{
+	struct conn *c = conn_get(to_sqlite(st));
+	if (!c)
+		return FD_EIO;
+	struct user_row row = {0};
+	enum fd_err rc = user_write_begin(c, org_id, user_id, expect, &row);
+	if (rc != FD_OK)
+		return rc;
+	if (row.erased) {
+		rc = FD_ECONFLICT;
+		if (conflict_field)
+			*conflict_field = NULL;
+		goto fail;
+	}
+	json_t *merged = json_deep_copy(row.obj);
+	if (!merged) {
+		rc = FD_ENOMEM;
+		goto fail;
+	}
+	json_object_update(merged, patch);
+	json_t *changes = store_user_diff(row.obj, merged);
+	size_t nchanges = json_object_size(changes);
+	json_decref(changes);
+	if (nchanges == 0) {
+		json_decref(merged);
+		return user_write_noop(c, &row, user, version);
+	}
+	char now[FD_TIME_LEN + 1];
+	util_now_rfc3339(now);
+	sqlite3_stmt *s = stmt(c, S_USER_UPDATE);
+	if (!s) {
+		json_decref(merged);
+		rc = FD_EIO;
+		goto fail;
+	}
+	sqlite3_bind_int64(s, 1, row.seq);
+	for (int i = 0; store_user_writable[i]; i++)
+		bind_json_str(s, 2 + i, merged, store_user_writable[i]);
+	bind_text(s, 12, now);
+	int r = sqlite3_step(s);
+	done(s);
+	json_decref(merged);
+	if (r != SQLITE_DONE) {
+		rc = map_rc(r);
+		if (rc == FD_ECONFLICT && conflict_field)
+			*conflict_field = unique_field(c);
+		goto fail;
+	}
+	return user_write_finish(c, a, org_id, user_id, now, "user.update", &row, NULL, user, version);
+fail:
+	json_decref(row.obj);
+	tx_rollback(c);
+	return rc;
+}
+
+static enum fd_err set_deleted(struct conn *c, int64_t seq, const char *deleted_at, const char *now)
+{
+	sqlite3_stmt *s = stmt(c, S_USER_SET_DELETED);
+	if (!s)
+		return FD_EIO;
+	sqlite3_bind_int64(s, 1, seq);
+	bind_text(s, 2, deleted_at);
+	bind_text(s, 3, now);
+	int r = sqlite3_step(s);
+	done(s);
+	return r == SQLITE_DONE ? FD_OK : map_rc(r);
+}
+
+static enum fd_err sq_user_delete(struct store *st, const struct store_actor *a, const char *org_id,
+				  const char *user_id, int64_t expect)
+{
+	struct conn *c = conn_get(to_sqlite(st));
+	if (!c)
+		return FD_EIO;
+	struct user_row row = {0};
+	enum fd_err rc = user_write_begin(c, org_id, user_id, expect, &row);
+	if (rc != FD_OK)
+		return rc;
+	if (!json_is_null(json_object_get(row.obj, "deleted_at")))
+		return user_write_noop(c, &row, NULL, NULL);
+	char now[FD_TIME_LEN + 1];
+	util_now_rfc3339(now);
+	rc = set_deleted(c, row.seq, now, now);
+	if (rc != FD_OK) {
+		json_decref(row.obj);
+		tx_rollback(c);
+		return rc;
+	}
+	return user_write_finish(c, a, org_id, user_id, now, "user.delete", &row, NULL, NULL, NULL);
+}
+
+static enum fd_err sq_user_restore(struct store *st, const struct store_actor *a, const char *org_id,
+				   const char *user_id, int64_t expect, json_t **user, int64_t *version)
+{
+	struct conn *c = conn_get(to_sqlite(st));
+	if (!c)
+		return FD_EIO;
+	struct user_row row = {0};
+	enum fd_err rc = user_write_begin(c, org_id, user_id, expect, &row);
+	if (rc != FD_OK)
+		return rc;
+	if (row.erased) {
+		json_decref(row.obj);
+		tx_rollback(c);
+		return FD_ECONFLICT;
+	}
+	if (json_is_null(json_object_get(row.obj, "deleted_at")))
+		return user_write_noop(c, &row, user, version);
+	char now[FD_TIME_LEN + 1];
+	util_now_rfc3339(now);
+	rc = set_deleted(c, row.seq, NULL, now);
+	if (rc != FD_OK) {
+		json_decref(row.obj);
+		tx_rollback(c);
+		return rc;
+	}
+	return user_write_finish(c, a, org_id, user_id, now, "user.restore", &row, NULL, user, version);
+}
+
+static enum fd_err sq_user_erase(struct store *st, const struct store_actor *a, const char *org_id,
+				 const char *user_id, int64_t expect, json_t **user, int64_t *version)
+{
+	struct conn *c = conn_get(to_sqlite(st));
+	if (!c)
+		return FD_EIO;
+	struct user_row row = {0};
+	enum fd_err rc = user_write_begin(c, org_id, user_id, expect, &row);
+	if (rc != FD_OK)
+		return rc;
+	if (row.erased)
+		return user_write_noop(c, &row, user, version);
+	char now[FD_TIME_LEN + 1];
+	util_now_rfc3339(now);
+	json_t *changes = json_object();
+	sqlite3_stmt *s = stmt(c, S_USER_ERASE);
+	if (!s || !changes) {
+		rc = s ? FD_ENOMEM : FD_EIO;
+		goto fail;
+	}
+	sqlite3_bind_int64(s, 1, row.seq);
+	bind_text(s, 2, now);
+	int r = sqlite3_step(s);
+	done(s);
+	if (r != SQLITE_DONE) {
+		rc = map_rc(r);
+		goto fail;
+	}
+	/* earlier records keep who did what and when, but no personal values */
+	s = stmt(c, S_AUDIT_STRIP);
+	if (!s) {
+		rc = FD_EIO;
+		goto fail;
+	}
+	bind_text(s, 1, org_id);
+	bind_text(s, 2, user_id);
+	r = sqlite3_step(s);
+	done(s);
+	if (r != SQLITE_DONE) {
+		rc = map_rc(r);
+		goto fail;
+	}
+	for (int i = 1; store_user_writable[i]; i++) { /* every personal field: all but role */
+		if (!json_is_null(json_object_get(row.obj, store_user_writable[i])))
+			json_object_set_new(changes, store_user_writable[i], json_pack("{sb}", "erased", 1));
+	}
+	rc = user_write_finish(c, a, org_id, user_id, now, "user.erase", &row, changes, user, version);
+	json_decref(changes);
+	return rc;
+fail:
+	json_decref(changes);
+	json_decref(row.obj);
+	tx_rollback(c);
+	return rc;
+}
+
+/* Counts UTF-8 code points. */
+static size_t utf8_len(const char *s)
+{
+	size_t n = 0;
+	for (; *s; s++)
+		n += ((unsigned char)*s & 0xc0) != 0x80;
+	return n;
+}
+
+static const char *const sort_key_sql[STORE_SORT_COUNT] = {
+	[STORE_SORT_CREATED] = NULL,
+	[STORE_SORT_EMAIL] = "ifnull(u.email,'') COLLATE NOCASE",
+	[STORE_SORT_LAST_NAME] = "ifnull(u.last_name,'') COLLATE NOCASE",
+	[STORE_SORT_UPDATED] = "u.updated_at",
+};
+
+/* Appends the WHERE conditions shared by a list and its count. */
+static enum fd_err append_filters(struct buf *b, enum search_mode sm, int has_role, int include_deleted)
+{
+	enum fd_err rc = buf_puts(b, " WHERE u.org_id = :org");
+	if (rc == FD_OK && sm == SEARCH_FTS)
+		rc = buf_puts(b, " AND users_fts MATCH :q");
+	if (rc == FD_OK && sm == SEARCH_SCAN)
+		rc = buf_puts(b, " AND (instr(lower(ifnull(u.email,'')), :q) OR instr(lower(ifnull(u.first_name,'')), :q)"
+				 " OR instr(lower(ifnull(u.last_name,'')), :q)"
+				 " OR instr(lower(ifnull(u.external_user_id,'')), :q))");
+	if (rc == FD_OK && has_role)
+		rc = buf_puts(b, " AND u.role = :role");
+	if (rc == FD_OK && !include_deleted)
+		rc = buf_puts(b, " AND u.deleted_at IS NULL");
+	return rc;
+}
+
+static const char *from_clause(enum search_mode sm)
+{
+	/* CROSS JOIN pins the trigram index as the outer loop: the work is
+	 * proportional to the matches, not to the org's size */
+	return sm == SEARCH_FTS ? " FROM users_fts CROSS JOIN users u ON u.seq = users_fts.rowid" : " FROM users u";
+}
+
+static sqlite3_stmt *list_stmt(struct conn *c, const struct store_user_query *q, enum search_mode sm)
+{
+	int has_role = q->role != NULL, after = q->has_after;
+	int shape = ((((((int)q->sort * 2 + !!q->desc) * SEARCH_MODES + (int)sm) * 2 + has_role) * 2 +
+		      !!q->include_deleted) * 2) + !!after;
+	if (c->list[shape])
+		return c->list[shape];
+	struct buf b;
+	buf_init(&b, 4096);
+	const char *key = sort_key_sql[q->sort];
+	const char *gt = q->desc ? "<" : ">";
+	const char *dir = q->desc ? " DESC" : "";
+	enum fd_err rc = buf_puts(&b, "SELECT u.seq, u.id, u.org_id, u.role, u.external_user_id, u.email, "
+				      "u.first_name, u.last_name, u.street_and_number, u.street_add_info, u.zip_code, "
+				      "u.town, u.country_iso2, u.created_at, u.updated_at, u.deleted_at, u.version, "
+				      "u.erased_at, ");
+	if (rc == FD_OK)
+		rc = buf_puts(&b, key ? key : "NULL");
+	if (rc == FD_OK)
+		rc = buf_puts(&b, from_clause(sm));
+	if (rc == FD_OK)
+		rc = append_filters(&b, sm, has_role, q->include_deleted);
+	if (rc == FD_OK && after && !key) {
+		rc = buf_puts(&b, " AND u.seq ");
+		if (rc == FD_OK)
+			rc = buf_puts(&b, gt);
+		if (rc == FD_OK)
+			rc = buf_puts(&b, " :s");
+	} else if (rc == FD_OK && after) {
+		/* (key, seq) after (:k, :s), written so the index range applies */
+		const char *parts[] = {" AND ", key, q->desc ? " <= " : " >= ", ":k AND (", key, " ", gt,
+				       " :k OR u.seq ", gt, " :s)"};
+		for (size_t i = 0; rc == FD_OK && i < sizeof parts / sizeof parts[0]; i++)
+			rc = buf_puts(&b, parts[i]);
+	}
+	if (rc == FD_OK)
+		rc = buf_puts(&b, " ORDER BY ");
+	if (rc == FD_OK && key) {
+		rc = buf_puts(&b, key);
+		if (rc == FD_OK)
+			rc = buf_puts(&b, dir);
+		if (rc == FD_OK)
+			rc = buf_puts(&b, ", ");
+	}
+	if (rc == FD_OK)
+		rc = buf_puts(&b, "u.seq");
+	if (rc == FD_OK)
+		rc = buf_puts(&b, dir);
+	if (rc == FD_OK)
+		rc = buf_puts(&b, " LIMIT :lim");
+	sqlite3_stmt *s = NULL;
+	if (rc == FD_OK)
+		s = prep_cached(c, &c->list[shape], b.data);
+	buf_release(&b);
+	return s;
+}
+
+static sqlite3_stmt *count_stmt(struct conn *c, const struct store_user_query *q, enum search_mode sm)
+{
+	int has_role = q->role != NULL;
+	int shape = ((int)sm * 2 + has_role) * 2 + !!q->include_deleted;
+	if (c->count[shape])
+		return c->count[shape];
+	struct buf b;
+	buf_init(&b, 4096);
+	enum fd_err rc;
+	if (sm == SEARCH_NONE) {
+		/* the trigger-kept counters: O(roles), not O(users) */
+		rc = buf_puts(&b, "SELECT ifnull(sum(n), 0) FROM user_counts WHERE org_id = :org");
+		if (rc == FD_OK && has_role)
+			rc = buf_puts(&b, " AND role = :role");
+		if (rc == FD_OK && !q->include_deleted)
+			rc = buf_puts(&b, " AND deleted = 0");
+	} else {
+		rc = buf_puts(&b, "SELECT count(*)");
+		if (rc == FD_OK)
+			rc = buf_puts(&b, from_clause(sm));
+		if (rc == FD_OK)
+			rc = append_filters(&b, sm, has_role, q->include_deleted);
+	}
+	sqlite3_stmt *s = NULL;
+	if (rc == FD_OK)
+		s = prep_cached(c, &c->count[shape], b.data);
+	buf_release(&b);
+	return s;
+}
+
+/* The search term as a bound value: an FTS5 phrase, or an ASCII-lowered needle. */
+static char *search_param(const char *term, enum search_mode sm)
+{
+	size_t n = strlen(term);
+	char *out = malloc(2 * n + 3);
+	if (!out)
+		return NULL;
+	size_t o = 0;
+	if (sm == SEARCH_FTS)
+		out[o++] = '"';
+	for (size_t i = 0; i < n; i++) {
+		char ch = term[i];
+		if (sm == SEARCH_FTS && ch == '"')
+			out[o++] = '"';
+		if (sm == SEARCH_SCAN && ch >= 'A' && ch <= 'Z')
+			ch = (char)(ch - 'A' + 'a');
+		out[o++] = ch;
+	}
+	if (sm == SEARCH_FTS)
+		out[o++] = '"';
+	out[o] = '\0';
+	return out;
+}
+
+static void bind_list_params(sqlite3_stmt *s, const struct store_user_query *q, const char *qparam)
+{
+	bind_named_text(s, ":org", q->org_id);
+	bind_named_text(s, ":q", qparam);
+	bind_named_text(s, ":role", q->role);
+	bind_named_text(s, ":k", q->after_key ? q->after_key : "");
+	bind_named_int(s, ":s", q->after_seq);
+	bind_named_int(s, ":lim", q->limit + 1);
+}
+
+static enum fd_err sq_user_list(struct store *st, const struct store_user_query *q, struct store_user_page *page)
+{
+	struct conn *c = conn_get(to_sqlite(st));
+	if (!c)
+		return FD_EIO;
+	memset(page, 0, sizeof *page);
+	enum search_mode sm = SEARCH_NONE;
+	if (q->search && *q->search)
+		sm = utf8_len(q->search) >= 3 ? SEARCH_FTS : SEARCH_SCAN;
+	char *qparam = sm != SEARCH_NONE ? search_param(q->search, sm) : NULL;
+	if (sm != SEARCH_NONE && !qparam)
+		return FD_ENOMEM;
+	enum fd_err rc = FD_OK;
+	sqlite3_stmt *cs = NULL;
+	/* one read transaction, so the total and the page agree */
+	if (sqlite3_exec(c->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
+		free(qparam);
+		return FD_EBUSY;
+	}
+	sqlite3_stmt *s = list_stmt(c, q, sm);
+	if (!s) {
+		rc = FD_EIO;
+		goto out;
+	}
+	bind_list_params(s, q, qparam);
+	page->items = json_array();
+	int r, n = 0;
+	while ((r = sqlite3_step(s)) == SQLITE_ROW) {
+		if (n == q->limit) {
+			page->has_more = 1;
+			break;
+		}
+		json_array_append_new(page->items, user_from_stmt(s, NULL));
+		page->last_seq = sqlite3_column_int64(s, 0);
+		free(page->last_key);
+		page->last_key = NULL;
+		if (sqlite3_column_type(s, 18) != SQLITE_NULL)
+			page->last_key = strdup((const char *)sqlite3_column_text(s, 18));
+		n++;
+	}
+	done(s);
+	if (r != SQLITE_ROW && r != SQLITE_DONE) {
+		rc = map_rc(r);
+		goto out;
+	}
+	cs = count_stmt(c, q, sm);
+	if (!cs) {
+		rc = FD_EIO;
+		goto out;
+	}
+	bind_list_params(cs, q, qparam);
+	r = sqlite3_step(cs);
+	if (r == SQLITE_ROW)
+		page->total = sqlite3_column_int64(cs, 0);
+	else
+		rc = map_rc(r);
+	done(cs);
+out:
+	sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL);
+	free(qparam);
+	if (rc != FD_OK)
+		store_user_page_release(page);
+	return rc;
+}
+
+static enum fd_err sq_user_seed(struct store *st, const struct store_actor *a, const char *org_id, json_t *users)
+{
+	struct conn *c = conn_get(to_sqlite(st));
+	if (!c)
+		return FD_EIO;
+	char id[FD_UUID_LEN + 1], now[FD_TIME_LEN + 1];
+	enum fd_err rc = tx_begin(c);
+	if (rc != FD_OK)
+		return rc;
+	sqlite3_stmt *s = stmt(c, S_USER_INSERT);
+	if (!s) {
+		rc = FD_EIO;
+		goto out;
+	}
+	size_t i;
+	json_t *u;
+	json_array_foreach(users, i, u)
+	{
+		util_uuid(id);
+		util_now_rfc3339(now);
+		bind_text(s, 1, id);
+		bind_text(s, 2, org_id);
+		json_t *role = json_object_get(u, "role");
+		bind_text(s, 3, json_is_string(role) ? json_string_value(role) : "user");
+		for (int k = 1; store_user_writable[k]; k++)
+			bind_json_str(s, 3 + k, u, store_user_writable[k]);
+		bind_text(s, 13, now);
+		int r = sqlite3_step(s);
+		done(s);
+		if (r != SQLITE_DONE) {
+			rc = map_rc(r);
+			goto out;
+		}
+	}
+	util_now_rfc3339(now);
+	json_t *changes = json_pack("{s{sisI}}", "count", "before", 0, "after", (json_int_t)json_array_size(users));
+	rc = audit_append(c, a, org_id, now, "user.seed", "org", org_id, changes);
+	json_decref(changes);
+	if (rc != FD_OK)
+		goto out;
+	rc = tx_commit(c);
+out:
+	if (rc != FD_OK)
+		tx_rollback(c);
+	return rc;
+}
+
+/* ---------------------------------------------------------------- audit */
+
+static enum fd_err sq_audit_list(struct store *st, const struct store_audit_query *q, json_t **items, int *has_more,
+				 int64_t *last_id)
+{
+	struct conn *c = conn_get(to_sqlite(st));
+	if (!c)
+		return FD_EIO;
+	sqlite3_stmt *s = stmt(c, q->target_id ? S_AUDIT_LIST_TARGET : S_AUDIT_LIST);
+	if (!s)
+		return FD_EIO;
+	bind_named_text(s, ":org", q->org_id);
+	bind_named_text(s, ":tid", q->target_id);
+	bind_named_text(s, ":tt", q->target_type);
+	bind_named_text(s, ":aid", q->actor_id);
+	bind_named_text(s, ":act", q->action);
+	bind_named_text(s, ":from", q->from);
+	bind_named_text(s, ":to", q->to);
+	bind_named_int(s, ":before", q->before_id);
+	bind_named_int(s, ":lim", q->limit + 1);
+	json_t *arr = json_array();
+	*has_more = 0;
+	*last_id = 0;
+	int r, n = 0;
+	while ((r = sqlite3_step(s)) == SQLITE_ROW) {
+		if (n == q->limit) {
+			*has_more = 1;
+			break;
+		}
+		json_t *changes = NULL;
+		if (sqlite3_column_type(s, 9) != SQLITE_NULL)
+			changes = json_loads((const char *)sqlite3_column_text(s, 9), 0, NULL);
+		*last_id = sqlite3_column_int64(s, 0);
+		json_array_append_new(
+			arr, json_pack("{sIsoso s{sososo} so s{soso} so}", "id", (json_int_t)*last_id, "at",
+				       col_str(s, 1), "request_id", col_str(s, 2), "actor", "type", col_str(s, 3), "id",
+				       col_str(s, 4), "name", col_str(s, 5), "action", col_str(s, 6), "target", "type",
+				       col_str(s, 7), "id", col_str(s, 8), "changes", changes ? changes : json_null()));
+		n++;
+	}
+	done(s);
+	if (r != SQLITE_ROW && r != SQLITE_DONE) {
+		json_decref(arr);
+		return map_rc(r);
+	}
+	*items = arr;
+	return FD_OK;
+}
+
+const struct store_ops store_sqlite_ops = {
+	.name = "sqlite",
+	.open = sq_open,
+	.close = sq_close,
+	.ping = sq_ping,
+	.org_create = sq_org_create,
+	.org_exists = sq_org_exists,
+	.org_list = sq_org_list,
+	.token_create = sq_token_create,
+	.token_lookup = sq_token_lookup,
+	.token_list = sq_token_list,
+	.token_revoke = sq_token_revoke,
+	.client_create = sq_client_create,
+	.client_lookup = sq_client_lookup,
+	.client_list = sq_client_list,
+	.client_revoke = sq_client_revoke,
+	.user_create = sq_user_create,
+	.user_get = sq_user_get,
+	.user_update = sq_user_update,
+	.user_delete = sq_user_delete,
+	.user_restore = sq_user_restore,
+	.user_erase = sq_user_erase,
+	.user_list = sq_user_list,
+	.user_seed = sq_user_seed,
+	.audit_list = sq_audit_list,
+};

@@ -1,0 +1,187 @@
+/*
+ * store.c - the public store_*() wrappers and helpers shared by backends.
+ *
+ * The wrappers only dispatch through the backend's ops table, so callers
+ * never see which backend runs, in the manner of SQLite's sqlite3Os*() calls.
+ */
+#include "store/store_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+const char *const store_user_writable[] = {
+	"role", "external_user_id", "email", "first_name", "last_name", "street_and_number",
+	"street_add_info", "zip_code", "town", "country_iso2", NULL,
+};
+
+json_t *store_user_diff(json_t *before, json_t *after)
+{
+	json_t *changes = json_object();
+	if (!changes)
+		return NULL;
+	static const char *const extra[] = {"deleted_at", NULL};
+	const char *const *lists[] = {store_user_writable, extra};
+	for (size_t l = 0; l < 2; l++) {
+		for (const char *const *f = lists[l]; *f; f++) {
+			json_t *b = before ? json_object_get(before, *f) : NULL;
+			json_t *a = after ? json_object_get(after, *f) : NULL;
+			if (!b)
+				b = json_null();
+			if (!a)
+				a = json_null();
+			if (json_equal(a, b))
+				continue;
+			json_object_set_new(changes, *f, json_pack("{sOsO}", "before", b, "after", a));
+		}
+	}
+	return changes;
+}
+
+void store_user_page_release(struct store_user_page *p)
+{
+	json_decref(p->items);
+	free(p->last_key);
+	memset(p, 0, sizeof *p);
+}
+
+enum fd_err store_open(const char *path, struct store **out)
+{
+	return store_sqlite_ops.open(path, out);
+}
+
+void store_close(struct store *st)
+{
+	if (st)
+		st->ops->close(st);
+}
+
+enum fd_err store_ping(struct store *st)
+{
+	return st->ops->ping(st);
+}
+
+enum fd_err store_org_create(struct store *st, const struct store_actor *a, const char *name, json_t **org)
+{
+	return st->ops->org_create(st, a, name, org);
+}
+
+enum fd_err store_org_exists(struct store *st, const char *org_id)
+{
+	return st->ops->org_exists(st, org_id);
+}
+
+enum fd_err store_org_list(struct store *st, json_t **orgs)
+{
+	return st->ops->org_list(st, orgs);
+}
+
+enum fd_err store_token_create(struct store *st, const struct store_actor *a, const char *org_id, const char *role,
+			       const char *name, const char *kind, const char *client_id, const char *hash,
+			       int64_t expires_ms, json_t **meta)
+{
+	return st->ops->token_create(st, a, org_id, role, name, kind, client_id, hash, expires_ms, meta);
+}
+
+enum fd_err store_token_lookup(struct store *st, const char *hash, int64_t now_ms, struct store_token *tok)
+{
+	return st->ops->token_lookup(st, hash, now_ms, tok);
+}
+
+enum fd_err store_token_list(struct store *st, const char *org_id, json_t **tokens)
+{
+	return st->ops->token_list(st, org_id, tokens);
+}
+
+enum fd_err store_token_revoke(struct store *st, const struct store_actor *a, const char *org_id,
+			       const char *token_id)
+{
+	return st->ops->token_revoke(st, a, org_id, token_id);
+}
+
+enum fd_err store_client_create(struct store *st, const struct store_actor *a, const char *org_id,
+				const char *client_id, const char *name, const char *secret_hash, json_t **meta)
+{
+	return st->ops->client_create(st, a, org_id, client_id, name, secret_hash, meta);
+}
+
+enum fd_err store_client_lookup(struct store *st, const char *client_id, char *org_id, char *secret_hash)
+{
+	return st->ops->client_lookup(st, client_id, org_id, secret_hash);
+}
+
+enum fd_err store_client_list(struct store *st, const char *org_id, json_t **clients)
+{
+	return st->ops->client_list(st, org_id, clients);
+}
+
+enum fd_err store_client_revoke(struct store *st, const struct store_actor *a, const char *org_id,
+				const char *client_id)
+{
+	return st->ops->client_revoke(st, a, org_id, client_id);
+}
+
+enum fd_err store_user_create(struct store *st, const struct store_actor *a, const char *org_id, json_t *fields,
+			      json_t **user, int64_t *version, const char **conflict_field)
+{
+	return st->ops->user_create(st, a, org_id, fields, user, version, conflict_field);
+}
+
+enum fd_err store_user_get(struct store *st, const char *org_id, const char *user_id, json_t **user,
+			   int64_t *version)
+{
+	return st->ops->user_get(st, org_id, user_id, user, version);
+}
+
+enum fd_err store_user_update(struct store *st, const struct store_actor *a, const char *org_id,
+			      const char *user_id, json_t *patch, int64_t expect_version, json_t **user,
+			      int64_t *version, const char **conflict_field)
+{
+	return st->ops->user_update(st, a, org_id, user_id, patch, expect_version, user, version, conflict_field);
+}
+
+enum fd_err store_user_delete(struct store *st, const struct store_actor *a, const char *org_id,
+			      const char *user_id, int64_t expect_version)
+{
+	return st->ops->user_delete(st, a, org_id, user_id, expect_version);
+}
+
+enum fd_err store_user_restore(struct store *st, const struct store_actor *a, const char *org_id,
+			       const char *user_id, int64_t expect_version, json_t **user, int64_t *version)
+{
+	return st->ops->user_restore(st, a, org_id, user_id, expect_version, user, version);
+}
+
+enum fd_err store_user_erase(struct store *st, const struct store_actor *a, const char *org_id,
+			     const char *user_id, int64_t expect_version, json_t **user, int64_t *version)
+{
+	return st->ops->user_erase(st, a, org_id, user_id, expect_version, user, version);
+}
+
+enum fd_err store_user_list(struct store *st, const struct store_user_query *q, struct store_user_page *page)
+{
+	return st->ops->user_list(st, q, page);
+}
+
+enum fd_err store_user_seed(struct store *st, const struct store_actor *a, const char *org_id, json_t *users)
+{
+	if (st->ops->user_seed)
+		return st->ops->user_seed(st, a, org_id, users);
+	size_t i;
+	json_t *u;
+	json_array_foreach(users, i, u)
+	{
+		json_t *out = NULL;
+		int64_t v;
+		enum fd_err rc = st->ops->user_create(st, a, org_id, u, &out, &v, NULL);
+		json_decref(out);
+		if (rc != FD_OK)
+			return rc;
+	}
+	return FD_OK;
+}
+
+enum fd_err store_audit_list(struct store *st, const struct store_audit_query *q, json_t **items, int *has_more,
+			     int64_t *last_id)
+{
+	return st->ops->audit_list(st, q, items, has_more, last_id);
+}

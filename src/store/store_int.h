@@ -1,0 +1,67 @@
+/*
+ * store_int.h - what a storage backend implements.
+ *
+ * Each backend defines one const struct store_ops with designated
+ * initialisers, and a struct that embeds struct store first. store.c holds
+ * the thin public wrappers and the helpers shared by every backend (diffs,
+ * the field list). Only store.c and the backends include this header.
+ */
+#ifndef FD_STORE_INT_H
+#define FD_STORE_INT_H
+
+#include "store/store.h"
+
+struct store_ops {
+	const char *name;
+	enum fd_err (*open)(const char *path, struct store **out);
+	void (*close)(struct store *st);
+	enum fd_err (*ping)(struct store *st);
+
+	enum fd_err (*org_create)(struct store *, const struct store_actor *, const char *, json_t **);
+	enum fd_err (*org_exists)(struct store *, const char *);
+	enum fd_err (*org_list)(struct store *, json_t **);
+
+	enum fd_err (*token_create)(struct store *, const struct store_actor *, const char *, const char *,
+				    const char *, const char *, const char *, const char *, int64_t, json_t **);
+	enum fd_err (*token_lookup)(struct store *, const char *, int64_t, struct store_token *);
+	enum fd_err (*token_list)(struct store *, const char *, json_t **);
+	enum fd_err (*token_revoke)(struct store *, const struct store_actor *, const char *, const char *);
+
+	enum fd_err (*client_create)(struct store *, const struct store_actor *, const char *, const char *,
+				     const char *, const char *, json_t **);
+	enum fd_err (*client_lookup)(struct store *, const char *, char *, char *);
+	enum fd_err (*client_list)(struct store *, const char *, json_t **);
+	enum fd_err (*client_revoke)(struct store *, const struct store_actor *, const char *, const char *);
+
+	enum fd_err (*user_create)(struct store *, const struct store_actor *, const char *, json_t *, json_t **,
+				   int64_t *, const char **);
+	enum fd_err (*user_get)(struct store *, const char *, const char *, json_t **, int64_t *);
+	enum fd_err (*user_update)(struct store *, const struct store_actor *, const char *, const char *, json_t *,
+				   int64_t, json_t **, int64_t *, const char **);
+	enum fd_err (*user_delete)(struct store *, const struct store_actor *, const char *, const char *, int64_t);
+	enum fd_err (*user_restore)(struct store *, const struct store_actor *, const char *, const char *, int64_t,
+				    json_t **, int64_t *);
+	enum fd_err (*user_erase)(struct store *, const struct store_actor *, const char *, const char *, int64_t,
+				  json_t **, int64_t *);
+	enum fd_err (*user_list)(struct store *, const struct store_user_query *, struct store_user_page *);
+	/* optional: NULL means store.c seeds with user_create, one row at a time */
+	enum fd_err (*user_seed)(struct store *, const struct store_actor *, const char *, json_t *);
+
+	enum fd_err (*audit_list)(struct store *, const struct store_audit_query *, json_t **, int *, int64_t *);
+};
+
+struct store {
+	const struct store_ops *ops;
+};
+
+extern const struct store_ops store_sqlite_ops;
+
+/* The user fields a client may write, in output order (NULL-terminated). */
+extern const char *const store_user_writable[];
+
+/* The changes between two user objects over the writable fields and
+ * deleted_at: {"field": {"before": x, "after": y}}. New reference, never NULL
+ * unless out of memory; an empty object when nothing changed. */
+json_t *store_user_diff(json_t *before, json_t *after);
+
+#endif
