@@ -45,7 +45,8 @@ deps: build/.deps
 # --- the binary --------------------------------------------------------------
 build/obj/%.o: src/%.c | build/.deps
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
+	@echo "  CC      $<"
+	@$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
 build/obj/api/openapi_blob.o: $(ASM) openapi.json | build/.deps
 	@mkdir -p $(dir $@)
 	$(CC) -c $(ASM) -o $@
@@ -55,7 +56,8 @@ build/fleetdesk: $(OBJ)
 # --- the same under AddressSanitizer + UndefinedBehaviorSanitizer ------------
 build/asan/%.o: src/%.c | build/.deps
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(SAN) -O1 -MMD -MP -c $< -o $@
+	@echo "  CC-SAN  $<"
+	@$(CC) $(ALL_CFLAGS) $(SAN) -O1 -MMD -MP -c $< -o $@
 build/asan/api/openapi_blob.o: $(ASM) openapi.json | build/.deps
 	@mkdir -p $(dir $@)
 	$(CC) -c $(ASM) -o $@

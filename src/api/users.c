@@ -145,8 +145,8 @@ enum fd_err users_list(struct req *r)
 			return bad_param(r, "include_deleted", "must be true or false");
 	}
 	q.search = req_query(r, "search");
-	if (q.search && strlen(q.search) > 200)
-		return bad_param(r, "search", "must be at most 200 characters");
+	if (q.search && strlen(q.search) > 256)
+		return bad_param(r, "search", "must be at most 256 bytes");
 	rc = parse_sort(r, &q);
 	if (rc == FD_OK)
 		rc = parse_cursor(r, &q, &cursor);
@@ -169,9 +169,10 @@ enum fd_err users_list(struct req *r)
 			api_link_next(r, list_params, q.limit, enc);
 		free(enc);
 	}
-	json_t *items = json_incref(page.items);
+	rc = reply_take(r, 200, "application/json", page.items_json, page.items_len);
+	page.items_json = NULL;
 	store_user_page_release(&page);
-	return reply_json(r, 200, items);
+	return rc;
 }
 
 /* ------------------------------------------------------------------ create */
@@ -221,17 +222,23 @@ enum fd_err users_get(struct req *r)
 	enum fd_err rc = api_authorize(r, ACT_USER_READ, ROLE_NONE, ROLE_NONE);
 	if (rc != FD_OK)
 		return rc;
-	json_t *user = NULL;
+	const char *id = req_param(r, 1);
+	if (!util_is_uuid(id))
+		return reply_problem(r, FD_ENOTFOUND, "no such user", NULL);
+	char *json = NULL;
+	size_t len = 0;
 	int64_t version = 0;
-	rc = load_user(r, &user, &version);
+	rc = store_user_get_text(req_store(r), req_param(r, 0), id, &json, &len, &version);
+	if (rc == FD_ENOTFOUND)
+		return reply_problem(r, rc, "no such user", NULL);
 	if (rc != FD_OK)
-		return rc;
+		return reply_problem(r, rc, NULL, NULL);
+	api_set_etag(r, version);
 	if (api_if_none_match(r, version)) {
-		json_decref(user);
-		api_set_etag(r, version);
+		free(json);
 		return reply_empty(r, 304);
 	}
-	return reply_user(r, 200, user, version);
+	return reply_take(r, 200, "application/json", json, len);
 }
 
 /* ------------------------------------------------------------------ writes */

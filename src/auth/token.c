@@ -1,6 +1,7 @@
 /* token.c - generating, hashing and resolving tokens. */
 #include "auth/token.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,14 +23,73 @@ void token_hash(const char *token, char out[65])
 	util_sha256_hex(token, strlen(token), out);
 }
 
+/*
+ * A small cache of resolved tokens, so a hot client costs one hash and no
+ * database read per request. Entries live TOKEN_CACHE_TTL_MS: a token
+ * revoked by another process (the CLI) stops working within that time; a
+ * revocation through this process clears the cache at once.
+ */
+#define TOKEN_CACHE_SLOTS 1024
+#define TOKEN_CACHE_TTL_MS 2000
+
+struct token_cache_entry {
+	char hash[65];
+	struct principal p;
+	int64_t until_ms; /* 0: empty */
+};
+
+static struct token_cache_entry token_cache[TOKEN_CACHE_SLOTS];
+static pthread_mutex_t token_cache_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static size_t cache_slot(const char *hash)
+{
+	/* the hash is uniformly random hex: its first digits are a fine index */
+	return (size_t)strtoul((char[9]){hash[0], hash[1], hash[2], hash[3], hash[4], hash[5], hash[6], hash[7], 0},
+			       NULL, 16) %
+	       TOKEN_CACHE_SLOTS;
+}
+
+static int cache_get(const char *hash, int64_t now, struct principal *p)
+{
+	int hit = 0;
+	struct token_cache_entry *e = &token_cache[cache_slot(hash)];
+	pthread_mutex_lock(&token_cache_lock);
+	if (e->until_ms > now && strcmp(e->hash, hash) == 0) {
+		*p = e->p;
+		hit = 1;
+	}
+	pthread_mutex_unlock(&token_cache_lock);
+	return hit;
+}
+
+static void cache_put(const char *hash, int64_t until, const struct principal *p)
+{
+	struct token_cache_entry *e = &token_cache[cache_slot(hash)];
+	pthread_mutex_lock(&token_cache_lock);
+	memcpy(e->hash, hash, sizeof e->hash);
+	e->p = *p;
+	e->until_ms = until;
+	pthread_mutex_unlock(&token_cache_lock);
+}
+
+void token_cache_clear(void)
+{
+	pthread_mutex_lock(&token_cache_lock);
+	memset(token_cache, 0, sizeof token_cache);
+	pthread_mutex_unlock(&token_cache_lock);
+}
+
 enum fd_err token_authenticate(struct store *st, const char *token, struct principal *p)
 {
 	if (!token || !*token || strlen(token) >= TOKEN_MAX)
 		return FD_EUNAUTH;
 	char hash[65];
 	token_hash(token, hash);
+	int64_t now = util_now_ms();
+	if (cache_get(hash, now, p))
+		return FD_OK;
 	struct store_token t;
-	enum fd_err rc = store_token_lookup(st, hash, util_now_ms(), &t);
+	enum fd_err rc = store_token_lookup(st, hash, now, &t);
 	if (rc == FD_ENOTFOUND)
 		return FD_EUNAUTH;
 	if (rc != FD_OK)
@@ -45,6 +105,10 @@ enum fd_err token_authenticate(struct store *st, const char *token, struct princ
 		memcpy(p->actor_id, t.id, sizeof p->actor_id);
 	}
 	snprintf(p->actor_name, sizeof p->actor_name, "%s", t.name);
+	int64_t until = now + TOKEN_CACHE_TTL_MS;
+	if (t.expires_ms > 0 && t.expires_ms < until)
+		until = t.expires_ms;
+	cache_put(hash, until, p);
 	return FD_OK;
 }
 

@@ -78,6 +78,17 @@ enum fd_err reply_raw(struct req *r, unsigned status, const char *content_type, 
 	return FD_OK;
 }
 
+enum fd_err reply_take(struct req *r, unsigned status, const char *content_type, char *body, size_t len)
+{
+	free(r->resp_body);
+	r->resp_body = body;
+	r->resp_len = len;
+	r->status = status;
+	r->content_type = content_type;
+	r->replied = 1;
+	return FD_OK;
+}
+
 static enum fd_err reply_json_type(struct req *r, unsigned status, json_t *body, const char *type)
 {
 	char *s = json_dumps(body, JSON_COMPACT);

@@ -80,6 +80,8 @@ void reply_header(struct req *r, const char *name, const char *value);
 enum fd_err reply_json(struct req *r, unsigned status, json_t *body);
 /* Replies with a preformatted body (copied). */
 enum fd_err reply_raw(struct req *r, unsigned status, const char *content_type, const char *body, size_t len);
+/* Replies with body, taking ownership of it (malloc'd; freed by the server). */
+enum fd_err reply_take(struct req *r, unsigned status, const char *content_type, char *body, size_t len);
 /* Replies with no body (204, 304). */
 enum fd_err reply_empty(struct req *r, unsigned status);
 

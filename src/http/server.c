@@ -107,6 +107,16 @@ static int valid_request_id(const char *s)
 	return 1;
 }
 
+/* A unique request id without a syscall: a random per-thread prefix and a counter. */
+static void new_request_id(char out[65])
+{
+	static _Thread_local char prefix[17];
+	static _Thread_local uint64_t counter;
+	if (!prefix[0])
+		util_random_hex(prefix, 8);
+	snprintf(out, 65, "%s%016llx", prefix, (unsigned long long)++counter);
+}
+
 static struct req *req_new(struct server *srv, struct MHD_Connection *conn, const char *url, const char *method)
 {
 	struct req *r = calloc(1, sizeof *r);
@@ -122,7 +132,7 @@ static struct req *req_new(struct server *srv, struct MHD_Connection *conn, cons
 	if (valid_request_id(rid))
 		snprintf(r->request_id, sizeof r->request_id, "%s", rid);
 	else
-		util_random_hex(r->request_id, 16);
+		new_request_id(r->request_id);
 	return r;
 }
 

@@ -24,6 +24,7 @@ const char *const sqlite_migrations[] = {
 	"  version INTEGER NOT NULL DEFAULT 1);"
 	"CREATE UNIQUE INDEX users_org_email ON users(org_id, email);"
 	"CREATE UNIQUE INDEX users_org_ext ON users(org_id, external_user_id);"
+	"CREATE INDEX users_org_seq ON users(org_id);"
 	"CREATE INDEX users_org_role ON users(org_id, role);"
 	"CREATE INDEX users_org_email_sort ON users(org_id, ifnull(email,'') COLLATE NOCASE);"
 	"CREATE INDEX users_org_last_sort ON users(org_id, ifnull(last_name,'') COLLATE NOCASE);"

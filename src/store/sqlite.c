@@ -18,6 +18,7 @@
 #include <sqlite3.h>
 
 #include "core/buf.h"
+#include "core/jsonw.h"
 #include "store/migrations.h"
 #include "store/store_int.h"
 
@@ -809,23 +810,40 @@ struct user_row {
 	json_t *obj; /* owned */
 };
 
+/* The public user fields, in output order: column i + 1 of USER_COLS. */
+static const char *const user_fields[] = {
+	"id",	     "org_id",	   "role",	       "external_user_id", "email",	"first_name",
+	"last_name", "street_and_number", "street_add_info", "zip_code", "town",	"country_iso2",
+	"created_at", "updated_at", "deleted_at"};
+#define NUSER_FIELDS (sizeof user_fields / sizeof user_fields[0])
+
 static json_t *user_from_stmt(sqlite3_stmt *s, struct user_row *row)
 {
 	json_t *u = json_object();
 	if (!u)
 		return NULL;
-	static const char *const names[] = {"id",	 "org_id",	      "role",		 "external_user_id",
-					    "email",	 "first_name",	      "last_name",	 "street_and_number",
-					    "street_add_info", "zip_code",    "town",		 "country_iso2",
-					    "created_at", "updated_at",	      "deleted_at"};
-	for (int i = 0; i < (int)(sizeof names / sizeof names[0]); i++)
-		json_object_set_new(u, names[i], col_str(s, i + 1));
+	for (size_t i = 0; i < NUSER_FIELDS; i++)
+		json_object_set_new(u, user_fields[i], col_str(s, (int)i + 1));
 	if (row) {
 		row->seq = sqlite3_column_int64(s, 0);
 		row->version = sqlite3_column_int64(s, 16);
 		row->erased = sqlite3_column_type(s, 17) != SQLITE_NULL;
 	}
 	return u;
+}
+
+/* Appends the user in the current row as a JSON object, without a jansson tree. */
+static enum fd_err user_write_json(sqlite3_stmt *s, struct buf *b)
+{
+	enum fd_err rc = buf_append(b, "{", 1);
+	for (size_t i = 0; rc == FD_OK && i < NUSER_FIELDS; i++) {
+		rc = jsonw_key(b, user_fields[i], i == 0);
+		if (rc == FD_OK)
+			rc = jsonw_str(b, (const char *)sqlite3_column_text(s, (int)i + 1));
+	}
+	if (rc == FD_OK)
+		rc = buf_append(b, "}", 1);
+	return rc;
 }
 
 /* Reads one user of the org. FD_ENOTFOUND if missing or another org's. */
@@ -926,6 +944,35 @@ static enum fd_err sq_user_get(struct store *st, const char *org_id, const char 
 	*user = row.obj;
 	*version = row.version;
 	return FD_OK;
+}
+
+static enum fd_err sq_user_get_text(struct store *st, const char *org_id, const char *user_id, char **json,
+				    size_t *len, int64_t *version)
+{
+	struct conn *c = conn_get(to_sqlite(st));
+	if (!c)
+		return FD_EIO;
+	sqlite3_stmt *s = stmt(c, S_USER_GET);
+	if (!s)
+		return FD_EIO;
+	bind_text(s, 1, user_id);
+	bind_text(s, 2, org_id);
+	int r = sqlite3_step(s);
+	enum fd_err rc = FD_OK;
+	if (r == SQLITE_ROW) {
+		struct buf b;
+		buf_init(&b, 64 * 1024);
+		rc = user_write_json(s, &b);
+		*version = sqlite3_column_int64(s, 16);
+		if (rc == FD_OK)
+			*json = buf_detach(&b, len);
+		else
+			buf_release(&b);
+	} else {
+		rc = r == SQLITE_DONE ? FD_ENOTFOUND : map_rc(r);
+	}
+	done(s);
+	return rc;
 }
 
 /* Begins a write transaction and reads the user, checking the expected version. */
@@ -1357,14 +1404,19 @@ static enum fd_err sq_user_list(struct store *st, const struct store_user_query 
 		goto out;
 	}
 	bind_list_params(s, q, qparam);
-	page->items = json_array();
-	int r, n = 0;
-	while ((r = sqlite3_step(s)) == SQLITE_ROW) {
+	struct buf out;
+	buf_init(&out, (size_t)64 << 20);
+	rc = buf_append(&out, "[", 1);
+	int r = SQLITE_DONE, n = 0;
+	while (rc == FD_OK && (r = sqlite3_step(s)) == SQLITE_ROW) {
 		if (n == q->limit) {
 			page->has_more = 1;
 			break;
 		}
-		json_array_append_new(page->items, user_from_stmt(s, NULL));
+		if (n > 0)
+			rc = buf_append(&out, ",", 1);
+		if (rc == FD_OK)
+			rc = user_write_json(s, &out);
 		page->last_seq = sqlite3_column_int64(s, 0);
 		free(page->last_key);
 		page->last_key = NULL;
@@ -1373,6 +1425,12 @@ static enum fd_err sq_user_list(struct store *st, const struct store_user_query 
 		n++;
 	}
 	done(s);
+	if (rc == FD_OK)
+		rc = buf_append(&out, "]", 1);
+	page->count = n;
+	page->items_json = buf_detach(&out, &page->items_len);
+	if (rc != FD_OK)
+		goto out;
 	if (r != SQLITE_ROW && r != SQLITE_DONE) {
 		rc = map_rc(r);
 		goto out;
@@ -1511,6 +1569,7 @@ const struct store_ops store_sqlite_ops = {
 	.client_revoke = sq_client_revoke,
 	.user_create = sq_user_create,
 	.user_get = sq_user_get,
+	.user_get_text = sq_user_get_text,
 	.user_update = sq_user_update,
 	.user_delete = sq_user_delete,
 	.user_restore = sq_user_restore,

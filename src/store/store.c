@@ -39,7 +39,7 @@ json_t *store_user_diff(json_t *before, json_t *after)
 
 void store_user_page_release(struct store_user_page *p)
 {
-	json_decref(p->items);
+	free(p->items_json);
 	free(p->last_key);
 	memset(p, 0, sizeof *p);
 }
@@ -130,6 +130,12 @@ enum fd_err store_user_get(struct store *st, const char *org_id, const char *use
 			   int64_t *version)
 {
 	return st->ops->user_get(st, org_id, user_id, user, version);
+}
+
+enum fd_err store_user_get_text(struct store *st, const char *org_id, const char *user_id, char **json, size_t *len,
+				int64_t *version)
+{
+	return st->ops->user_get_text(st, org_id, user_id, json, len, version);
 }
 
 enum fd_err store_user_update(struct store *st, const struct store_actor *a, const char *org_id,

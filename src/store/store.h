@@ -71,7 +71,9 @@ struct store_user_query {
 
 /* One page of users. */
 struct store_user_page {
-	json_t *items;		/* array of user objects (owned by the caller) */
+	char *items_json;	/* the JSON array of user objects, malloc'd, owned by the caller */
+	size_t items_len;
+	int count;
 	int64_t total;		/* all rows matching the filters */
 	int has_more;
 	char *last_key;		/* malloc'd sort key of the last row, NULL for created */
@@ -127,6 +129,10 @@ enum fd_err store_user_create(struct store *st, const struct store_actor *a, con
 			      const char **conflict_field /* OUT */);
 enum fd_err store_user_get(struct store *st, const char *org_id, const char *user_id,
 			   json_t **user /* OUT */, int64_t *version /* OUT */);
+/* The same as store_user_get, but the user comes serialised as JSON text
+ * (malloc'd, caller frees): the read path of GET, with no jansson tree. */
+enum fd_err store_user_get_text(struct store *st, const char *org_id, const char *user_id, char **json /* OUT */,
+				size_t *len /* OUT */, int64_t *version /* OUT */);
 /* Applies patch (validated fields only). expect_version < 0 means any.
  * A patch that changes nothing writes nothing. FD_EPRECOND on a stale version. */
 enum fd_err store_user_update(struct store *st, const struct store_actor *a, const char *org_id,

@@ -36,6 +36,7 @@ struct store_ops {
 	enum fd_err (*user_create)(struct store *, const struct store_actor *, const char *, json_t *, json_t **,
 				   int64_t *, const char **);
 	enum fd_err (*user_get)(struct store *, const char *, const char *, json_t **, int64_t *);
+	enum fd_err (*user_get_text)(struct store *, const char *, const char *, char **, size_t *, int64_t *);
 	enum fd_err (*user_update)(struct store *, const struct store_actor *, const char *, const char *, json_t *,
 				   int64_t, json_t **, int64_t *, const char **);
 	enum fd_err (*user_delete)(struct store *, const struct store_actor *, const char *, const char *, int64_t);
