@@ -8,17 +8,16 @@
 #include "cli/commands.h"
 #include "core/util.h"
 
-static const char usage[] =
-	"usage: fleetdesk [--db PATH] COMMAND [ARGS]\n"
-	"\n"
-	"commands:\n"
-	"  serve    serve the HTTP API (fleetdesk serve --help)\n"
-	"  org      create or list organisations\n"
-	"  token    create, list or revoke API tokens\n"
-	"  client   create, list or revoke OAuth2 clients\n"
-	"  demo     create a demo org with users and an admin token\n"
-	"\n"
-	"--db PATH  the SQLite database (default ./fleetdesk.db)\n";
+static const char usage[] = "usage: fleetdesk [--db PATH] COMMAND [ARGS]\n"
+                            "\n"
+                            "commands:\n"
+                            "  serve    serve the HTTP API (fleetdesk serve --help)\n"
+                            "  org      create or list organisations\n"
+                            "  token    create, list or revoke API tokens\n"
+                            "  client   create, list or revoke OAuth2 clients\n"
+                            "  demo     create a demo org with users and an admin token\n"
+                            "\n"
+                            "--db PATH  the SQLite database (default ./fleetdesk.db)\n";
 
 int main(int argc, char **argv)
 {

@@ -17,7 +17,7 @@ static enum fd_err str_filter(struct req *r, const char *name, const char **out)
 	*out = req_query(r, name);
 	if (*out && (strlen(*out) == 0 || strlen(*out) > 128))
 		return reply_problem(r, FD_EBADREQ, "a filter is empty or too long",
-				     json_pack("[o]", problem_field(name, "must be 1 to 128 characters")));
+		                     json_pack("[o]", problem_field(name, "must be 1 to 128 characters")));
 	return FD_OK;
 }
 
@@ -31,7 +31,7 @@ static enum fd_err time_filter(struct req *r, const char *name, char out[FD_TIME
 	int64_t ms;
 	if (util_parse_rfc3339(s, &ms) != FD_OK)
 		return reply_problem(r, FD_EBADREQ, "a time filter is not RFC 3339",
-				     json_pack("[o]", problem_field(name, "must be an RFC 3339 timestamp")));
+		                     json_pack("[o]", problem_field(name, "must be an RFC 3339 timestamp")));
 	util_format_rfc3339(ms, out);
 	*ptr = out;
 	return FD_OK;
@@ -70,7 +70,7 @@ enum fd_err audit_list(struct req *r)
 		json_decref(j);
 		if (q.before_id <= 0)
 			return reply_problem(r, FD_EBADREQ, "the cursor is not valid",
-					     json_pack("[o]", problem_field("cursor", "is not an audit-log cursor")));
+			                     json_pack("[o]", problem_field("cursor", "is not an audit-log cursor")));
 	}
 	json_t *items = NULL;
 	int has_more = 0;

@@ -11,10 +11,10 @@
 struct store_actor api_actor(struct req *r)
 {
 	struct store_actor a = {
-		.type = r->principal->actor_type,
-		.id = r->principal->actor_id,
-		.name = r->principal->actor_name,
-		.request_id = r->request_id,
+	    .type = r->principal->actor_type,
+	    .id = r->principal->actor_id,
+	    .name = r->principal->actor_name,
+	    .request_id = r->request_id,
 	};
 	return a;
 }
@@ -22,10 +22,10 @@ struct store_actor api_actor(struct req *r)
 enum fd_err api_authorize(struct req *r, enum policy_action action, enum role target_role, enum role new_role)
 {
 	struct policy_request pr = {
-		.action = action,
-		.org_id = req_param(r, 0),
-		.target_role = target_role,
-		.new_role = new_role,
+	    .action = action,
+	    .org_id = req_param(r, 0),
+	    .target_role = target_role,
+	    .new_role = new_role,
 	};
 	enum fd_err rc = policy_check(r->principal, &pr);
 	if (rc == FD_ENOTFOUND)
@@ -98,7 +98,7 @@ enum fd_err api_limit(struct req *r, int *limit)
 	long long v;
 	if (util_parse_int(s, 1, 1000, &v) != FD_OK)
 		return reply_problem(r, FD_EBADREQ, "limit must be an integer from 1 to 1000",
-				     json_pack("[o]", problem_field("limit", "must be an integer from 1 to 1000")));
+		                     json_pack("[o]", problem_field("limit", "must be an integer from 1 to 1000")));
 	*limit = (int)v;
 	return FD_OK;
 }
@@ -124,7 +124,7 @@ enum fd_err api_cursor_decode(struct req *r, const char *s, json_t **obj)
 	if (!json_is_object(j)) {
 		json_decref(j);
 		return reply_problem(r, FD_EBADREQ, "the cursor is not valid",
-				     json_pack("[o]", problem_field("cursor", "is not a cursor this server issued")));
+		                     json_pack("[o]", problem_field("cursor", "is not a cursor this server issued")));
 	}
 	*obj = j;
 	return FD_OK;

@@ -111,7 +111,7 @@ enum fd_err oauth_token(struct req *r)
 	grant = grant_type(r, &unreadable);
 	if (unreadable) {
 		rc = oauth_error(r, FD_EBADREQ, "invalid_request",
-				 "the body must be JSON or form-encoded, with grant_type=client_credentials");
+		                 "the body must be JSON or form-encoded, with grant_type=client_credentials");
 		goto out;
 	}
 	if (!grant) {
@@ -130,8 +130,9 @@ enum fd_err oauth_token(struct req *r)
 	}
 	if (rc != FD_OK)
 		goto out;
-	rc = reply_json(r, 200, json_pack("{sssissss}", "access_token", token, "expires_in", OAUTH_EXPIRES_IN,
-					  "token_type", "Bearer", "scope", "read write"));
+	rc = reply_json(r, 200,
+	                json_pack("{sssissss}", "access_token", token, "expires_in", OAUTH_EXPIRES_IN, "token_type",
+	                          "Bearer", "scope", "read write"));
 	sodium_memzero(token, sizeof token);
 out:
 	if (secret)

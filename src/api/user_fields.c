@@ -10,14 +10,14 @@
 
 /* The officially assigned ISO 3166-1 alpha-2 codes, sorted. */
 static const char countries[] =
-	"AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ BL BM BN BO BQ BR BS BT BV BW "
-	"BY BZ CA CC CD CF CG CH CI CK CL CM CN CO CR CU CV CW CX CY CZ DE DJ DK DM DO DZ EC EE EG EH ER ES ET FI "
-	"FJ FK FM FO FR GA GB GD GE GF GG GH GI GL GM GN GP GQ GR GS GT GU GW GY HK HM HN HR HT HU ID IE IL IM IN "
-	"IO IQ IR IS IT JE JM JO JP KE KG KH KI KM KN KP KR KW KY KZ LA LB LC LI LK LR LS LT LU LV LY MA MC MD ME "
-	"MF MG MH MK ML MM MN MO MP MQ MR MS MT MU MV MW MX MY MZ NA NC NE NF NG NI NL NO NP NR NU NZ OM PA PE PF "
-	"PG PH PK PL PM PN PR PS PT PW PY QA RE RO RS RU RW SA SB SC SD SE SG SH SI SJ SK SL SM SN SO SR SS ST SV "
-	"SX SY SZ TC TD TF TG TH TJ TK TL TM TN TO TR TT TV TW TZ UA UG UM US UY UZ VA VC VE VG VI VN VU WF WS YE "
-	"YT ZA ZM ZW";
+    "AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ BL BM BN BO BQ BR BS BT BV BW "
+    "BY BZ CA CC CD CF CG CH CI CK CL CM CN CO CR CU CV CW CX CY CZ DE DJ DK DM DO DZ EC EE EG EH ER ES ET FI "
+    "FJ FK FM FO FR GA GB GD GE GF GG GH GI GL GM GN GP GQ GR GS GT GU GW GY HK HM HN HR HT HU ID IE IL IM IN "
+    "IO IQ IR IS IT JE JM JO JP KE KG KH KI KM KN KP KR KW KY KZ LA LB LC LI LK LR LS LT LU LV LY MA MC MD ME "
+    "MF MG MH MK ML MM MN MO MP MQ MR MS MT MU MV MW MX MY MZ NA NC NE NF NG NI NL NO NP NR NU NZ OM PA PE PF "
+    "PG PH PK PL PM PN PR PS PT PW PY QA RE RO RS RU RW SA SB SC SD SE SG SH SI SJ SK SL SM SN SO SR SS ST SV "
+    "SX SY SZ TC TD TF TG TH TJ TK TL TM TN TO TR TT TV TW TZ UA UG UM US UY UZ VA VC VE VG VI VN VU WF WS YE "
+    "YT ZA ZM ZW";
 
 int user_country_known(const char *s)
 {
@@ -50,8 +50,7 @@ const char *user_email_problem(const char *s)
 		return "must not be empty";
 	if (n > 254)
 		return "must be at most 254 characters";
-	if (s[0] == ' ' || s[0] == '\t' || s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\n' ||
-	    s[n - 1] == '\r')
+	if (s[0] == ' ' || s[0] == '\t' || s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\n' || s[n - 1] == '\r')
 		return "must not start or end with whitespace";
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
@@ -129,16 +128,22 @@ static int has_control(const char *s)
 
 struct field_rule {
 	const char *name;
-	size_t max;		/* in characters */
+	size_t max; /* in characters */
 	int nullable;
 	int nonempty;
 };
 
 static const struct field_rule rules[] = {
-	{"role", 16, 0, 1},		  {"external_user_id", 255, 1, 1}, {"email", 254, 0, 1},
-	{"first_name", 100, 1, 0},	  {"last_name", 100, 1, 0},	    {"street_and_number", 200, 1, 0},
-	{"street_add_info", 200, 1, 0}, {"zip_code", 20, 1, 0},	    {"town", 100, 1, 0},
-	{"country_iso2", 2, 1, 1},
+    {"role", 16, 0, 1},
+    {"external_user_id", 255, 1, 1},
+    {"email", 254, 0, 1},
+    {"first_name", 100, 1, 0},
+    {"last_name", 100, 1, 0},
+    {"street_and_number", 200, 1, 0},
+    {"street_add_info", 200, 1, 0},
+    {"zip_code", 20, 1, 0},
+    {"town", 100, 1, 0},
+    {"country_iso2", 2, 1, 1},
 };
 #define NRULES (sizeof rules / sizeof rules[0])
 
@@ -196,7 +201,8 @@ static void check_field(const struct field_rule *rule, json_t *v, json_t *clean,
 		return;
 	}
 	if (rule->nonempty && !*s) {
-		add_error(errors, key, rule->nullable ? "must not be empty (send null to clear it)" : "must not be empty");
+		add_error(errors, key,
+		          rule->nullable ? "must not be empty (send null to clear it)" : "must not be empty");
 		return;
 	}
 	if (has_control(s)) {

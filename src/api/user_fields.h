@@ -26,7 +26,6 @@ int user_country_known(const char *s);
  * FD_EINVALID: *errors is a new array of {field, pointer, detail}.
  * FD_ENOMEM on allocation failure. The caller owns whichever is returned.
  */
-enum fd_err user_fields_validate(json_t *body, json_t *current, json_t **clean /* OUT */,
-				 json_t **errors /* OUT */);
+enum fd_err user_fields_validate(json_t *body, json_t *current, json_t **clean /* OUT */, json_t **errors /* OUT */);
 
 #endif

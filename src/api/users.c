@@ -20,10 +20,10 @@
 static const char *const list_params[] = {"search", "role", "include_deleted", "sort", NULL};
 
 static const char *const sort_names[STORE_SORT_COUNT] = {
-	[STORE_SORT_CREATED] = "created_at",
-	[STORE_SORT_EMAIL] = "email",
-	[STORE_SORT_LAST_NAME] = "last_name",
-	[STORE_SORT_UPDATED] = "updated_at",
+    [STORE_SORT_CREATED] = "created_at",
+    [STORE_SORT_EMAIL] = "email",
+    [STORE_SORT_LAST_NAME] = "last_name",
+    [STORE_SORT_UPDATED] = "updated_at",
 };
 
 static enum fd_err bad_param(struct req *r, const char *name, const char *detail)
@@ -63,8 +63,8 @@ static enum fd_err reply_conflict(struct req *r, const char *field)
 	if (!field)
 		return reply_problem(r, FD_ECONFLICT, "this user has been erased and can no longer change", NULL);
 	const char *detail = strcmp(field, "email") == 0
-				     ? "is already used by another user of this org (deleted users included)"
-				     : "is already used by another user of this org";
+	                         ? "is already used by another user of this org (deleted users included)"
+	                         : "is already used by another user of this org";
 	char d[160];
 	snprintf(d, sizeof d, "%s %s", field, detail);
 	return reply_problem(r, FD_ECONFLICT, d, json_pack("[o]", problem_field(field, detail)));
@@ -97,7 +97,8 @@ static enum fd_err parse_sort(struct req *r, struct store_user_query *q)
 			return FD_OK;
 		}
 	}
-	return bad_param(r, "sort", "must be one of created_at, email, last_name, updated_at, optionally with a leading -");
+	return bad_param(r, "sort",
+	                 "must be one of created_at, email, last_name, updated_at, optionally with a leading -");
 }
 
 static enum fd_err parse_cursor(struct req *r, struct store_user_query *q, json_t **holder)
@@ -160,7 +161,8 @@ enum fd_err users_list(struct req *r)
 	snprintf(total, sizeof total, "%lld", (long long)page.total);
 	reply_header(r, "X-Total-Count", total);
 	if (page.has_more) {
-		json_t *next = json_pack("{sssbsI}", "s", sort_names[q.sort], "d", q.desc, "n", (json_int_t)page.last_seq);
+		json_t *next =
+		    json_pack("{sssbsI}", "s", sort_names[q.sort], "d", q.desc, "n", (json_int_t)page.last_seq);
 		if (next && page.last_key)
 			json_object_set_new(next, "k", json_string(page.last_key));
 		char *enc = next ? api_cursor_encode(next) : NULL;
@@ -207,7 +209,7 @@ enum fd_err users_create(struct req *r)
 		goto out;
 	char loc[256];
 	snprintf(loc, sizeof loc, API_PREFIX "/org/%s/users/%s", req_param(r, 0),
-		 json_string_value(json_object_get(user, "id")));
+	         json_string_value(json_object_get(user, "id")));
 	reply_header(r, "Location", loc);
 	rc = reply_user(r, 201, user, version);
 out:
@@ -269,7 +271,8 @@ static enum fd_err write_user(struct req *r, enum write_kind kind, json_t *clean
 			return rc;
 		if (api_if_match(r, version) != FD_OK)
 			return reply_problem(r, FD_EPRECOND,
-					     "the user changed since you read it (If-Match is stale); read it again", NULL);
+			                     "the user changed since you read it (If-Match is stale); read it again",
+			                     NULL);
 		struct store_actor a = api_actor(r);
 		const char *field = NULL;
 		struct store *st = req_store(r);

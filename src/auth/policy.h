@@ -22,8 +22,8 @@ const char *role_name(enum role r);
 struct principal {
 	char org_id[FD_UUID_LEN + 1];
 	enum role role;
-	char actor_type[8];		/* "token" or "client" */
-	char actor_id[FD_UUID_LEN + 1];	/* token id, or client id for OAuth2 tokens */
+	char actor_type[8];             /* "token" or "client" */
+	char actor_id[FD_UUID_LEN + 1]; /* token id, or client id for OAuth2 tokens */
 	char actor_name[128];
 };
 
@@ -40,9 +40,9 @@ enum policy_action {
 
 struct policy_request {
 	enum policy_action action;
-	const char *org_id;	/* the org in the path */
-	enum role target_role;	/* the target user's current role; ROLE_NONE if none (create, list) */
-	enum role new_role;	/* the role being set; ROLE_NONE if unchanged */
+	const char *org_id;    /* the org in the path */
+	enum role target_role; /* the target user's current role; ROLE_NONE if none (create, list) */
+	enum role new_role;    /* the role being set; ROLE_NONE if unchanged */
 };
 
 /*

@@ -29,7 +29,7 @@ void token_hash(const char *token, char out[65])
  * revoked by another process (the CLI) stops working within that time; a
  * revocation through this process clears the cache at once.
  */
-#define TOKEN_CACHE_SLOTS 1024
+#define TOKEN_CACHE_SLOTS  1024
 #define TOKEN_CACHE_TTL_MS 2000
 
 struct token_cache_entry {
@@ -45,7 +45,7 @@ static size_t cache_slot(const char *hash)
 {
 	/* the hash is uniformly random hex: its first digits are a fine index */
 	return (size_t)strtoul((char[9]){hash[0], hash[1], hash[2], hash[3], hash[4], hash[5], hash[6], hash[7], 0},
-			       NULL, 16) %
+	                       NULL, 16) %
 	       TOKEN_CACHE_SLOTS;
 }
 
@@ -112,8 +112,8 @@ enum fd_err token_authenticate(struct store *st, const char *token, struct princ
 	return FD_OK;
 }
 
-enum fd_err token_exchange_client(struct store *st, const char *client_id, const char *secret,
-				  const char *request_id, int expires_in, char token_out[TOKEN_MAX])
+enum fd_err token_exchange_client(struct store *st, const char *client_id, const char *secret, const char *request_id,
+                                  int expires_in, char token_out[TOKEN_MAX])
 {
 	char org_id[FD_UUID_LEN + 1], stored[65], given[65];
 	if (!util_is_uuid(client_id) || strlen(secret) >= TOKEN_MAX)
@@ -132,7 +132,7 @@ enum fd_err token_exchange_client(struct store *st, const char *client_id, const
 	token_hash(tok, hash);
 	struct store_actor a = {.type = "client", .id = client_id, .name = NULL, .request_id = request_id};
 	rc = store_token_create(st, &a, org_id, "admin", "oauth2 client credentials", "oauth", client_id, hash,
-				util_now_ms() + (int64_t)expires_in * 1000, NULL);
+	                        util_now_ms() + (int64_t)expires_in * 1000, NULL);
 	if (rc != FD_OK)
 		return rc;
 	memcpy(token_out, tok, TOKEN_MAX);

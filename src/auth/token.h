@@ -40,8 +40,8 @@ enum fd_err token_authenticate(struct store *st, const char *token, struct princ
  * expires_in seconds). FD_EUNAUTH for a bad client id or secret.
  * token_out receives the token; audited as the client.
  */
-enum fd_err token_exchange_client(struct store *st, const char *client_id, const char *secret,
-				  const char *request_id, int expires_in, char token_out[TOKEN_MAX]);
+enum fd_err token_exchange_client(struct store *st, const char *client_id, const char *secret, const char *request_id,
+                                  int expires_in, char token_out[TOKEN_MAX]);
 
 /* Parses "Basic base64(id:secret)" into malloc'd id and secret (caller frees both). */
 enum fd_err token_parse_basic(const char *header, char **id /* OUT */, char **secret /* OUT */);

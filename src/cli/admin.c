@@ -67,8 +67,8 @@ static int check_org(const char *cmd, struct store *st, const char *org)
 /* ------------------------------------------------------------------ org */
 
 static const char org_help[] = "usage: fleetdesk [--db PATH] org create --name NAME\n"
-			       "       fleetdesk [--db PATH] org list\n"
-			       "Creates an organisation (printed as JSON with its id), or lists them.\n";
+                               "       fleetdesk [--db PATH] org list\n"
+                               "Creates an organisation (printed as JSON with its id), or lists them.\n";
 
 int cmd_org(int argc, char **argv, const char *db)
 {
@@ -94,8 +94,8 @@ int cmd_org(int argc, char **argv, const char *db)
 	if (!st)
 		return 1;
 	json_t *out = NULL;
-	enum fd_err rc = strcmp(sub, "create") == 0 ? store_org_create(st, &cli_actor, name, &out)
-						    : store_org_list(st, &out);
+	enum fd_err rc =
+	    strcmp(sub, "create") == 0 ? store_org_create(st, &cli_actor, name, &out) : store_org_list(st, &out);
 	store_close(st);
 	if (rc != FD_OK)
 		return fail("org", rc, "failed");
@@ -104,12 +104,11 @@ int cmd_org(int argc, char **argv, const char *db)
 
 /* ------------------------------------------------------------------ token */
 
-static const char token_help[] =
-	"usage: fleetdesk [--db PATH] token create --org ORG_ID --role ROLE [--name LABEL]\n"
-	"       fleetdesk [--db PATH] token list --org ORG_ID\n"
-	"       fleetdesk [--db PATH] token revoke --org ORG_ID --id TOKEN_ID\n"
-	"create prints only the new bearer token; it is shown once and stored as a hash.\n"
-	"ROLE is one of user, viewer, staff, admin.\n";
+static const char token_help[] = "usage: fleetdesk [--db PATH] token create --org ORG_ID --role ROLE [--name LABEL]\n"
+                                 "       fleetdesk [--db PATH] token list --org ORG_ID\n"
+                                 "       fleetdesk [--db PATH] token revoke --org ORG_ID --id TOKEN_ID\n"
+                                 "create prints only the new bearer token; it is shown once and stored as a hash.\n"
+                                 "ROLE is one of user, viewer, staff, admin.\n";
 
 int cmd_token(int argc, char **argv, const char *db)
 {
@@ -195,10 +194,10 @@ out:
 /* ------------------------------------------------------------------ client */
 
 static const char client_help[] =
-	"usage: fleetdesk [--db PATH] client create --org ORG_ID [--name LABEL]\n"
-	"       fleetdesk [--db PATH] client list --org ORG_ID\n"
-	"       fleetdesk [--db PATH] client revoke --org ORG_ID --id CLIENT_ID\n"
-	"create prints {client_id, client_secret} for POST /oauth2/token/; the secret is shown once.\n";
+    "usage: fleetdesk [--db PATH] client create --org ORG_ID [--name LABEL]\n"
+    "       fleetdesk [--db PATH] client list --org ORG_ID\n"
+    "       fleetdesk [--db PATH] client revoke --org ORG_ID --id CLIENT_ID\n"
+    "create prints {client_id, client_secret} for POST /oauth2/token/; the secret is shown once.\n";
 
 int cmd_client(int argc, char **argv, const char *db)
 {

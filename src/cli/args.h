@@ -11,9 +11,9 @@
 #define EXIT_USAGE 2
 
 struct cli_opt {
-	const char *name;	/* without the leading "--" */
+	const char *name; /* without the leading "--" */
 	int has_arg;
-	const char *value;	/* OUT: the argument, or "1" for a flag; NULL if absent */
+	const char *value; /* OUT: the argument, or "1" for a flag; NULL if absent */
 };
 
 /*

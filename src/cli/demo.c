@@ -19,45 +19,60 @@
 #include "cli/commands.h"
 #include "store/store.h"
 
-#define BATCH 10000
+#define BATCH     10000
 #define MAX_USERS 5000000
 
 static const char *const first_names[] = {
-	"Anna",	   "Lukas",  "Marie",  "Leon",	  "Sophie", "Felix",   "Emma",	 "Jonas",  "Mia",     "Paul",
-	"Lena",	   "Elias",  "Hannah", "Noah",	  "Lea",    "Ben",     "Laura",	 "Finn",   "Julia",   "Luis",
-	"Clara",   "Max",    "Sarah",  "Henry",   "Lisa",   "Emil",    "Johanna", "Anton",  "Katharina", "Jakob",
-	"Sofia",   "Moritz", "Ida",    "David",   "Greta",  "Niklas",  "Amelie", "Simon",  "Nora",    "Tobias",
-	"Matthias", "Eva",   "Peter",  "Ursula",  "Thomas", "Sabine",  "Stefan", "Petra",  "Michael", "Monika",
-	"John",	   "Jürgen", "Zoë",    "Björn",   "Özlem",  "Łukasz",  "Chloé",  "Mateo",  "Aisha",   "Kenji"};
+    "Anna",     "Lukas",  "Marie",  "Leon",   "Sophie", "Felix",  "Emma",    "Jonas", "Mia",       "Paul",
+    "Lena",     "Elias",  "Hannah", "Noah",   "Lea",    "Ben",    "Laura",   "Finn",  "Julia",     "Luis",
+    "Clara",    "Max",    "Sarah",  "Henry",  "Lisa",   "Emil",   "Johanna", "Anton", "Katharina", "Jakob",
+    "Sofia",    "Moritz", "Ida",    "David",  "Greta",  "Niklas", "Amelie",  "Simon", "Nora",      "Tobias",
+    "Matthias", "Eva",    "Peter",  "Ursula", "Thomas", "Sabine", "Stefan",  "Petra", "Michael",   "Monika",
+    "John",     "Jürgen", "Zoë",    "Björn",  "Özlem",  "Łukasz", "Chloé",   "Mateo", "Aisha",     "Kenji"};
 static const char *const last_names[] = {
-	"Müller",    "Schmidt", "Schneider", "Fischer", "Weber",   "Meyer",	"Wagner",   "Becker",  "Schulz",
-	"Hoffmann",  "Schäfer", "Koch",	     "Bauer",   "Richter", "Klein",	"Wolf",	    "Schröder", "Neumann",
-	"Schwarz",   "Zimmermann", "Braun",  "Krüger",  "Hofmann", "Hartmann", "Lange",    "Schmitt", "Werner",
-	"Schmitz",   "Krause",  "Meier",     "Lehmann", "Schmid",  "Schulze",	"Maier",    "Köhler",  "Herrmann",
-	"König",     "Walter",  "Mayer",     "Huber",   "Kaiser",  "Fuchs",	"Peters",   "Lang",    "Scholz",
-	"Möller",    "Weiß",    "Jung",	     "Hahn",    "Schubert", "Vogel",	"Friedrich", "Keller", "Günther",
-	"Frank",     "Berger",  "Winkler",   "Roth",    "Beck",	   "Lorenz",	"Baumann",  "Franke",  "Albrecht",
-	"Schuster",  "Simon",   "Ludwig",    "Böhm",    "Winter",  "Kraus",	"Martin",   "Schumacher", "Krämer",
-	"Vogt",	     "Stein",   "Jäger",     "Otto",    "Sommer",  "Groß",	"Seidel",   "Heinrich", "Doe"};
-static const char *const streets[] = {"Hauptstraße", "Schulstraße", "Gartenstraße", "Bahnhofstraße",
-				      "Dorfstraße",  "Bergstraße",  "Birkenweg",    "Lindenstraße",
-				      "Kirchstraße", "Waldstraße",  "Ringstraße",   "Friedhofstraße",
-				      "Mühlenweg",   "Am Sportplatz", "Rosenweg",   "Wiesenstraße"};
+    "Müller",   "Schmidt",    "Schneider", "Fischer", "Weber",    "Meyer",    "Wagner",    "Becker",     "Schulz",
+    "Hoffmann", "Schäfer",    "Koch",      "Bauer",   "Richter",  "Klein",    "Wolf",      "Schröder",   "Neumann",
+    "Schwarz",  "Zimmermann", "Braun",     "Krüger",  "Hofmann",  "Hartmann", "Lange",     "Schmitt",    "Werner",
+    "Schmitz",  "Krause",     "Meier",     "Lehmann", "Schmid",   "Schulze",  "Maier",     "Köhler",     "Herrmann",
+    "König",    "Walter",     "Mayer",     "Huber",   "Kaiser",   "Fuchs",    "Peters",    "Lang",       "Scholz",
+    "Möller",   "Weiß",       "Jung",      "Hahn",    "Schubert", "Vogel",    "Friedrich", "Keller",     "Günther",
+    "Frank",    "Berger",     "Winkler",   "Roth",    "Beck",     "Lorenz",   "Baumann",   "Franke",     "Albrecht",
+    "Schuster", "Simon",      "Ludwig",    "Böhm",    "Winter",   "Kraus",    "Martin",    "Schumacher", "Krämer",
+    "Vogt",     "Stein",      "Jäger",     "Otto",    "Sommer",   "Groß",     "Seidel",    "Heinrich",   "Doe"};
+static const char *const streets[] = {"Hauptstraße", "Schulstraße",   "Gartenstraße", "Bahnhofstraße",
+                                      "Dorfstraße",  "Bergstraße",    "Birkenweg",    "Lindenstraße",
+                                      "Kirchstraße", "Waldstraße",    "Ringstraße",   "Friedhofstraße",
+                                      "Mühlenweg",   "Am Sportplatz", "Rosenweg",     "Wiesenstraße"};
 static const struct {
 	const char *town, *zip, *country;
 } towns[] = {
-	{"Berlin", "10115", "DE"},    {"Hamburg", "20095", "DE"},   {"München", "80331", "DE"},
-	{"Köln", "50667", "DE"},      {"Frankfurt am Main", "60311", "DE"}, {"Stuttgart", "70173", "DE"},
-	{"Düsseldorf", "40213", "DE"}, {"Leipzig", "04109", "DE"},  {"Dortmund", "44135", "DE"},
-	{"Essen", "45127", "DE"},     {"Bremen", "28195", "DE"},    {"Dresden", "01067", "DE"},
-	{"Hannover", "30159", "DE"},  {"Nürnberg", "90402", "DE"},  {"Freiburg", "79098", "DE"},
-	{"Wien", "1010", "AT"},	      {"Graz", "8010", "AT"},	    {"Linz", "4020", "AT"},
-	{"Salzburg", "5020", "AT"},   {"Zürich", "8001", "CH"},	    {"Basel", "4051", "CH"},
-	{"Bern", "3011", "CH"},	      {"Amsterdam", "1012", "NL"},  {"Rotterdam", "3011", "NL"},
+    {"Berlin", "10115", "DE"},
+    {"Hamburg", "20095", "DE"},
+    {"München", "80331", "DE"},
+    {"Köln", "50667", "DE"},
+    {"Frankfurt am Main", "60311", "DE"},
+    {"Stuttgart", "70173", "DE"},
+    {"Düsseldorf", "40213", "DE"},
+    {"Leipzig", "04109", "DE"},
+    {"Dortmund", "44135", "DE"},
+    {"Essen", "45127", "DE"},
+    {"Bremen", "28195", "DE"},
+    {"Dresden", "01067", "DE"},
+    {"Hannover", "30159", "DE"},
+    {"Nürnberg", "90402", "DE"},
+    {"Freiburg", "79098", "DE"},
+    {"Wien", "1010", "AT"},
+    {"Graz", "8010", "AT"},
+    {"Linz", "4020", "AT"},
+    {"Salzburg", "5020", "AT"},
+    {"Zürich", "8001", "CH"},
+    {"Basel", "4051", "CH"},
+    {"Bern", "3011", "CH"},
+    {"Amsterdam", "1012", "NL"},
+    {"Rotterdam", "3011", "NL"},
 };
-static const char *const providers[] = {"gmail.com",  "web.de",	     "gmx.de",	 "t-online.de",
-					"outlook.com", "posteo.de",  "icloud.com", "yahoo.de",
-					"mailbox.org", "example.com"};
+static const char *const providers[] = {"gmail.com", "web.de",     "gmx.de",   "t-online.de", "outlook.com",
+                                        "posteo.de", "icloud.com", "yahoo.de", "mailbox.org", "example.com"};
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -75,8 +90,8 @@ static void email_part(const char *in, char *out, size_t n)
 {
 	static const struct {
 		const char *from, *to;
-	} fold[] = {{"ä", "ae"}, {"ö", "oe"}, {"ü", "ue"}, {"ß", "ss"}, {"Ä", "ae"}, {"Ö", "oe"}, {"Ü", "ue"},
-		    {"ë", "e"},	 {"é", "e"},  {"Ł", "l"},  {"ł", "l"}};
+	} fold[] = {{"ä", "ae"}, {"ö", "oe"}, {"ü", "ue"}, {"ß", "ss"}, {"Ä", "ae"}, {"Ö", "oe"},
+	            {"Ü", "ue"}, {"ë", "e"},  {"é", "e"},  {"Ł", "l"},  {"ł", "l"}};
 	size_t o = 0;
 	while (*in && o + 3 < n) {
 		int done = 0;
@@ -110,12 +125,12 @@ static json_t *demo_user(uint64_t *rng, long i)
 	snprintf(email, sizeof email, "%s.%s%ld@%s", fe, le, i, providers[rng_next(rng) % N(providers)]);
 	snprintf(ext, sizeof ext, "cust_%07ld", i);
 	snprintf(street, sizeof street, "%s %u", streets[rng_next(rng) % N(streets)],
-		 (unsigned)(rng_next(rng) % 180 + 1));
+	         (unsigned)(rng_next(rng) % 180 + 1));
 	size_t t = rng_next(rng) % N(towns);
 	const char *role = (i % 1000 == 7) ? "staff" : "user";
-	json_t *u = json_pack("{ssssssssssssssss}", "role", role, "email", email, "external_user_id", ext,
-			      "first_name", fn, "last_name", ln, "street_and_number", street, "zip_code",
-			      towns[t].zip, "town", towns[t].town);
+	json_t *u =
+	    json_pack("{ssssssssssssssss}", "role", role, "email", email, "external_user_id", ext, "first_name", fn,
+	              "last_name", ln, "street_and_number", street, "zip_code", towns[t].zip, "town", towns[t].town);
 	if (u)
 		json_object_set_new(u, "country_iso2", json_string(towns[t].country));
 	if (u && rng_next(rng) % 10 == 0)
@@ -123,10 +138,9 @@ static json_t *demo_user(uint64_t *rng, long i)
 	return u;
 }
 
-static const char demo_help[] =
-	"usage: fleetdesk [--db PATH] demo [--users N] [--name NAME]\n"
-	"Creates a demo org with N realistic users (default 200) and an admin token,\n"
-	"and prints {\"org_id\", \"token\", \"users\"} as JSON.\n";
+static const char demo_help[] = "usage: fleetdesk [--db PATH] demo [--users N] [--name NAME]\n"
+                                "Creates a demo org with N realistic users (default 200) and an admin token,\n"
+                                "and prints {\"org_id\", \"token\", \"users\"} as JSON.\n";
 
 int cmd_demo(int argc, char **argv, const char *db)
 {

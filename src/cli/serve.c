@@ -23,9 +23,9 @@
 #define GRACE_MS 10000
 
 static const char serve_help[] =
-	"usage: fleetdesk serve [--listen HOST:PORT] [--db PATH] [--threads N] [--access-log PATH|-|off]\n"
-	"Serves the API. Defaults: --listen 127.0.0.1:8080 --db ./fleetdesk.db, one thread per CPU,\n"
-	"access log on stderr. SIGINT or SIGTERM stop it gracefully.\n";
+    "usage: fleetdesk serve [--listen HOST:PORT] [--db PATH] [--threads N] [--access-log PATH|-|off]\n"
+    "Serves the API. Defaults: --listen 127.0.0.1:8080 --db ./fleetdesk.db, one thread per CPU,\n"
+    "access log on stderr. SIGINT or SIGTERM stop it gracefully.\n";
 
 int cmd_serve(int argc, char **argv, const char *db)
 {

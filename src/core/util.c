@@ -79,7 +79,7 @@ void util_format_rfc3339(int64_t ms, char out[FD_TIME_LEN + 1])
 	gmtime_r(&secs, &tm);
 	char tmp[96];
 	snprintf(tmp, sizeof tmp, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", (tm.tm_year + 1900) % 10000, tm.tm_mon + 1,
-		 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, milli);
+	         tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, milli);
 	memcpy(out, tmp, FD_TIME_LEN);
 	out[FD_TIME_LEN] = '\0';
 }
@@ -190,7 +190,7 @@ enum fd_err util_b64url_decode(const char *s, char **out, size_t *len)
 	size_t got = 0;
 	const char *end = NULL;
 	if (sodium_base642bin((unsigned char *)b, n, s, n, NULL, &got, &end,
-			      sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
+	                      sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
 	    (end && *end)) {
 		free(b);
 		return FD_EBADREQ;

@@ -9,8 +9,8 @@
 
 #include "core/err.h"
 
-#define FD_UUID_LEN 36		/* without the NUL */
-#define FD_TIME_LEN 24		/* "2026-11-27T07:20:00.000Z" */
+#define FD_UUID_LEN 36 /* without the NUL */
+#define FD_TIME_LEN 24 /* "2026-11-27T07:20:00.000Z" */
 
 /* Must be called once before any other function here (initialises libsodium). */
 enum fd_err util_init(void);

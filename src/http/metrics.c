@@ -8,7 +8,7 @@
 
 /* status codes we count one by one; anything else lands in "other" */
 static const unsigned statuses[] = {200, 201, 204, 304, 400, 401, 403, 404, 405,
-				    409, 412, 413, 415, 422, 429, 500, 503};
+                                    409, 412, 413, 415, 422, 429, 500, 503};
 #define NSTATUS (sizeof statuses / sizeof statuses[0] + 1)
 static const double buckets[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5};
 #define NBUCKET (sizeof buckets / sizeof buckets[0])
@@ -89,8 +89,9 @@ __attribute__((format(printf, 2, 3))) static enum fd_err putf(struct buf *out, c
 
 enum fd_err metrics_render(struct metrics *m, struct buf *out)
 {
-	enum fd_err rc = buf_puts(out, "# HELP fleetdesk_http_requests_total HTTP requests by route, method and status.\n"
-				       "# TYPE fleetdesk_http_requests_total counter\n");
+	enum fd_err rc =
+	    buf_puts(out, "# HELP fleetdesk_http_requests_total HTTP requests by route, method and status.\n"
+	                  "# TYPE fleetdesk_http_requests_total counter\n");
 	for (size_t i = 0; rc == FD_OK && i <= m->n; i++) {
 		const char *name = i < m->n ? m->table[i].name : "unmatched";
 		const char *method = i < m->n ? m->table[i].method : "any";
@@ -104,12 +105,12 @@ enum fd_err metrics_render(struct metrics *m, struct buf *out)
 			else
 				snprintf(st, sizeof st, "other");
 			rc = putf(out, "fleetdesk_http_requests_total{route=\"%s\",method=\"%s\",status=\"%s\"} %llu\n",
-				  name, method, st, (unsigned long long)v);
+			          name, method, st, (unsigned long long)v);
 		}
 	}
 	if (rc == FD_OK)
 		rc = buf_puts(out, "# HELP fleetdesk_http_request_duration_seconds Request latency by route.\n"
-				   "# TYPE fleetdesk_http_request_duration_seconds histogram\n");
+		                   "# TYPE fleetdesk_http_request_duration_seconds histogram\n");
 	for (size_t i = 0; rc == FD_OK && i <= m->n; i++) {
 		uint64_t total = atomic_load_explicit(&m->r[i].total, memory_order_relaxed);
 		if (!total)
@@ -121,17 +122,18 @@ enum fd_err metrics_render(struct metrics *m, struct buf *out)
 			char le[32];
 			snprintf(le, sizeof le, "%g", buckets[b]);
 			rc = putf(out, "fleetdesk_http_request_duration_seconds_bucket{route=\"%s\",le=\"%s\"} %llu\n",
-				  name, le, (unsigned long long)cum);
+			          name, le, (unsigned long long)cum);
 		}
 		if (rc == FD_OK)
-			rc = putf(out, "fleetdesk_http_request_duration_seconds_bucket{route=\"%s\",le=\"+Inf\"} %llu\n",
-				  name, (unsigned long long)total);
+			rc =
+			    putf(out, "fleetdesk_http_request_duration_seconds_bucket{route=\"%s\",le=\"+Inf\"} %llu\n",
+			         name, (unsigned long long)total);
 		if (rc == FD_OK)
 			rc = putf(out, "fleetdesk_http_request_duration_seconds_sum{route=\"%s\"} %.9f\n", name,
-				  (double)atomic_load_explicit(&m->r[i].sum_ns, memory_order_relaxed) / 1e9);
+			          (double)atomic_load_explicit(&m->r[i].sum_ns, memory_order_relaxed) / 1e9);
 		if (rc == FD_OK)
 			rc = putf(out, "fleetdesk_http_request_duration_seconds_count{route=\"%s\"} %llu\n", name,
-				  (unsigned long long)total);
+			          (unsigned long long)total);
 	}
 	return rc;
 }

@@ -11,20 +11,20 @@ static const struct {
 	unsigned status;
 	const char *title;
 } problems[FD_ERR_COUNT] = {
-	[FD_OK] = {200, "OK"},
-	[FD_ENOMEM] = {500, "Internal server error"},
-	[FD_EBADREQ] = {400, "Bad request"},
-	[FD_EUNAUTH] = {401, "Unauthorized"},
-	[FD_EFORBIDDEN] = {403, "Forbidden"},
-	[FD_ENOTFOUND] = {404, "Not found"},
-	[FD_EMETHOD] = {405, "Method not allowed"},
-	[FD_ECONFLICT] = {409, "Conflict"},
-	[FD_EPRECOND] = {412, "Precondition failed"},
-	[FD_ETOOLARGE] = {413, "Content too large"},
-	[FD_EMEDIA] = {415, "Unsupported media type"},
-	[FD_EINVALID] = {422, "Validation failed"},
-	[FD_EBUSY] = {503, "Service unavailable"},
-	[FD_EIO] = {500, "Internal server error"},
+    [FD_OK] = {200, "OK"},
+    [FD_ENOMEM] = {500, "Internal server error"},
+    [FD_EBADREQ] = {400, "Bad request"},
+    [FD_EUNAUTH] = {401, "Unauthorized"},
+    [FD_EFORBIDDEN] = {403, "Forbidden"},
+    [FD_ENOTFOUND] = {404, "Not found"},
+    [FD_EMETHOD] = {405, "Method not allowed"},
+    [FD_ECONFLICT] = {409, "Conflict"},
+    [FD_EPRECOND] = {412, "Precondition failed"},
+    [FD_ETOOLARGE] = {413, "Content too large"},
+    [FD_EMEDIA] = {415, "Unsupported media type"},
+    [FD_EINVALID] = {422, "Validation failed"},
+    [FD_EBUSY] = {503, "Service unavailable"},
+    [FD_EIO] = {500, "Internal server error"},
 };
 
 unsigned problem_status(enum fd_err rc)

@@ -21,9 +21,9 @@
 #include "core/buf.h"
 #include "core/err.h"
 
-#define REQ_MAX_PARAMS 4
+#define REQ_MAX_PARAMS  4
 #define REQ_MAX_HEADERS 8
-#define REQ_BODY_MAX (1024 * 1024)
+#define REQ_BODY_MAX    (1024 * 1024)
 
 struct MHD_Connection;
 struct route;
@@ -33,12 +33,12 @@ struct req {
 	struct MHD_Connection *conn;
 	struct server *srv;
 	const char *method;
-	const char *path;		/* without the query string */
+	const char *path; /* without the query string */
 	char request_id[65];
 	uint64_t start_ns;
 
 	const struct route *route;
-	char *params[REQ_MAX_PARAMS];	/* path parameters, owned */
+	char *params[REQ_MAX_PARAMS]; /* path parameters, owned */
 	int nparams;
 
 	struct buf body;
@@ -51,11 +51,11 @@ struct req {
 	/* the reply */
 	int replied;
 	unsigned status;
-	char *resp_body;		/* owned */
+	char *resp_body; /* owned */
 	size_t resp_len;
 	const char *content_type;
-	char *hdr_name[REQ_MAX_HEADERS];	/* owned */
-	char *hdr_value[REQ_MAX_HEADERS];	/* owned */
+	char *hdr_name[REQ_MAX_HEADERS];  /* owned */
+	char *hdr_value[REQ_MAX_HEADERS]; /* owned */
 	int nhdr;
 };
 

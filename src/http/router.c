@@ -53,8 +53,8 @@ fail:
 }
 
 enum fd_err router_match(const struct route *table, size_t n, const char *method, const char *path,
-			 const struct route **out, char *params[REQ_MAX_PARAMS], int *nparams, char *allow,
-			 size_t allow_len)
+                         const struct route **out, char *params[REQ_MAX_PARAMS], int *nparams, char *allow,
+                         size_t allow_len)
 {
 	size_t plen = path_len(path);
 	int path_found = 0;

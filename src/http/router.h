@@ -14,15 +14,15 @@
 typedef enum fd_err (*route_handler)(struct req *r);
 
 enum route_flags {
-	ROUTE_AUTH = 1,		/* needs a bearer token */
-	ROUTE_JSON_BODY = 2,	/* reads a JSON body */
+	ROUTE_AUTH = 1,      /* needs a bearer token */
+	ROUTE_JSON_BODY = 2, /* reads a JSON body */
 };
 
 struct route {
 	const char *method;
 	const char *pattern;
 	route_handler handler;
-	const char *name;	/* for metrics and the access log */
+	const char *name; /* for metrics and the access log */
 	int flags;
 };
 
@@ -35,7 +35,7 @@ struct route {
  * FD_ENOTFOUND: no such path.
  */
 enum fd_err router_match(const struct route *table, size_t n, const char *method, const char *path,
-			 const struct route **out, char *params[REQ_MAX_PARAMS], int *nparams, char *allow,
-			 size_t allow_len);
+                         const struct route **out, char *params[REQ_MAX_PARAMS], int *nparams, char *allow,
+                         size_t allow_len);
 
 #endif

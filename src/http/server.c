@@ -86,7 +86,7 @@ enum fd_err req_json_body(struct req *r, json_t **obj)
 	if (!json_is_object(j)) {
 		json_decref(j);
 		return reply_problem(r, FD_EINVALID, "the body must be a JSON object",
-				     json_pack("[o]", problem_field("", "must be an object")));
+		                     json_pack("[o]", problem_field("", "must be an object")));
 	}
 	*obj = j;
 	return FD_OK;
@@ -100,8 +100,8 @@ static int valid_request_id(const char *s)
 	if (n == 0 || n > 64)
 		return 0;
 	for (; *s; s++) {
-		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
-		      *s == '.' || *s == '_' || *s == '-'))
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') || *s == '.' ||
+		      *s == '_' || *s == '-'))
 			return 0;
 	}
 	return 1;
@@ -152,8 +152,8 @@ static void req_free(struct req *r)
 static enum MHD_Result send_reply(struct req *r)
 {
 	struct MHD_Response *resp =
-		MHD_create_response_from_buffer(r->resp_len, r->resp_body ? r->resp_body : (void *)"",
-						r->resp_body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+	    MHD_create_response_from_buffer(r->resp_len, r->resp_body ? r->resp_body : (void *)"",
+	                                    r->resp_body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
 	if (!resp)
 		return MHD_NO;
 	r->resp_body = NULL; /* libmicrohttpd frees it now */
@@ -187,8 +187,8 @@ static void authenticate(struct req *r)
 	}
 	if (rc == FD_EUNAUTH) {
 		reply_header(r, "WWW-Authenticate", "Bearer realm=\"fleetdesk\"");
-		reply_problem(r, rc, h ? "the bearer token is invalid, revoked or expired" : "a bearer token is required",
-			      NULL);
+		reply_problem(
+		    r, rc, h ? "the bearer token is invalid, revoked or expired" : "a bearer token is required", NULL);
 		return;
 	}
 	reply_problem(r, rc, NULL, NULL);
@@ -216,7 +216,7 @@ static void route_request(struct req *r)
 {
 	char allow[64];
 	enum fd_err rc = router_match(r->srv->routes, r->srv->nroutes, r->method, r->path, &r->route, r->params,
-				      &r->nparams, allow, sizeof allow);
+	                              &r->nparams, allow, sizeof allow);
 	if (rc == FD_EMETHOD) {
 		reply_header(r, "Allow", allow);
 		reply_problem(r, rc, "this path does not support the method", NULL);
@@ -226,8 +226,8 @@ static void route_request(struct req *r)
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
-				  const char *version, const char *upload_data, size_t *upload_data_size,
-				  void **con_cls)
+                                  const char *version, const char *upload_data, size_t *upload_data_size,
+                                  void **con_cls)
 {
 	(void)version;
 	struct server *srv = cls;
@@ -324,7 +324,7 @@ static enum fd_err parse_listen(const char *listen, struct sockaddr_storage *sa,
 }
 
 enum fd_err server_start(const struct server_config *cfg, struct store *st, const struct route *routes, size_t n,
-			 struct server **out)
+                         struct server **out)
 {
 	struct sockaddr_storage sa;
 	socklen_t salen;
@@ -345,12 +345,12 @@ enum fd_err server_start(const struct server_config *cfg, struct store *st, cons
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC;
 	if (sa.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
-	s->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-				MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(cfg->threads > 0 ? cfg->threads : 1),
-				MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_CONNECTION_TIMEOUT,
-				(unsigned)60, MHD_OPTION_CONNECTION_LIMIT, (unsigned)4096,
-				MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024), MHD_OPTION_LISTENING_ADDRESS_REUSE,
-				(unsigned)1, MHD_OPTION_END);
+	s->d =
+	    MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+	                     MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(cfg->threads > 0 ? cfg->threads : 1),
+	                     MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
+	                     MHD_OPTION_CONNECTION_LIMIT, (unsigned)4096, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+	                     (size_t)(64 * 1024), MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1, MHD_OPTION_END);
 	if (!s->d) {
 		metrics_free(s->metrics);
 		free(s);

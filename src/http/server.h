@@ -19,14 +19,14 @@ struct store;
 struct server;
 
 struct server_config {
-	const char *listen;	/* "HOST:PORT", "[v6]:PORT" */
-	int threads;		/* worker threads, >= 1 */
+	const char *listen; /* "HOST:PORT", "[v6]:PORT" */
+	int threads;        /* worker threads, >= 1 */
 };
 
 /* Starts serving routes (n entries, borrowed for the server's life) from st.
  * The bound URL is available with server_url(). */
 enum fd_err server_start(const struct server_config *cfg, struct store *st, const struct route *routes, size_t n,
-			 struct server **out /* OUT */);
+                         struct server **out /* OUT */);
 
 /* "http://HOST:PORT" as bound (borrowed). */
 const char *server_url(struct server *s);

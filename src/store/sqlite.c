@@ -51,68 +51,68 @@ enum stmt_id {
 	S_COUNT
 };
 
-#define USER_COLS                                                                                                  \
-	"seq, id, org_id, role, external_user_id, email, first_name, last_name, street_and_number, "              \
+#define USER_COLS                                                                                                      \
+	"seq, id, org_id, role, external_user_id, email, first_name, last_name, street_and_number, "                   \
 	"street_add_info, zip_code, town, country_iso2, created_at, updated_at, deleted_at, version, erased_at"
 
 static const char *const stmt_sql[S_COUNT] = {
-	[S_BEGIN] = "BEGIN IMMEDIATE",
-	[S_COMMIT] = "COMMIT",
-	[S_ROLLBACK] = "ROLLBACK",
-	[S_PING] = "SELECT 1",
-	[S_AUDIT_INSERT] = "INSERT INTO audit (org_id, at, request_id, actor_type, actor_id, actor_name, action, "
-			   "target_type, target_id, changes) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-	[S_ORG_INSERT] = "INSERT INTO orgs (id, name, created_at) VALUES (?1, ?2, ?3)",
-	[S_ORG_EXISTS] = "SELECT 1 FROM orgs WHERE id = ?1",
-	[S_ORG_LIST] = "SELECT id, name, created_at FROM orgs ORDER BY created_at, id",
-	[S_TOKEN_INSERT] = "INSERT INTO tokens (id, org_id, hash, name, role, kind, client_id, created_at, "
-			   "expires_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-	[S_TOKEN_LOOKUP] = "SELECT id, org_id, role, name, kind, ifnull(client_id, ''), ifnull(expires_ms, 0) "
-			   "FROM tokens WHERE hash = ?1 AND revoked_at IS NULL "
-			   "AND (expires_ms IS NULL OR expires_ms > ?2)",
-	[S_TOKEN_LIST] = "SELECT id, name, role, kind, client_id, created_at, expires_ms, revoked_at "
-			 "FROM tokens WHERE org_id = ?1 ORDER BY created_at, id",
-	[S_TOKEN_REVOKE] = "UPDATE tokens SET revoked_at = ?3 WHERE org_id = ?1 AND id = ?2 AND revoked_at IS NULL",
-	[S_CLIENT_INSERT] = "INSERT INTO clients (id, org_id, name, secret_hash, created_at) "
-			    "VALUES (?1, ?2, ?3, ?4, ?5)",
-	[S_CLIENT_LOOKUP] = "SELECT org_id, secret_hash FROM clients WHERE id = ?1 AND revoked_at IS NULL",
-	[S_CLIENT_LIST] = "SELECT id, name, created_at, revoked_at FROM clients WHERE org_id = ?1 "
-			  "ORDER BY created_at, id",
-	[S_CLIENT_REVOKE] = "UPDATE clients SET revoked_at = ?3 WHERE org_id = ?1 AND id = ?2 AND revoked_at IS NULL",
-	[S_CLIENT_TOKENS_REVOKE] = "UPDATE tokens SET revoked_at = ?2 WHERE client_id = ?1 AND revoked_at IS NULL",
-	[S_USER_INSERT] = "INSERT INTO users (id, org_id, role, external_user_id, email, first_name, last_name, "
-			  "street_and_number, street_add_info, zip_code, town, country_iso2, created_at, updated_at) "
-			  "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13)",
-	[S_USER_GET] = "SELECT " USER_COLS " FROM users WHERE id = ?1 AND org_id = ?2",
-	[S_USER_UPDATE] = "UPDATE users SET role = ?2, external_user_id = ?3, email = ?4, first_name = ?5, "
-			  "last_name = ?6, street_and_number = ?7, street_add_info = ?8, zip_code = ?9, town = ?10, "
-			  "country_iso2 = ?11, updated_at = ?12, version = version + 1 WHERE seq = ?1",
-	[S_USER_SET_DELETED] = "UPDATE users SET deleted_at = ?2, updated_at = ?3, version = version + 1 "
-			       "WHERE seq = ?1",
-	[S_USER_ERASE] = "UPDATE users SET external_user_id = NULL, email = NULL, first_name = NULL, "
-			 "last_name = NULL, street_and_number = NULL, street_add_info = NULL, zip_code = NULL, "
-			 "town = NULL, country_iso2 = NULL, deleted_at = ifnull(deleted_at, ?2), erased_at = ?2, "
-			 "updated_at = ?2, version = version + 1 WHERE seq = ?1",
-	[S_AUDIT_STRIP] = "UPDATE audit SET changes = (SELECT json_group_object(key, json('{\"erased\":true}')) "
-			  "FROM json_each(audit.changes)) "
-			  "WHERE org_id = ?1 AND target_type = 'user' AND target_id = ?2 AND changes IS NOT NULL",
-	[S_AUDIT_LIST] = "SELECT id, at, request_id, actor_type, actor_id, actor_name, action, target_type, "
-			 "target_id, changes FROM audit WHERE org_id = :org "
-			 "AND (:tt IS NULL OR target_type = :tt) AND (:aid IS NULL OR actor_id = :aid) "
-			 "AND (:act IS NULL OR action = :act) AND (:from IS NULL OR at >= :from) "
-			 "AND (:to IS NULL OR at < :to) AND (:before = 0 OR id < :before) "
-			 "ORDER BY id DESC LIMIT :lim",
-	[S_AUDIT_LIST_TARGET] = "SELECT id, at, request_id, actor_type, actor_id, actor_name, action, target_type, "
-				"target_id, changes FROM audit WHERE org_id = :org AND target_id = :tid "
-				"AND (:tt IS NULL OR target_type = :tt) AND (:aid IS NULL OR actor_id = :aid) "
-				"AND (:act IS NULL OR action = :act) AND (:from IS NULL OR at >= :from) "
-				"AND (:to IS NULL OR at < :to) AND (:before = 0 OR id < :before) "
-				"ORDER BY id DESC LIMIT :lim",
+    [S_BEGIN] = "BEGIN IMMEDIATE",
+    [S_COMMIT] = "COMMIT",
+    [S_ROLLBACK] = "ROLLBACK",
+    [S_PING] = "SELECT 1",
+    [S_AUDIT_INSERT] = "INSERT INTO audit (org_id, at, request_id, actor_type, actor_id, actor_name, action, "
+                       "target_type, target_id, changes) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    [S_ORG_INSERT] = "INSERT INTO orgs (id, name, created_at) VALUES (?1, ?2, ?3)",
+    [S_ORG_EXISTS] = "SELECT 1 FROM orgs WHERE id = ?1",
+    [S_ORG_LIST] = "SELECT id, name, created_at FROM orgs ORDER BY created_at, id",
+    [S_TOKEN_INSERT] = "INSERT INTO tokens (id, org_id, hash, name, role, kind, client_id, created_at, "
+                       "expires_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    [S_TOKEN_LOOKUP] = "SELECT id, org_id, role, name, kind, ifnull(client_id, ''), ifnull(expires_ms, 0) "
+                       "FROM tokens WHERE hash = ?1 AND revoked_at IS NULL "
+                       "AND (expires_ms IS NULL OR expires_ms > ?2)",
+    [S_TOKEN_LIST] = "SELECT id, name, role, kind, client_id, created_at, expires_ms, revoked_at "
+                     "FROM tokens WHERE org_id = ?1 ORDER BY created_at, id",
+    [S_TOKEN_REVOKE] = "UPDATE tokens SET revoked_at = ?3 WHERE org_id = ?1 AND id = ?2 AND revoked_at IS NULL",
+    [S_CLIENT_INSERT] = "INSERT INTO clients (id, org_id, name, secret_hash, created_at) "
+                        "VALUES (?1, ?2, ?3, ?4, ?5)",
+    [S_CLIENT_LOOKUP] = "SELECT org_id, secret_hash FROM clients WHERE id = ?1 AND revoked_at IS NULL",
+    [S_CLIENT_LIST] = "SELECT id, name, created_at, revoked_at FROM clients WHERE org_id = ?1 "
+                      "ORDER BY created_at, id",
+    [S_CLIENT_REVOKE] = "UPDATE clients SET revoked_at = ?3 WHERE org_id = ?1 AND id = ?2 AND revoked_at IS NULL",
+    [S_CLIENT_TOKENS_REVOKE] = "UPDATE tokens SET revoked_at = ?2 WHERE client_id = ?1 AND revoked_at IS NULL",
+    [S_USER_INSERT] = "INSERT INTO users (id, org_id, role, external_user_id, email, first_name, last_name, "
+                      "street_and_number, street_add_info, zip_code, town, country_iso2, created_at, updated_at) "
+                      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13)",
+    [S_USER_GET] = "SELECT " USER_COLS " FROM users WHERE id = ?1 AND org_id = ?2",
+    [S_USER_UPDATE] = "UPDATE users SET role = ?2, external_user_id = ?3, email = ?4, first_name = ?5, "
+                      "last_name = ?6, street_and_number = ?7, street_add_info = ?8, zip_code = ?9, town = ?10, "
+                      "country_iso2 = ?11, updated_at = ?12, version = version + 1 WHERE seq = ?1",
+    [S_USER_SET_DELETED] = "UPDATE users SET deleted_at = ?2, updated_at = ?3, version = version + 1 "
+                           "WHERE seq = ?1",
+    [S_USER_ERASE] = "UPDATE users SET external_user_id = NULL, email = NULL, first_name = NULL, "
+                     "last_name = NULL, street_and_number = NULL, street_add_info = NULL, zip_code = NULL, "
+                     "town = NULL, country_iso2 = NULL, deleted_at = ifnull(deleted_at, ?2), erased_at = ?2, "
+                     "updated_at = ?2, version = version + 1 WHERE seq = ?1",
+    [S_AUDIT_STRIP] = "UPDATE audit SET changes = (SELECT json_group_object(key, json('{\"erased\":true}')) "
+                      "FROM json_each(audit.changes)) "
+                      "WHERE org_id = ?1 AND target_type = 'user' AND target_id = ?2 AND changes IS NOT NULL",
+    [S_AUDIT_LIST] = "SELECT id, at, request_id, actor_type, actor_id, actor_name, action, target_type, "
+                     "target_id, changes FROM audit WHERE org_id = :org "
+                     "AND (:tt IS NULL OR target_type = :tt) AND (:aid IS NULL OR actor_id = :aid) "
+                     "AND (:act IS NULL OR action = :act) AND (:from IS NULL OR at >= :from) "
+                     "AND (:to IS NULL OR at < :to) AND (:before = 0 OR id < :before) "
+                     "ORDER BY id DESC LIMIT :lim",
+    [S_AUDIT_LIST_TARGET] = "SELECT id, at, request_id, actor_type, actor_id, actor_name, action, target_type, "
+                            "target_id, changes FROM audit WHERE org_id = :org AND target_id = :tid "
+                            "AND (:tt IS NULL OR target_type = :tt) AND (:aid IS NULL OR actor_id = :aid) "
+                            "AND (:act IS NULL OR action = :act) AND (:from IS NULL OR at >= :from) "
+                            "AND (:to IS NULL OR at < :to) AND (:before = 0 OR id < :before) "
+                            "ORDER BY id DESC LIMIT :lim",
 };
 
 /* The shape of a users list query: which fragments its SQL is made of. */
 enum search_mode { SEARCH_NONE = 0, SEARCH_FTS, SEARCH_SCAN, SEARCH_MODES };
-#define LIST_SHAPES (STORE_SORT_COUNT * 2 * SEARCH_MODES * 2 * 2 * 2)
+#define LIST_SHAPES  (STORE_SORT_COUNT * 2 * SEARCH_MODES * 2 * 2 * 2)
 #define COUNT_SHAPES (SEARCH_MODES * 2 * 2)
 
 struct conn {
@@ -180,9 +180,9 @@ static enum fd_err conn_open(const char *path, struct conn **out)
 	sqlite3_busy_timeout(c->db, 10000);
 	/* synchronous=FULL: a commit acknowledged to a client survives power loss */
 	rc = sqlite3_exec(c->db,
-			  "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"
-			  "PRAGMA cache_size=-8000; PRAGMA temp_store=MEMORY; PRAGMA mmap_size=0;",
-			  NULL, NULL, NULL);
+	                  "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"
+	                  "PRAGMA cache_size=-8000; PRAGMA temp_store=MEMORY; PRAGMA mmap_size=0;",
+	                  NULL, NULL, NULL);
 	if (rc != SQLITE_OK) {
 		conn_free(c);
 		return map_rc(rc);
@@ -310,8 +310,7 @@ static void copy_col(char *dst, size_t n, sqlite3_stmt *s, int i)
 
 /* Writes one audit record inside the caller's transaction. changes may be NULL. */
 static enum fd_err audit_append(struct conn *c, const struct store_actor *a, const char *org_id, const char *at,
-				const char *action, const char *target_type, const char *target_id,
-				json_t *changes)
+                                const char *action, const char *target_type, const char *target_id, json_t *changes)
 {
 	sqlite3_stmt *s = stmt(c, S_AUDIT_INSERT);
 	if (!s)
@@ -344,9 +343,9 @@ static enum fd_err migrate(struct conn *c)
 {
 	char *err = NULL;
 	int rc = sqlite3_exec(c->db,
-			      "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
-			      "applied_at TEXT NOT NULL)",
-			      NULL, NULL, &err);
+	                      "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
+	                      "applied_at TEXT NOT NULL)",
+	                      NULL, NULL, &err);
 	sqlite3_free(err);
 	if (rc != SQLITE_OK)
 		return map_rc(rc);
@@ -508,7 +507,7 @@ static enum fd_err sq_org_list(struct store *st, json_t **orgs)
 	int r;
 	while ((r = sqlite3_step(s)) == SQLITE_ROW) {
 		json_array_append_new(arr, json_pack("{sososo}", "id", col_str(s, 0), "name", col_str(s, 1),
-						     "created_at", col_str(s, 2)));
+		                                     "created_at", col_str(s, 2)));
 	}
 	done(s);
 	if (r != SQLITE_DONE) {
@@ -521,9 +520,9 @@ static enum fd_err sq_org_list(struct store *st, json_t **orgs)
 
 /* ---------------------------------------------------------------- tokens */
 
-static enum fd_err sq_token_create(struct store *st, const struct store_actor *a, const char *org_id,
-				   const char *role, const char *name, const char *kind, const char *client_id,
-				   const char *hash, int64_t expires_ms, json_t **meta)
+static enum fd_err sq_token_create(struct store *st, const struct store_actor *a, const char *org_id, const char *role,
+                                   const char *name, const char *kind, const char *client_id, const char *hash,
+                                   int64_t expires_ms, json_t **meta)
 {
 	struct conn *c = conn_get(to_sqlite(st));
 	if (!c)
@@ -560,16 +559,16 @@ static enum fd_err sq_token_create(struct store *st, const struct store_actor *a
 		rc = map_rc(r);
 		goto out;
 	}
-	json_t *changes = json_pack("{s{sns}s{sns}s{sns}}", "name", "before", "after", name, "role", "before",
-				    "after", role, "kind", "before", "after", kind);
+	json_t *changes = json_pack("{s{sns}s{sns}s{sns}}", "name", "before", "after", name, "role", "before", "after",
+	                            role, "kind", "before", "after", kind);
 	rc = audit_append(c, a, org_id, now, "token.create", "token", id, changes);
 	json_decref(changes);
 	if (rc != FD_OK)
 		goto out;
 	rc = tx_commit(c);
 	if (rc == FD_OK && meta)
-		*meta = json_pack("{ssssssssss}", "id", id, "name", name, "role", role, "kind", kind, "created_at",
-				  now);
+		*meta =
+		    json_pack("{ssssssssss}", "id", id, "name", name, "role", role, "kind", kind, "created_at", now);
 out:
 	if (rc != FD_OK)
 		tx_rollback(c);
@@ -624,9 +623,9 @@ static enum fd_err sq_token_list(struct store *st, const char *org_id, json_t **
 	int r;
 	while ((r = sqlite3_step(s)) == SQLITE_ROW) {
 		json_array_append_new(arr, json_pack("{sosososososososo}", "id", col_str(s, 0), "name", col_str(s, 1),
-						     "role", col_str(s, 2), "kind", col_str(s, 3), "client_id",
-						     col_str(s, 4), "created_at", col_str(s, 5), "expires_at",
-						     ms_or_null(s, 6), "revoked_at", col_str(s, 7)));
+		                                     "role", col_str(s, 2), "kind", col_str(s, 3), "client_id",
+		                                     col_str(s, 4), "created_at", col_str(s, 5), "expires_at",
+		                                     ms_or_null(s, 6), "revoked_at", col_str(s, 7)));
 	}
 	done(s);
 	if (r != SQLITE_DONE) {
@@ -639,7 +638,7 @@ static enum fd_err sq_token_list(struct store *st, const char *org_id, json_t **
 
 /* Runs an UPDATE that revokes one row, and audits it. FD_ENOTFOUND if no live row matched. */
 static enum fd_err revoke_one(struct conn *c, enum stmt_id id, const struct store_actor *a, const char *org_id,
-			      const char *target_id, const char *action, const char *target_type)
+                              const char *target_id, const char *action, const char *target_type)
 {
 	char now[FD_TIME_LEN + 1];
 	util_now_rfc3339(now);
@@ -692,7 +691,7 @@ out:
 }
 
 static enum fd_err sq_token_revoke(struct store *st, const struct store_actor *a, const char *org_id,
-				   const char *token_id)
+                                   const char *token_id)
 {
 	struct conn *c = conn_get(to_sqlite(st));
 	if (!c)
@@ -703,7 +702,7 @@ static enum fd_err sq_token_revoke(struct store *st, const struct store_actor *a
 /* ---------------------------------------------------------------- clients */
 
 static enum fd_err sq_client_create(struct store *st, const struct store_actor *a, const char *org_id,
-				    const char *client_id, const char *name, const char *secret_hash, json_t **meta)
+                                    const char *client_id, const char *name, const char *secret_hash, json_t **meta)
 {
 	struct conn *c = conn_get(to_sqlite(st));
 	if (!c)
@@ -739,8 +738,8 @@ static enum fd_err sq_client_create(struct store *st, const struct store_actor *
 		goto out;
 	rc = tx_commit(c);
 	if (rc == FD_OK && meta)
-		*meta = json_pack("{ssssssss}", "client_id", client_id, "name", name, "org_id", org_id, "created_at",
-				  now);
+		*meta =
+		    json_pack("{ssssssss}", "client_id", client_id, "name", name, "org_id", org_id, "created_at", now);
 out:
 	if (rc != FD_OK)
 		tx_rollback(c);
@@ -780,7 +779,7 @@ static enum fd_err sq_client_list(struct store *st, const char *org_id, json_t *
 	int r;
 	while ((r = sqlite3_step(s)) == SQLITE_ROW) {
 		json_array_append_new(arr, json_pack("{sosososo}", "client_id", col_str(s, 0), "name", col_str(s, 1),
-						     "created_at", col_str(s, 2), "revoked_at", col_str(s, 3)));
+		                                     "created_at", col_str(s, 2), "revoked_at", col_str(s, 3)));
 	}
 	done(s);
 	if (r != SQLITE_DONE) {
@@ -792,7 +791,7 @@ static enum fd_err sq_client_list(struct store *st, const char *org_id, json_t *
 }
 
 static enum fd_err sq_client_revoke(struct store *st, const struct store_actor *a, const char *org_id,
-				    const char *client_id)
+                                    const char *client_id)
 {
 	struct conn *c = conn_get(to_sqlite(st));
 	if (!c)
@@ -811,10 +810,21 @@ struct user_row {
 };
 
 /* The public user fields, in output order: column i + 1 of USER_COLS. */
-static const char *const user_fields[] = {
-	"id",	     "org_id",	   "role",	       "external_user_id", "email",	"first_name",
-	"last_name", "street_and_number", "street_add_info", "zip_code", "town",	"country_iso2",
-	"created_at", "updated_at", "deleted_at"};
+static const char *const user_fields[] = {"id",
+                                          "org_id",
+                                          "role",
+                                          "external_user_id",
+                                          "email",
+                                          "first_name",
+                                          "last_name",
+                                          "street_and_number",
+                                          "street_add_info",
+                                          "zip_code",
+                                          "town",
+                                          "country_iso2",
+                                          "created_at",
+                                          "updated_at",
+                                          "deleted_at"};
 #define NUSER_FIELDS (sizeof user_fields / sizeof user_fields[0])
 
 static json_t *user_from_stmt(sqlite3_stmt *s, struct user_row *row)
@@ -878,8 +888,8 @@ static const char *unique_field(struct conn *c)
 	return NULL;
 }
 
-static enum fd_err sq_user_create(struct store *st, const struct store_actor *a, const char *org_id,
-				  json_t *fields, json_t **user, int64_t *version, const char **conflict_field)
+static enum fd_err sq_user_create(struct store *st, const struct store_actor *a, const char *org_id, json_t *fields,
+                                  json_t **user, int64_t *version, const char **conflict_field)
 {
 	struct conn *c = conn_get(to_sqlite(st));
 	if (!c)
@@ -932,7 +942,7 @@ out:
 }
 
 static enum fd_err sq_user_get(struct store *st, const char *org_id, const char *user_id, json_t **user,
-			       int64_t *version)
+                               int64_t *version)
 {
 	struct conn *c = conn_get(to_sqlite(st));
 	if (!c)
@@ -946,8 +956,8 @@ static enum fd_err sq_user_get(struct store *st, const char *org_id, const char 
 	return FD_OK;
 }
 
-static enum fd_err sq_user_get_text(struct store *st, const char *org_id, const char *user_id, char **json,
-				    size_t *len, int64_t *version)
+static enum fd_err sq_user_get_text(struct store *st, const char *org_id, const char *user_id, char **json, size_t *len,
+                                    int64_t *version)
 {
 	struct conn *c = conn_get(to_sqlite(st));
 	if (!c)
@@ -977,7 +987,7 @@ static enum fd_err sq_user_get_text(struct store *st, const char *org_id, const 
 
 /* Begins a write transaction and reads the user, checking the expected version. */
 static enum fd_err user_write_begin(struct conn *c, const char *org_id, const char *user_id, int64_t expect,
-				    struct user_row *row)
+                                    struct user_row *row)
 {
 	enum fd_err rc = tx_begin(c);
 	if (rc != FD_OK)
@@ -992,9 +1002,8 @@ static enum fd_err user_write_begin(struct conn *c, const char *org_id, const ch
 
 /* Re-reads the user after a write, audits the diff and commits. Takes over before->obj. */
 static enum fd_err user_write_finish(struct conn *c, const struct store_actor *a, const char *org_id,
-				     const char *user_id, const char *now, const char *action,
-				     struct user_row *before, json_t *changes_override, json_t **user,
-				     int64_t *version)
+                                     const char *user_id, const char *now, const char *action, struct user_row *before,
+                                     json_t *changes_override, json_t **user, int64_t *version)
 {
 	struct user_row after = {0};
 	enum fd_err rc = user_read(c, org_id, user_id, &after);
@@ -1041,8 +1050,8 @@ static enum fd_err user_write_noop(struct conn *c, struct user_row *row, json_t 
 }
 
 static enum fd_err sq_user_update(struct store *st, const struct store_actor *a, const char *org_id,
-				  const char *user_id, json_t *patch, int64_t expect, json_t **user, int64_t *version,
-				  const char **conflict_field)
+                                  const char *user_id, json_t *patch, int64_t expect, json_t **user, int64_t *version,
+                                  const char **conflict_field)
 {
 	struct conn *c = conn_get(to_sqlite(st));
 	if (!c)
@@ -1112,7 +1121,7 @@ static enum fd_err set_deleted(struct conn *c, int64_t seq, const char *deleted_
 }
 
 static enum fd_err sq_user_delete(struct store *st, const struct store_actor *a, const char *org_id,
-				  const char *user_id, int64_t expect)
+                                  const char *user_id, int64_t expect)
 {
 	struct conn *c = conn_get(to_sqlite(st));
 	if (!c)
@@ -1135,7 +1144,7 @@ static enum fd_err sq_user_delete(struct store *st, const struct store_actor *a,
 }
 
 static enum fd_err sq_user_restore(struct store *st, const struct store_actor *a, const char *org_id,
-				   const char *user_id, int64_t expect, json_t **user, int64_t *version)
+                                   const char *user_id, int64_t expect, json_t **user, int64_t *version)
 {
 	struct conn *c = conn_get(to_sqlite(st));
 	if (!c)
@@ -1162,8 +1171,8 @@ static enum fd_err sq_user_restore(struct store *st, const struct store_actor *a
 	return user_write_finish(c, a, org_id, user_id, now, "user.restore", &row, NULL, user, version);
 }
 
-static enum fd_err sq_user_erase(struct store *st, const struct store_actor *a, const char *org_id,
-				 const char *user_id, int64_t expect, json_t **user, int64_t *version)
+static enum fd_err sq_user_erase(struct store *st, const struct store_actor *a, const char *org_id, const char *user_id,
+                                 int64_t expect, json_t **user, int64_t *version)
 {
 	struct conn *c = conn_get(to_sqlite(st));
 	if (!c)
@@ -1228,10 +1237,10 @@ static size_t utf8_len(const char *s)
 }
 
 static const char *const sort_key_sql[STORE_SORT_COUNT] = {
-	[STORE_SORT_CREATED] = NULL,
-	[STORE_SORT_EMAIL] = "ifnull(u.email,'') COLLATE NOCASE",
-	[STORE_SORT_LAST_NAME] = "ifnull(u.last_name,'') COLLATE NOCASE",
-	[STORE_SORT_UPDATED] = "u.updated_at",
+    [STORE_SORT_CREATED] = NULL,
+    [STORE_SORT_EMAIL] = "ifnull(u.email,'') COLLATE NOCASE",
+    [STORE_SORT_LAST_NAME] = "ifnull(u.last_name,'') COLLATE NOCASE",
+    [STORE_SORT_UPDATED] = "u.updated_at",
 };
 
 /* Appends the WHERE conditions shared by a list and its count. */
@@ -1241,9 +1250,10 @@ static enum fd_err append_filters(struct buf *b, enum search_mode sm, int has_ro
 	if (rc == FD_OK && sm == SEARCH_FTS)
 		rc = buf_puts(b, " AND users_fts MATCH :q");
 	if (rc == FD_OK && sm == SEARCH_SCAN)
-		rc = buf_puts(b, " AND (instr(lower(ifnull(u.email,'')), :q) OR instr(lower(ifnull(u.first_name,'')), :q)"
-				 " OR instr(lower(ifnull(u.last_name,'')), :q)"
-				 " OR instr(lower(ifnull(u.external_user_id,'')), :q))");
+		rc = buf_puts(b,
+		              " AND (instr(lower(ifnull(u.email,'')), :q) OR instr(lower(ifnull(u.first_name,'')), :q)"
+		              " OR instr(lower(ifnull(u.last_name,'')), :q)"
+		              " OR instr(lower(ifnull(u.external_user_id,'')), :q))");
 	if (rc == FD_OK && has_role)
 		rc = buf_puts(b, " AND u.role = :role");
 	if (rc == FD_OK && !include_deleted)
@@ -1261,8 +1271,10 @@ static const char *from_clause(enum search_mode sm)
 static sqlite3_stmt *list_stmt(struct conn *c, const struct store_user_query *q, enum search_mode sm)
 {
 	int has_role = q->role != NULL, after = q->has_after;
-	int shape = ((((((int)q->sort * 2 + !!q->desc) * SEARCH_MODES + (int)sm) * 2 + has_role) * 2 +
-		      !!q->include_deleted) * 2) + !!after;
+	int shape =
+	    ((((((int)q->sort * 2 + !!q->desc) * SEARCH_MODES + (int)sm) * 2 + has_role) * 2 + !!q->include_deleted) *
+	     2) +
+	    !!after;
 	if (c->list[shape])
 		return c->list[shape];
 	struct buf b;
@@ -1271,9 +1283,9 @@ static sqlite3_stmt *list_stmt(struct conn *c, const struct store_user_query *q,
 	const char *gt = q->desc ? "<" : ">";
 	const char *dir = q->desc ? " DESC" : "";
 	enum fd_err rc = buf_puts(&b, "SELECT u.seq, u.id, u.org_id, u.role, u.external_user_id, u.email, "
-				      "u.first_name, u.last_name, u.street_and_number, u.street_add_info, u.zip_code, "
-				      "u.town, u.country_iso2, u.created_at, u.updated_at, u.deleted_at, u.version, "
-				      "u.erased_at, ");
+	                              "u.first_name, u.last_name, u.street_and_number, u.street_add_info, u.zip_code, "
+	                              "u.town, u.country_iso2, u.created_at, u.updated_at, u.deleted_at, u.version, "
+	                              "u.erased_at, ");
 	if (rc == FD_OK)
 		rc = buf_puts(&b, key ? key : "NULL");
 	if (rc == FD_OK)
@@ -1288,8 +1300,8 @@ static sqlite3_stmt *list_stmt(struct conn *c, const struct store_user_query *q,
 			rc = buf_puts(&b, " :s");
 	} else if (rc == FD_OK && after) {
 		/* (key, seq) after (:k, :s), written so the index range applies */
-		const char *parts[] = {" AND ", key, q->desc ? " <= " : " >= ", ":k AND (", key, " ", gt,
-				       " :k OR u.seq ", gt, " :s)"};
+		const char *parts[] = {" AND ", key, q->desc ? " <= " : " >= ", ":k AND (", key,
+		                       " ",     gt,  " :k OR u.seq ",           gt,         " :s)"};
 		for (size_t i = 0; rc == FD_OK && i < sizeof parts / sizeof parts[0]; i++)
 			rc = buf_puts(&b, parts[i]);
 	}
@@ -1505,7 +1517,7 @@ out:
 /* ---------------------------------------------------------------- audit */
 
 static enum fd_err sq_audit_list(struct store *st, const struct store_audit_query *q, json_t **items, int *has_more,
-				 int64_t *last_id)
+                                 int64_t *last_id)
 {
 	struct conn *c = conn_get(to_sqlite(st));
 	if (!c)
@@ -1535,11 +1547,11 @@ static enum fd_err sq_audit_list(struct store *st, const struct store_audit_quer
 		if (sqlite3_column_type(s, 9) != SQLITE_NULL)
 			changes = json_loads((const char *)sqlite3_column_text(s, 9), 0, NULL);
 		*last_id = sqlite3_column_int64(s, 0);
-		json_array_append_new(
-			arr, json_pack("{sIsoso s{sososo} so s{soso} so}", "id", (json_int_t)*last_id, "at",
-				       col_str(s, 1), "request_id", col_str(s, 2), "actor", "type", col_str(s, 3), "id",
-				       col_str(s, 4), "name", col_str(s, 5), "action", col_str(s, 6), "target", "type",
-				       col_str(s, 7), "id", col_str(s, 8), "changes", changes ? changes : json_null()));
+		json_array_append_new(arr, json_pack("{sIsoso s{sososo} so s{soso} so}", "id", (json_int_t)*last_id,
+		                                     "at", col_str(s, 1), "request_id", col_str(s, 2), "actor", "type",
+		                                     col_str(s, 3), "id", col_str(s, 4), "name", col_str(s, 5),
+		                                     "action", col_str(s, 6), "target", "type", col_str(s, 7), "id",
+		                                     col_str(s, 8), "changes", changes ? changes : json_null()));
 		n++;
 	}
 	done(s);
@@ -1552,29 +1564,29 @@ static enum fd_err sq_audit_list(struct store *st, const struct store_audit_quer
 }
 
 const struct store_ops store_sqlite_ops = {
-	.name = "sqlite",
-	.open = sq_open,
-	.close = sq_close,
-	.ping = sq_ping,
-	.org_create = sq_org_create,
-	.org_exists = sq_org_exists,
-	.org_list = sq_org_list,
-	.token_create = sq_token_create,
-	.token_lookup = sq_token_lookup,
-	.token_list = sq_token_list,
-	.token_revoke = sq_token_revoke,
-	.client_create = sq_client_create,
-	.client_lookup = sq_client_lookup,
-	.client_list = sq_client_list,
-	.client_revoke = sq_client_revoke,
-	.user_create = sq_user_create,
-	.user_get = sq_user_get,
-	.user_get_text = sq_user_get_text,
-	.user_update = sq_user_update,
-	.user_delete = sq_user_delete,
-	.user_restore = sq_user_restore,
-	.user_erase = sq_user_erase,
-	.user_list = sq_user_list,
-	.user_seed = sq_user_seed,
-	.audit_list = sq_audit_list,
+    .name = "sqlite",
+    .open = sq_open,
+    .close = sq_close,
+    .ping = sq_ping,
+    .org_create = sq_org_create,
+    .org_exists = sq_org_exists,
+    .org_list = sq_org_list,
+    .token_create = sq_token_create,
+    .token_lookup = sq_token_lookup,
+    .token_list = sq_token_list,
+    .token_revoke = sq_token_revoke,
+    .client_create = sq_client_create,
+    .client_lookup = sq_client_lookup,
+    .client_list = sq_client_list,
+    .client_revoke = sq_client_revoke,
+    .user_create = sq_user_create,
+    .user_get = sq_user_get,
+    .user_get_text = sq_user_get_text,
+    .user_update = sq_user_update,
+    .user_delete = sq_user_delete,
+    .user_restore = sq_user_restore,
+    .user_erase = sq_user_erase,
+    .user_list = sq_user_list,
+    .user_seed = sq_user_seed,
+    .audit_list = sq_audit_list,
 };

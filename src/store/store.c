@@ -10,8 +10,8 @@
 #include <string.h>
 
 const char *const store_user_writable[] = {
-	"role", "external_user_id", "email", "first_name", "last_name", "street_and_number",
-	"street_add_info", "zip_code", "town", "country_iso2", NULL,
+    "role", "external_user_id", "email", "first_name", "last_name", "street_and_number", "street_add_info", "zip_code",
+    "town", "country_iso2",     NULL,
 };
 
 json_t *store_user_diff(json_t *before, json_t *after)
@@ -76,8 +76,8 @@ enum fd_err store_org_list(struct store *st, json_t **orgs)
 }
 
 enum fd_err store_token_create(struct store *st, const struct store_actor *a, const char *org_id, const char *role,
-			       const char *name, const char *kind, const char *client_id, const char *hash,
-			       int64_t expires_ms, json_t **meta)
+                               const char *name, const char *kind, const char *client_id, const char *hash,
+                               int64_t expires_ms, json_t **meta)
 {
 	return st->ops->token_create(st, a, org_id, role, name, kind, client_id, hash, expires_ms, meta);
 }
@@ -92,14 +92,13 @@ enum fd_err store_token_list(struct store *st, const char *org_id, json_t **toke
 	return st->ops->token_list(st, org_id, tokens);
 }
 
-enum fd_err store_token_revoke(struct store *st, const struct store_actor *a, const char *org_id,
-			       const char *token_id)
+enum fd_err store_token_revoke(struct store *st, const struct store_actor *a, const char *org_id, const char *token_id)
 {
 	return st->ops->token_revoke(st, a, org_id, token_id);
 }
 
 enum fd_err store_client_create(struct store *st, const struct store_actor *a, const char *org_id,
-				const char *client_id, const char *name, const char *secret_hash, json_t **meta)
+                                const char *client_id, const char *name, const char *secret_hash, json_t **meta)
 {
 	return st->ops->client_create(st, a, org_id, client_id, name, secret_hash, meta);
 }
@@ -115,50 +114,49 @@ enum fd_err store_client_list(struct store *st, const char *org_id, json_t **cli
 }
 
 enum fd_err store_client_revoke(struct store *st, const struct store_actor *a, const char *org_id,
-				const char *client_id)
+                                const char *client_id)
 {
 	return st->ops->client_revoke(st, a, org_id, client_id);
 }
 
 enum fd_err store_user_create(struct store *st, const struct store_actor *a, const char *org_id, json_t *fields,
-			      json_t **user, int64_t *version, const char **conflict_field)
+                              json_t **user, int64_t *version, const char **conflict_field)
 {
 	return st->ops->user_create(st, a, org_id, fields, user, version, conflict_field);
 }
 
-enum fd_err store_user_get(struct store *st, const char *org_id, const char *user_id, json_t **user,
-			   int64_t *version)
+enum fd_err store_user_get(struct store *st, const char *org_id, const char *user_id, json_t **user, int64_t *version)
 {
 	return st->ops->user_get(st, org_id, user_id, user, version);
 }
 
 enum fd_err store_user_get_text(struct store *st, const char *org_id, const char *user_id, char **json, size_t *len,
-				int64_t *version)
+                                int64_t *version)
 {
 	return st->ops->user_get_text(st, org_id, user_id, json, len, version);
 }
 
-enum fd_err store_user_update(struct store *st, const struct store_actor *a, const char *org_id,
-			      const char *user_id, json_t *patch, int64_t expect_version, json_t **user,
-			      int64_t *version, const char **conflict_field)
+enum fd_err store_user_update(struct store *st, const struct store_actor *a, const char *org_id, const char *user_id,
+                              json_t *patch, int64_t expect_version, json_t **user, int64_t *version,
+                              const char **conflict_field)
 {
 	return st->ops->user_update(st, a, org_id, user_id, patch, expect_version, user, version, conflict_field);
 }
 
-enum fd_err store_user_delete(struct store *st, const struct store_actor *a, const char *org_id,
-			      const char *user_id, int64_t expect_version)
+enum fd_err store_user_delete(struct store *st, const struct store_actor *a, const char *org_id, const char *user_id,
+                              int64_t expect_version)
 {
 	return st->ops->user_delete(st, a, org_id, user_id, expect_version);
 }
 
-enum fd_err store_user_restore(struct store *st, const struct store_actor *a, const char *org_id,
-			       const char *user_id, int64_t expect_version, json_t **user, int64_t *version)
+enum fd_err store_user_restore(struct store *st, const struct store_actor *a, const char *org_id, const char *user_id,
+                               int64_t expect_version, json_t **user, int64_t *version)
 {
 	return st->ops->user_restore(st, a, org_id, user_id, expect_version, user, version);
 }
 
-enum fd_err store_user_erase(struct store *st, const struct store_actor *a, const char *org_id,
-			     const char *user_id, int64_t expect_version, json_t **user, int64_t *version)
+enum fd_err store_user_erase(struct store *st, const struct store_actor *a, const char *org_id, const char *user_id,
+                             int64_t expect_version, json_t **user, int64_t *version)
 {
 	return st->ops->user_erase(st, a, org_id, user_id, expect_version, user, version);
 }
@@ -187,7 +185,7 @@ enum fd_err store_user_seed(struct store *st, const struct store_actor *a, const
 }
 
 enum fd_err store_audit_list(struct store *st, const struct store_audit_query *q, json_t **items, int *has_more,
-			     int64_t *last_id)
+                             int64_t *last_id)
 {
 	return st->ops->audit_list(st, q, items, has_more, last_id);
 }

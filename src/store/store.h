@@ -29,9 +29,9 @@ struct store;
 
 /* Who is making a change, for the audit record. All fields borrowed. */
 struct store_actor {
-	const char *type;	/* "token", "client", "cli" */
-	const char *id;		/* token id, client id, or "local" */
-	const char *name;	/* label, may be NULL */
+	const char *type;       /* "token", "client", "cli" */
+	const char *id;         /* token id, client id, or "local" */
+	const char *name;       /* label, may be NULL */
 	const char *request_id; /* may be NULL */
 };
 
@@ -41,9 +41,9 @@ struct store_token {
 	char org_id[FD_UUID_LEN + 1];
 	char role[16];
 	char name[128];
-	char kind[16];		/* "api" or "oauth" */
+	char kind[16];                   /* "api" or "oauth" */
 	char client_id[FD_UUID_LEN + 1]; /* "" unless kind is "oauth" */
-	int64_t expires_ms;	/* 0: never */
+	int64_t expires_ms;              /* 0: never */
 };
 
 enum store_user_sort {
@@ -57,26 +57,26 @@ enum store_user_sort {
 /* A users list query. Strings borrowed; NULL means "no filter". */
 struct store_user_query {
 	const char *org_id;
-	const char *search;	/* case-insensitive substring, any length >= 1 */
+	const char *search; /* case-insensitive substring, any length >= 1 */
 	const char *role;
 	int include_deleted;
 	enum store_user_sort sort;
 	int desc;
-	int limit;		/* 1..1000 */
+	int limit; /* 1..1000 */
 	/* keyset position: rows strictly after (after_key, after_seq) in sort order */
 	int has_after;
-	const char *after_key;	/* the sort key of the last row seen (unused for created) */
+	const char *after_key; /* the sort key of the last row seen (unused for created) */
 	int64_t after_seq;
 };
 
 /* One page of users. */
 struct store_user_page {
-	char *items_json;	/* the JSON array of user objects, malloc'd, owned by the caller */
+	char *items_json; /* the JSON array of user objects, malloc'd, owned by the caller */
 	size_t items_len;
 	int count;
-	int64_t total;		/* all rows matching the filters */
+	int64_t total; /* all rows matching the filters */
 	int has_more;
-	char *last_key;		/* malloc'd sort key of the last row, NULL for created */
+	char *last_key; /* malloc'd sort key of the last row, NULL for created */
 	int64_t last_seq;
 };
 
@@ -91,81 +91,74 @@ void store_close(struct store *st);
 enum fd_err store_ping(struct store *st);
 
 /* --- orgs --- */
-enum fd_err store_org_create(struct store *st, const struct store_actor *a, const char *name,
-			     json_t **org /* OUT */);
+enum fd_err store_org_create(struct store *st, const struct store_actor *a, const char *name, json_t **org /* OUT */);
 /* FD_OK if the org exists, FD_ENOTFOUND otherwise. */
 enum fd_err store_org_exists(struct store *st, const char *org_id);
 enum fd_err store_org_list(struct store *st, json_t **orgs /* OUT */);
 
 /* --- tokens (hash is the hex SHA-256 of the bearer token) --- */
-enum fd_err store_token_create(struct store *st, const struct store_actor *a, const char *org_id,
-			       const char *role, const char *name, const char *kind, const char *client_id,
-			       const char *hash, int64_t expires_ms, json_t **meta /* OUT, may be NULL */);
+enum fd_err store_token_create(struct store *st, const struct store_actor *a, const char *org_id, const char *role,
+                               const char *name, const char *kind, const char *client_id, const char *hash,
+                               int64_t expires_ms, json_t **meta /* OUT, may be NULL */);
 /* Finds a live (not revoked, not expired at now_ms) token. FD_ENOTFOUND otherwise. */
-enum fd_err store_token_lookup(struct store *st, const char *hash, int64_t now_ms,
-			       struct store_token *tok /* OUT */);
+enum fd_err store_token_lookup(struct store *st, const char *hash, int64_t now_ms, struct store_token *tok /* OUT */);
 enum fd_err store_token_list(struct store *st, const char *org_id, json_t **tokens /* OUT */);
-enum fd_err store_token_revoke(struct store *st, const struct store_actor *a, const char *org_id,
-			       const char *token_id);
+enum fd_err store_token_revoke(struct store *st, const struct store_actor *a, const char *org_id, const char *token_id);
 
 /* --- OAuth2 clients (secret_hash is the hex SHA-256 of the secret) --- */
 enum fd_err store_client_create(struct store *st, const struct store_actor *a, const char *org_id,
-				const char *client_id, const char *name, const char *secret_hash,
-				json_t **meta /* OUT, may be NULL */);
+                                const char *client_id, const char *name, const char *secret_hash,
+                                json_t **meta /* OUT, may be NULL */);
 /* Finds a live client. org_id OUT is FD_UUID_LEN + 1 bytes, secret_hash OUT 65 bytes. */
 enum fd_err store_client_lookup(struct store *st, const char *client_id, char *org_id /* OUT */,
-				char *secret_hash /* OUT */);
+                                char *secret_hash /* OUT */);
 enum fd_err store_client_list(struct store *st, const char *org_id, json_t **clients /* OUT */);
 /* Revokes the client and every access token issued to it. */
 enum fd_err store_client_revoke(struct store *st, const struct store_actor *a, const char *org_id,
-				const char *client_id);
+                                const char *client_id);
 
 /* --- users ---
  * User objects are JSON with the public fields (see README). version is the
  * ETag validator: it grows on every write.
  * conflict_field (OUT, may be NULL) names the unique field on FD_ECONFLICT. */
-enum fd_err store_user_create(struct store *st, const struct store_actor *a, const char *org_id,
-			      json_t *fields, json_t **user /* OUT */, int64_t *version /* OUT */,
-			      const char **conflict_field /* OUT */);
-enum fd_err store_user_get(struct store *st, const char *org_id, const char *user_id,
-			   json_t **user /* OUT */, int64_t *version /* OUT */);
+enum fd_err store_user_create(struct store *st, const struct store_actor *a, const char *org_id, json_t *fields,
+                              json_t **user /* OUT */, int64_t *version /* OUT */,
+                              const char **conflict_field /* OUT */);
+enum fd_err store_user_get(struct store *st, const char *org_id, const char *user_id, json_t **user /* OUT */,
+                           int64_t *version /* OUT */);
 /* The same as store_user_get, but the user comes serialised as JSON text
  * (malloc'd, caller frees): the read path of GET, with no jansson tree. */
 enum fd_err store_user_get_text(struct store *st, const char *org_id, const char *user_id, char **json /* OUT */,
-				size_t *len /* OUT */, int64_t *version /* OUT */);
+                                size_t *len /* OUT */, int64_t *version /* OUT */);
 /* Applies patch (validated fields only). expect_version < 0 means any.
  * A patch that changes nothing writes nothing. FD_EPRECOND on a stale version. */
-enum fd_err store_user_update(struct store *st, const struct store_actor *a, const char *org_id,
-			      const char *user_id, json_t *patch, int64_t expect_version,
-			      json_t **user /* OUT */, int64_t *version /* OUT */,
-			      const char **conflict_field /* OUT */);
+enum fd_err store_user_update(struct store *st, const struct store_actor *a, const char *org_id, const char *user_id,
+                              json_t *patch, int64_t expect_version, json_t **user /* OUT */,
+                              int64_t *version /* OUT */, const char **conflict_field /* OUT */);
 /* Soft delete; deleting a deleted user changes nothing. */
-enum fd_err store_user_delete(struct store *st, const struct store_actor *a, const char *org_id,
-			      const char *user_id, int64_t expect_version);
+enum fd_err store_user_delete(struct store *st, const struct store_actor *a, const char *org_id, const char *user_id,
+                              int64_t expect_version);
 /* Clears deleted_at. FD_ECONFLICT for an erased user. */
-enum fd_err store_user_restore(struct store *st, const struct store_actor *a, const char *org_id,
-			       const char *user_id, int64_t expect_version, json_t **user /* OUT */,
-			       int64_t *version /* OUT */);
+enum fd_err store_user_restore(struct store *st, const struct store_actor *a, const char *org_id, const char *user_id,
+                               int64_t expect_version, json_t **user /* OUT */, int64_t *version /* OUT */);
 /* Blanks personal data, marks deleted, strips values from earlier audit records. */
-enum fd_err store_user_erase(struct store *st, const struct store_actor *a, const char *org_id,
-			     const char *user_id, int64_t expect_version, json_t **user /* OUT */,
-			     int64_t *version /* OUT */);
-enum fd_err store_user_list(struct store *st, const struct store_user_query *q,
-			    struct store_user_page *page /* OUT */);
+enum fd_err store_user_erase(struct store *st, const struct store_actor *a, const char *org_id, const char *user_id,
+                             int64_t expect_version, json_t **user /* OUT */, int64_t *version /* OUT */);
+enum fd_err store_user_list(struct store *st, const struct store_user_query *q, struct store_user_page *page /* OUT */);
 /* Inserts many users at once without per-row audit (demo and benchmark seeding);
  * one audit record "user.seed" names the count. */
 enum fd_err store_user_seed(struct store *st, const struct store_actor *a, const char *org_id,
-			    json_t *users /* array of field objects */);
+                            json_t *users /* array of field objects */);
 
 /* --- audit log --- */
 struct store_audit_query {
 	const char *org_id;
 	const char *target_type, *target_id, *actor_id, *action; /* NULL: any */
-	const char *from, *to;	/* normalised RFC 3339 (util_format_rfc3339), NULL: open */
+	const char *from, *to; /* normalised RFC 3339 (util_format_rfc3339), NULL: open */
 	int limit;
-	int64_t before_id;	/* 0: from the newest */
+	int64_t before_id; /* 0: from the newest */
 };
 enum fd_err store_audit_list(struct store *st, const struct store_audit_query *q, json_t **items /* OUT */,
-			     int *has_more /* OUT */, int64_t *last_id /* OUT */);
+                             int *has_more /* OUT */, int64_t *last_id /* OUT */);
 
 #endif

@@ -22,28 +22,28 @@ struct store_ops {
 	enum fd_err (*org_list)(struct store *, json_t **);
 
 	enum fd_err (*token_create)(struct store *, const struct store_actor *, const char *, const char *,
-				    const char *, const char *, const char *, const char *, int64_t, json_t **);
+	                            const char *, const char *, const char *, const char *, int64_t, json_t **);
 	enum fd_err (*token_lookup)(struct store *, const char *, int64_t, struct store_token *);
 	enum fd_err (*token_list)(struct store *, const char *, json_t **);
 	enum fd_err (*token_revoke)(struct store *, const struct store_actor *, const char *, const char *);
 
 	enum fd_err (*client_create)(struct store *, const struct store_actor *, const char *, const char *,
-				     const char *, const char *, json_t **);
+	                             const char *, const char *, json_t **);
 	enum fd_err (*client_lookup)(struct store *, const char *, char *, char *);
 	enum fd_err (*client_list)(struct store *, const char *, json_t **);
 	enum fd_err (*client_revoke)(struct store *, const struct store_actor *, const char *, const char *);
 
 	enum fd_err (*user_create)(struct store *, const struct store_actor *, const char *, json_t *, json_t **,
-				   int64_t *, const char **);
+	                           int64_t *, const char **);
 	enum fd_err (*user_get)(struct store *, const char *, const char *, json_t **, int64_t *);
 	enum fd_err (*user_get_text)(struct store *, const char *, const char *, char **, size_t *, int64_t *);
 	enum fd_err (*user_update)(struct store *, const struct store_actor *, const char *, const char *, json_t *,
-				   int64_t, json_t **, int64_t *, const char **);
+	                           int64_t, json_t **, int64_t *, const char **);
 	enum fd_err (*user_delete)(struct store *, const struct store_actor *, const char *, const char *, int64_t);
 	enum fd_err (*user_restore)(struct store *, const struct store_actor *, const char *, const char *, int64_t,
-				    json_t **, int64_t *);
+	                            json_t **, int64_t *);
 	enum fd_err (*user_erase)(struct store *, const struct store_actor *, const char *, const char *, int64_t,
-				  json_t **, int64_t *);
+	                          json_t **, int64_t *);
 	enum fd_err (*user_list)(struct store *, const struct store_user_query *, struct store_user_page *);
 	/* optional: NULL means store.c seeds with user_create, one row at a time */
 	enum fd_err (*user_seed)(struct store *, const struct store_actor *, const char *, json_t *);
