@@ -995,8 +995,11 @@ static enum fd_err user_write_begin(struct conn *c, const char *org_id, const ch
 	rc = user_read(c, org_id, user_id, row);
 	if (rc == FD_OK && expect >= 0 && expect != row->version)
 		rc = FD_EPRECOND;
-	if (rc != FD_OK)
+	if (rc != FD_OK) {
+		json_decref(row->obj);
+		row->obj = NULL;
 		tx_rollback(c);
+	}
 	return rc;
 }
 
