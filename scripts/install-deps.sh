@@ -5,7 +5,7 @@
 set -euo pipefail
 
 BUILD_PKGS="build-essential pkg-config libmicrohttpd-dev libjansson-dev libsqlite3-dev libsodium-dev libcurl4-openssl-dev libcmocka-dev"
-TEST_PKGS="clang curl python3 sqlite3"
+TEST_PKGS="clang libclang-rt-14-dev curl python3 sqlite3"
 BENCH_PKGS="wrk nginx-light"
 
 want="$BUILD_PKGS $TEST_PKGS"
