@@ -37,8 +37,7 @@ all: build/fleetdesk
 # --- system packages -------------------------------------------------------
 build/.deps: scripts/install-deps.sh
 	@mkdir -p build
-	@pkg-config --exists $(PKGS) cmocka && command -v clang >/dev/null && test -x $(PY) \
-		|| scripts/install-deps.sh
+	@scripts/install-deps.sh
 	@touch $@
 deps: build/.deps
 
