@@ -43,14 +43,42 @@ static int is_label_char(unsigned char c)
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c >= 0x80;
 }
 
+/* Length of the Unicode white space (beyond ASCII) at p, or 0. */
+static size_t uspace_len(const unsigned char *p)
+{
+	if (p[0] == 0xc2 && (p[1] == 0x85 || p[1] == 0xa0))
+		return 2;
+	if (p[0] == 0xe1 && p[1] == 0x9a && p[2] == 0x80)
+		return 3;
+	if (p[0] == 0xe2 && p[1] == 0x80 &&
+	    ((p[2] >= 0x80 && p[2] <= 0x8a) || p[2] == 0xa8 || p[2] == 0xa9 || p[2] == 0xaf))
+		return 3;
+	if (p[0] == 0xe2 && p[1] == 0x81 && p[2] == 0x9f)
+		return 3;
+	if (p[0] == 0xe3 && p[1] == 0x80 && p[2] == 0x80)
+		return 3;
+	return 0;
+}
+
+static int ends_with_uspace(const char *s, size_t n)
+{
+	for (size_t k = 2; k <= 3 && k <= n; k++) {
+		if (uspace_len((const unsigned char *)s + n - k) == k)
+			return 1;
+	}
+	return 0;
+}
+
 const char *user_email_problem(const char *s)
 {
 	size_t n = strlen(s);
 	if (n == 0)
 		return "must not be empty";
 	if (n > 254)
-		return "must be at most 254 characters";
-	if (s[0] == ' ' || s[0] == '\t' || s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\n' || s[n - 1] == '\r')
+		return "must be at most 254 bytes";
+	int ascii_space =
+	    s[0] == ' ' || s[0] == '\t' || s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\n' || s[n - 1] == '\r';
+	if (ascii_space || uspace_len((const unsigned char *)s) || ends_with_uspace(s, n))
 		return "must not start or end with whitespace";
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
@@ -64,7 +92,7 @@ const char *user_email_problem(const char *s)
 	if (local == 0)
 		return "must have a name before the @";
 	if (local > 64)
-		return "must have at most 64 characters before the @";
+		return "must have at most 64 bytes before the @";
 	if (s[0] == '.' || at[-1] == '.')
 		return "must not have a dot at the start or end of the name";
 	for (size_t i = 0; i < local; i++) {

@@ -109,7 +109,10 @@ enum fd_err util_parse_rfc3339(const char *s, int64_t *ms)
 	    !digits(s + 8, 2, &D) || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') || !digits(s + 11, 2, &h) ||
 	    s[13] != ':' || !digits(s + 14, 2, &m) || s[16] != ':' || !digits(s + 17, 2, &sec))
 		return FD_EBADREQ;
-	if (M < 1 || M > 12 || D < 1 || D > 31 || h > 23 || m > 59 || sec > 60)
+	static const int mdays[12] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	if (M < 1 || M > 12 || D < 1 || D > mdays[M - 1] || h > 23 || m > 59 || sec > 60)
+		return FD_EBADREQ;
+	if (M == 2 && D == 29 && !((Y % 4 == 0 && Y % 100 != 0) || Y % 400 == 0))
 		return FD_EBADREQ;
 	const char *p = s + 19;
 	if (*p == '.') {
@@ -148,6 +151,9 @@ enum fd_err util_parse_rfc3339(const char *s, int64_t *ms)
 	int doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
 	int64_t days = (int64_t)era * 146097 + doe - 719468;
 	int64_t t = days * 86400 + h * 3600 + m * 60 + sec - (int64_t)off_min * 60;
+	/* only instants util_format_rfc3339 can write: years 0000 to 9999 in UTC */
+	if (t < INT64_C(-62167219200) || t > INT64_C(253402300799))
+		return FD_EBADREQ;
 	*ms = t * 1000 + frac_ms;
 	return FD_OK;
 }
@@ -184,6 +190,10 @@ char *util_b64url_encode(const void *data, size_t len)
 enum fd_err util_b64url_decode(const char *s, char **out, size_t *len)
 {
 	size_t n = strlen(s);
+	/* libsodium 1.0.18 reads each byte as a signed char and takes every byte
+	 * >= 0x80 for '_', so the alphabet is checked here. */
+	if (strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") != n)
+		return FD_EBADREQ;
 	char *b = malloc(n + 1);
 	if (!b)
 		return FD_ENOMEM;

@@ -37,14 +37,23 @@ unsigned problem_status(enum fd_err rc)
 json_t *problem_field(const char *field, const char *detail)
 {
 	size_t n = strlen(field);
-	char *ptr = malloc(n + 2);
+	char *ptr = malloc(2 * n + 2);
 	if (!ptr)
 		return NULL;
-	ptr[0] = '/';
-	memcpy(ptr + 1, field, n + 1);
-	json_t *o = json_pack("{ssssss}", "field", field, "pointer", ptr, "detail", detail);
+	size_t o = 0;
+	ptr[o++] = '/';
+	for (size_t i = 0; i < n; i++) {
+		if (field[i] == '~' || field[i] == '/') {
+			ptr[o++] = '~';
+			ptr[o++] = field[i] == '~' ? '0' : '1';
+		} else {
+			ptr[o++] = field[i];
+		}
+	}
+	ptr[o] = '\0';
+	json_t *o2 = json_pack("{ssssss}", "field", field, "pointer", ptr, "detail", detail);
 	free(ptr);
-	return o;
+	return o2;
 }
 
 void reply_header(struct req *r, const char *name, const char *value)
