@@ -12,6 +12,7 @@ The binary is FLEETDESK_BIN, or build/fleetdesk relative to the repository
 root.
 """
 
+import atexit
 import base64
 import hashlib
 import http.client
@@ -83,6 +84,12 @@ def fmt_ts(dt):
     return dt.strftime("%Y-%m-%dT%H:%M:%S.") + "%03dZ" % (dt.microsecond // 1000)
 
 
+# The CLI runs in a scratch directory, so a command that falls back to the
+# default ./fleetdesk.db never leaves a database in the repository.
+CLI_CWD = tempfile.mkdtemp(prefix="fleetdesk-cli-")
+atexit.register(shutil.rmtree, CLI_CWD, True)
+
+
 def run_cli(args, db=None, timeout=CLI_TIMEOUT, env=None):
     """Run the binary; returns CompletedProcess (text mode)."""
     cmd = [binary()]
@@ -90,7 +97,7 @@ def run_cli(args, db=None, timeout=CLI_TIMEOUT, env=None):
         cmd += ["--db", db]
     cmd += list(args)
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
-                          env=env, cwd=REPO)
+                          env=env, cwd=CLI_CWD)
 
 
 def cli_ok(args, db):
