@@ -25,7 +25,7 @@ if [ -f "$creds" ]; then
   admin API token:  $token
 
   try:  curl -H "Authorization: Bearer $token" \\
-          http://$listen/api/partners/v2.0/org/$org/users?limit=5
+          "http://$listen/api/partners/v2.0/org/$org/users?limit=5"
 
 MSG
 else
