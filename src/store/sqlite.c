@@ -48,6 +48,8 @@ enum stmt_id {
 	S_AUDIT_STRIP,
 	S_AUDIT_LIST,
 	S_AUDIT_LIST_TARGET,
+	S_ORG_OWNS_ALL,
+	S_FTS_COUNT,
 	S_COUNT
 };
 
@@ -56,6 +58,10 @@ enum stmt_id {
 	"street_add_info, zip_code, town, country_iso2, created_at, updated_at, deleted_at, version, erased_at"
 
 static const char *const stmt_sql[S_COUNT] = {
+    /* 1 when every user row in the database is this org's and (unless :all) none is deleted */
+    [S_ORG_OWNS_ALL] = "SELECT (SELECT ifnull(sum(n), 0) FROM user_counts) = "
+                       "(SELECT ifnull(sum(n), 0) FROM user_counts WHERE org_id = :org AND (:all OR deleted = 0))",
+    [S_FTS_COUNT] = "SELECT count(*) FROM users_fts WHERE users_fts MATCH :q",
     [S_BEGIN] = "BEGIN IMMEDIATE",
     [S_COMMIT] = "COMMIT",
     [S_ROLLBACK] = "ROLLBACK",
@@ -1295,8 +1301,15 @@ static sqlite3_stmt *list_stmt(struct conn *c, const struct store_user_query *q,
 		rc = buf_puts(&b, from_clause(sm));
 	if (rc == FD_OK)
 		rc = append_filters(&b, sm, has_role, q->include_deleted);
+	/* in FTS mode the trigram index yields rows in rowid (= seq) order: sorting
+	 * and seeking on its rowid lets a page stop after LIMIT matches */
+	const char *seq = sm == SEARCH_FTS ? "users_fts.rowid" : "u.seq";
 	if (rc == FD_OK && after && !key) {
-		rc = buf_puts(&b, " AND u.seq ");
+		rc = buf_puts(&b, " AND ");
+		if (rc == FD_OK)
+			rc = buf_puts(&b, seq);
+		if (rc == FD_OK)
+			rc = buf_puts(&b, " ");
 		if (rc == FD_OK)
 			rc = buf_puts(&b, gt);
 		if (rc == FD_OK)
@@ -1318,7 +1331,7 @@ static sqlite3_stmt *list_stmt(struct conn *c, const struct store_user_query *q,
 			rc = buf_puts(&b, ", ");
 	}
 	if (rc == FD_OK)
-		rc = buf_puts(&b, "u.seq");
+		rc = buf_puts(&b, seq);
 	if (rc == FD_OK)
 		rc = buf_puts(&b, dir);
 	if (rc == FD_OK)
@@ -1382,6 +1395,27 @@ static char *search_param(const char *term, enum search_mode sm)
 		out[o++] = '"';
 	out[o] = '\0';
 	return out;
+}
+
+/*
+ * True when a search's total can be counted on the trigram index alone: no
+ * role filter, and every user row in the database is this org's and
+ * visible (so the join that filters org and deletion would drop nothing).
+ * That is the usual single-partner installation, and it saves one random
+ * row read per match.
+ */
+static int fts_count_alone(struct conn *c, const struct store_user_query *q, enum search_mode sm)
+{
+	if (sm != SEARCH_FTS || q->role)
+		return 0;
+	sqlite3_stmt *s = stmt(c, S_ORG_OWNS_ALL);
+	if (!s)
+		return 0;
+	bind_named_text(s, ":org", q->org_id);
+	bind_named_int(s, ":all", q->include_deleted);
+	int yes = sqlite3_step(s) == SQLITE_ROW && sqlite3_column_int(s, 0) == 1;
+	done(s);
+	return yes;
 }
 
 static void bind_list_params(sqlite3_stmt *s, const struct store_user_query *q, const char *qparam)
@@ -1450,7 +1484,7 @@ static enum fd_err sq_user_list(struct store *st, const struct store_user_query 
 		rc = map_rc(r);
 		goto out;
 	}
-	cs = count_stmt(c, q, sm);
+	cs = fts_count_alone(c, q, sm) ? stmt(c, S_FTS_COUNT) : count_stmt(c, q, sm);
 	if (!cs) {
 		rc = FD_EIO;
 		goto out;
