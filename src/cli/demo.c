@@ -190,6 +190,8 @@ int cmd_demo(int argc, char **argv, const char *db)
 	}
 	if (nusers >= 100000 && isatty(2))
 		fputc('\n', stderr);
+	if (rc == FD_OK)
+		rc = store_optimize(st);
 	if (rc != FD_OK)
 		goto out;
 	json_t *outj = json_pack("{sssssI}", "org_id", org_id, "token", tok, "users", (json_int_t)nusers);

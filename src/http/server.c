@@ -215,7 +215,9 @@ static void dispatch(struct req *r)
 static void route_request(struct req *r)
 {
 	char allow[64];
-	enum fd_err rc = router_match(r->srv->routes, r->srv->nroutes, r->method, r->path, &r->route, r->params,
+	/* HEAD is GET without the body; libmicrohttpd drops the body itself */
+	const char *method = strcmp(r->method, "HEAD") == 0 ? "GET" : r->method;
+	enum fd_err rc = router_match(r->srv->routes, r->srv->nroutes, method, r->path, &r->route, r->params,
 	                              &r->nparams, allow, sizeof allow);
 	if (rc == FD_EMETHOD) {
 		reply_header(r, "Allow", allow);

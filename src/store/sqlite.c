@@ -121,11 +121,31 @@ enum search_mode { SEARCH_NONE = 0, SEARCH_FTS, SEARCH_SCAN, SEARCH_MODES };
 #define LIST_SHAPES  (STORE_SORT_COUNT * 2 * SEARCH_MODES * 2 * 2 * 2)
 #define COUNT_SHAPES (SEARCH_MODES * 2 * 2)
 
+/*
+ * A search's total costs time in proportion to its matches. Following the
+ * next links of one search would recount it on every page, so each
+ * connection remembers its last few search totals, valid while SQLite's
+ * data version of the database (which changes on any commit, by any
+ * connection or process) stays the same.
+ */
+#define COUNT_CACHE 32
+struct count_cache_entry {
+	unsigned dv; /* the data version the total was counted at */
+	int used;
+	int include_deleted;
+	char org_id[FD_UUID_LEN + 1];
+	char role[16];
+	char search[260];
+	int64_t total;
+};
+
 struct conn {
 	sqlite3 *db;
 	sqlite3_stmt *stmts[S_COUNT];
 	sqlite3_stmt *list[LIST_SHAPES];
 	sqlite3_stmt *count[COUNT_SHAPES];
+	struct count_cache_entry cc[COUNT_CACHE];
+	int cc_next;
 	struct conn *next;
 };
 
@@ -1397,6 +1417,38 @@ static char *search_param(const char *term, enum search_mode sm)
 	return out;
 }
 
+static int count_cache_matches(const struct count_cache_entry *e, const struct store_user_query *q, unsigned dv)
+{
+	return e->used && e->dv == dv && e->include_deleted == !!q->include_deleted &&
+	       strcmp(e->org_id, q->org_id) == 0 && strcmp(e->role, q->role ? q->role : "") == 0 &&
+	       strcmp(e->search, q->search) == 0;
+}
+
+static struct count_cache_entry *count_cache_find(struct conn *c, const struct store_user_query *q, unsigned dv)
+{
+	for (int i = 0; i < COUNT_CACHE; i++) {
+		if (count_cache_matches(&c->cc[i], q, dv))
+			return &c->cc[i];
+	}
+	return NULL;
+}
+
+static void count_cache_put(struct conn *c, const struct store_user_query *q, unsigned dv, int64_t total)
+{
+	if (strlen(q->search) >= sizeof c->cc[0].search || strlen(q->org_id) > FD_UUID_LEN ||
+	    (q->role && strlen(q->role) >= sizeof c->cc[0].role))
+		return;
+	struct count_cache_entry *e = &c->cc[c->cc_next];
+	c->cc_next = (c->cc_next + 1) % COUNT_CACHE;
+	e->used = 1;
+	e->dv = dv;
+	e->include_deleted = !!q->include_deleted;
+	snprintf(e->org_id, sizeof e->org_id, "%s", q->org_id);
+	snprintf(e->role, sizeof e->role, "%s", q->role ? q->role : "");
+	snprintf(e->search, sizeof e->search, "%s", q->search);
+	e->total = total;
+}
+
 /*
  * True when a search's total can be counted on the trigram index alone: no
  * role filter, and every user row in the database is this org's and
@@ -1484,6 +1536,20 @@ static enum fd_err sq_user_list(struct store *st, const struct store_user_query 
 		rc = map_rc(r);
 		goto out;
 	}
+	if (!q->has_after && !page->has_more) {
+		page->total = n; /* a first page that is not full holds every match */
+		goto out;
+	}
+	unsigned dv = 0;
+	struct count_cache_entry *hit = NULL;
+	if (sm != SEARCH_NONE) {
+		sqlite3_file_control(c->db, "main", SQLITE_FCNTL_DATA_VERSION, &dv);
+		hit = count_cache_find(c, q, dv);
+	}
+	if (hit) {
+		page->total = hit->total;
+		goto out;
+	}
 	cs = fts_count_alone(c, q, sm) ? stmt(c, S_FTS_COUNT) : count_stmt(c, q, sm);
 	if (!cs) {
 		rc = FD_EIO;
@@ -1496,6 +1562,8 @@ static enum fd_err sq_user_list(struct store *st, const struct store_user_query 
 	else
 		rc = map_rc(r);
 	done(cs);
+	if (rc == FD_OK && sm != SEARCH_NONE)
+		count_cache_put(c, q, dv, page->total);
 out:
 	sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL);
 	free(qparam);
@@ -1549,6 +1617,16 @@ out:
 	if (rc != FD_OK)
 		tx_rollback(c);
 	return rc;
+}
+
+static enum fd_err sq_optimize(struct store *st)
+{
+	struct conn *c = conn_get(to_sqlite(st));
+	if (!c)
+		return FD_EIO;
+	int r = sqlite3_exec(c->db, "INSERT INTO users_fts(users_fts) VALUES ('optimize'); PRAGMA optimize;", NULL,
+	                     NULL, NULL);
+	return map_rc(r);
 }
 
 /* ---------------------------------------------------------------- audit */
@@ -1625,5 +1703,6 @@ const struct store_ops store_sqlite_ops = {
     .user_erase = sq_user_erase,
     .user_list = sq_user_list,
     .user_seed = sq_user_seed,
+    .optimize = sq_optimize,
     .audit_list = sq_audit_list,
 };

@@ -184,6 +184,11 @@ enum fd_err store_user_seed(struct store *st, const struct store_actor *a, const
 	return FD_OK;
 }
 
+enum fd_err store_optimize(struct store *st)
+{
+	return st->ops->optimize ? st->ops->optimize(st) : FD_OK;
+}
+
 enum fd_err store_audit_list(struct store *st, const struct store_audit_query *q, json_t **items, int *has_more,
                              int64_t *last_id)
 {

@@ -150,6 +150,10 @@ enum fd_err store_user_list(struct store *st, const struct store_user_query *q, 
 enum fd_err store_user_seed(struct store *st, const struct store_actor *a, const char *org_id,
                             json_t *users /* array of field objects */);
 
+/* Reorganises indexes after a bulk load (merges the search index's
+ * segments), so later searches read fewer, larger runs. May take seconds. */
+enum fd_err store_optimize(struct store *st);
+
 /* --- audit log --- */
 struct store_audit_query {
 	const char *org_id;

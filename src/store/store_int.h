@@ -48,6 +48,8 @@ struct store_ops {
 	/* optional: NULL means store.c seeds with user_create, one row at a time */
 	enum fd_err (*user_seed)(struct store *, const struct store_actor *, const char *, json_t *);
 
+	/* optional: NULL means there is nothing to optimise */
+	enum fd_err (*optimize)(struct store *);
 	enum fd_err (*audit_list)(struct store *, const struct store_audit_query *, json_t **, int *, int64_t *);
 };
 

@@ -22,6 +22,24 @@ class HealthTest(ApiTestCase):
         self.assertTrue(r.headers.get("X-Request-Id"))
 
 
+class HeadTest(ApiTestCase):
+    def test_head_answers_like_get_without_a_body(self):
+        org = self.S.org_create("Head Org")
+        tok = org.token("admin")
+        u = self.create_user(org, token=tok)
+        g = self.S.get(org.user_path(u["id"]), token=tok)
+        h = self.S.request("HEAD", org.user_path(u["id"]), token=tok)
+        self.assertEqual(h.status, 200, h)
+        self.assertEqual(h.raw, b"")
+        self.assertEqual(h.headers.get("ETag"), g.headers.get("ETag"))
+        self.assertEqual(h.headers.get("Content-Length"), str(len(g.raw)))
+        self.assertEqual(self.S.request("HEAD", org.users, token=tok).headers.get("X-Total-Count"), "1")
+
+    def test_head_without_a_token_is_401_like_get(self):
+        org = self.S.org_create("Head Org 2")
+        self.assertEqual(self.S.request("HEAD", org.users).status, 401)
+
+
 class MetricsTest(ApiTestCase):
     @classmethod
     def setUpClass(cls):

@@ -64,6 +64,25 @@ class SingleOrgSearchTotalTest(ApiTestCase):
         self.assertEqual((total, len(body)), (4, 4))
         self.assertTrue(all(u["org_id"] == self.org.id for u in body))
 
+    def test_a_cached_search_total_follows_every_write(self):
+        # limit=2 leaves the first page full, so the total is counted (and cached)
+        t0 = self.search_total("zoo-example", limit=2)[0]
+        self.assertEqual(self.search_total("zoo-example", limit=2)[0], t0)
+        r = self.S.request("POST", self.org.users, token=self.tok,
+                           body={"email": "late@zoo-example.com", "last_name": "Wombat"})
+        self.assertEqual(r.status, 201, r)
+        new_id = r.body["id"]
+        for _ in range(4):  # each worker thread has its own cache: ask several times
+            self.assertEqual(self.search_total("zoo-example", limit=2)[0], t0 + 1)
+        r = self.S.request("DELETE", self.org.user_path(new_id), token=self.tok)
+        self.assertEqual(r.status, 204, r)
+        for _ in range(4):
+            self.assertEqual(self.search_total("zoo-example", limit=2)[0], t0)
+        # a write made by another process (the CLI) is seen too
+        self.S.org_create("Third Org")
+        other_total = self.search_total("zoo-example", limit=2, include_deleted="true")[0]
+        self.assertEqual(other_total, t0 + 1)
+
     def test_paging_a_search_in_created_order_reads_each_match_once(self):
         seen = []
         url = self.org.users + "?search=zoo-example&limit=5"
