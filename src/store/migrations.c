@@ -59,6 +59,8 @@ const char *const sqlite_migrations[] = {
     "CREATE INDEX audit_org ON audit(org_id, id);"
     "CREATE INDEX audit_target ON audit(org_id, target_id, id);"
     "CREATE INDEX audit_actor ON audit(org_id, actor_id, id);",
+    /* 2: per-trigram document counts, to plan searches by their rarest trigrams */
+    "CREATE VIRTUAL TABLE users_fts_vocab USING fts5vocab(users_fts, 'row');",
 };
 
 const int sqlite_migrations_count = (int)(sizeof sqlite_migrations / sizeof sqlite_migrations[0]);

@@ -50,6 +50,7 @@ enum stmt_id {
 	S_AUDIT_LIST_TARGET,
 	S_ORG_OWNS_ALL,
 	S_FTS_COUNT,
+	S_VOCAB_DOC,
 	S_COUNT
 };
 
@@ -62,6 +63,7 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_ORG_OWNS_ALL] = "SELECT (SELECT ifnull(sum(n), 0) FROM user_counts) = "
                        "(SELECT ifnull(sum(n), 0) FROM user_counts WHERE org_id = :org AND (:all OR deleted = 0))",
     [S_FTS_COUNT] = "SELECT count(*) FROM users_fts WHERE users_fts MATCH :q",
+    [S_VOCAB_DOC] = "SELECT ifnull((SELECT doc FROM users_fts_vocab WHERE term = ?1), 0)",
     [S_BEGIN] = "BEGIN IMMEDIATE",
     [S_COMMIT] = "COMMIT",
     [S_ROLLBACK] = "ROLLBACK",
@@ -117,7 +119,16 @@ static const char *const stmt_sql[S_COUNT] = {
 };
 
 /* The shape of a users list query: which fragments its SQL is made of. */
-enum search_mode { SEARCH_NONE = 0, SEARCH_FTS, SEARCH_SCAN, SEARCH_MODES };
+/*
+ * How a search runs:
+ *   SEARCH_FTS   the term as a trigram phrase (any term of 3+ characters);
+ *   SEARCH_RARE  candidates from the term's rarest trigrams, each checked for
+ *                the whole substring (ASCII terms that mix very common and
+ *                rare trigrams, like "cust_012345": the phrase would walk the
+ *                million-entry lists of "cus" and "ust");
+ *   SEARCH_SCAN  a substring test on every row of the org (1-2 characters).
+ */
+enum search_mode { SEARCH_NONE = 0, SEARCH_FTS, SEARCH_SCAN, SEARCH_RARE, SEARCH_MODES };
 #define LIST_SHAPES  (STORE_SORT_COUNT * 2 * SEARCH_MODES * 2 * 2 * 2)
 #define COUNT_SHAPES (SEARCH_MODES * 2 * 2)
 
@@ -151,6 +162,14 @@ struct conn {
 	struct conn *next;
 };
 
+#define TRI_SLOTS  65536
+#define TRI_TTL_MS (10 * 60 * 1000)
+struct tri_stat {
+	uint32_t key; /* the three bytes, 0: empty */
+	uint32_t docs;
+	int64_t at_ms;
+};
+
 struct sqlite_store {
 	struct store base; /* must be first */
 	char *path;
@@ -162,6 +181,10 @@ struct sqlite_store {
 	 * write latency tail short. Other processes still meet the busy timeout. */
 	pthread_mutex_t write_lock;
 	struct conn *conns;
+	/* how many users hold each ASCII trigram, learnt on first use: only a
+	 * planning estimate (a stale count costs speed, never correctness) */
+	pthread_mutex_t tri_lock;
+	struct tri_stat *tri; /* TRI_SLOTS, open addressing */
 };
 
 static struct sqlite_store *to_sqlite(struct store *st)
@@ -448,6 +471,8 @@ static void sq_close(struct store *st)
 	pthread_key_delete(s->key);
 	pthread_mutex_destroy(&s->lock);
 	pthread_mutex_destroy(&s->write_lock);
+	pthread_mutex_destroy(&s->tri_lock);
+	free(s->tri);
 	free(s->path);
 	free(s);
 }
@@ -461,6 +486,13 @@ static enum fd_err sq_open(const char *path, struct store **out)
 	s->path = strdup(path);
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_mutex_init(&s->write_lock, NULL);
+	pthread_mutex_init(&s->tri_lock, NULL);
+	s->tri = calloc(TRI_SLOTS, sizeof *s->tri);
+	if (!s->tri) {
+		free(s->path);
+		free(s);
+		return FD_ENOMEM;
+	}
 	if (!s->path || pthread_key_create(&s->key, NULL) != 0) {
 		free(s->path);
 		free(s);
@@ -1301,13 +1333,13 @@ static const char *const sort_key_sql[STORE_SORT_COUNT] = {
 static enum fd_err append_filters(struct buf *b, enum search_mode sm, int has_role, int include_deleted)
 {
 	enum fd_err rc = buf_puts(b, " WHERE u.org_id = :org");
-	if (rc == FD_OK && sm == SEARCH_FTS)
+	if (rc == FD_OK && (sm == SEARCH_FTS || sm == SEARCH_RARE))
 		rc = buf_puts(b, " AND users_fts MATCH :q");
-	if (rc == FD_OK && sm == SEARCH_SCAN)
+	if (rc == FD_OK && (sm == SEARCH_SCAN || sm == SEARCH_RARE))
 		rc = buf_puts(b,
-		              " AND (instr(lower(ifnull(u.email,'')), :q) OR instr(lower(ifnull(u.first_name,'')), :q)"
-		              " OR instr(lower(ifnull(u.last_name,'')), :q)"
-		              " OR instr(lower(ifnull(u.external_user_id,'')), :q))");
+		              " AND (instr(lower(ifnull(u.email,'')), :n) OR instr(lower(ifnull(u.first_name,'')), :n)"
+		              " OR instr(lower(ifnull(u.last_name,'')), :n)"
+		              " OR instr(lower(ifnull(u.external_user_id,'')), :n))");
 	if (rc == FD_OK && has_role)
 		rc = buf_puts(b, " AND u.role = :role");
 	if (rc == FD_OK && !include_deleted)
@@ -1319,7 +1351,8 @@ static const char *from_clause(enum search_mode sm)
 {
 	/* CROSS JOIN pins the trigram index as the outer loop: the work is
 	 * proportional to the matches, not to the org's size */
-	return sm == SEARCH_FTS ? " FROM users_fts CROSS JOIN users u ON u.seq = users_fts.rowid" : " FROM users u";
+	return sm == SEARCH_FTS || sm == SEARCH_RARE ? " FROM users_fts CROSS JOIN users u ON u.seq = users_fts.rowid"
+	                                             : " FROM users u";
 }
 
 static sqlite3_stmt *list_stmt(struct conn *c, const struct store_user_query *q, enum search_mode sm)
@@ -1348,7 +1381,7 @@ static sqlite3_stmt *list_stmt(struct conn *c, const struct store_user_query *q,
 		rc = append_filters(&b, sm, has_role, q->include_deleted);
 	/* in FTS mode the trigram index yields rows in rowid (= seq) order: sorting
 	 * and seeking on its rowid lets a page stop after LIMIT matches */
-	const char *seq = sm == SEARCH_FTS ? "users_fts.rowid" : "u.seq";
+	const char *seq = sm == SEARCH_FTS || sm == SEARCH_RARE ? "users_fts.rowid" : "u.seq";
 	if (rc == FD_OK && after && !key) {
 		rc = buf_puts(&b, " AND ");
 		if (rc == FD_OK)
@@ -1418,28 +1451,135 @@ static sqlite3_stmt *count_stmt(struct conn *c, const struct store_user_query *q
 	return s;
 }
 
-/* The search term as a bound value: an FTS5 phrase, or an ASCII-lowered needle. */
-static char *search_param(const char *term, enum search_mode sm)
+/* The term as an FTS5 phrase: quoted, inner quotes doubled. malloc'd. */
+static char *search_phrase(const char *term)
 {
-	size_t n = strlen(term);
+	size_t n = strlen(term), o = 0;
 	char *out = malloc(2 * n + 3);
 	if (!out)
 		return NULL;
-	size_t o = 0;
-	if (sm == SEARCH_FTS)
-		out[o++] = '"';
+	out[o++] = '"';
 	for (size_t i = 0; i < n; i++) {
-		char ch = term[i];
-		if (sm == SEARCH_FTS && ch == '"')
+		if (term[i] == '"')
 			out[o++] = '"';
-		if (sm == SEARCH_SCAN && ch >= 'A' && ch <= 'Z')
-			ch = (char)(ch - 'A' + 'a');
-		out[o++] = ch;
+		out[o++] = term[i];
 	}
-	if (sm == SEARCH_FTS)
-		out[o++] = '"';
+	out[o++] = '"';
 	out[o] = '\0';
 	return out;
+}
+
+/* The term with ASCII upper case folded, for instr(lower(...)). malloc'd. */
+static char *search_needle(const char *term)
+{
+	char *out = strdup(term);
+	for (char *p = out; p && *p; p++) {
+		if (*p >= 'A' && *p <= 'Z')
+			*p = (char)(*p - 'A' + 'a');
+	}
+	return out;
+}
+
+/* How many users hold trigram t (3 bytes), from the cache or the index. */
+static uint32_t trigram_docs(struct sqlite_store *st, struct conn *c, const char *t)
+{
+	uint32_t key = 0x1000000u | ((uint32_t)(unsigned char)t[0] << 16) | ((uint32_t)(unsigned char)t[1] << 8) |
+	               (uint32_t)(unsigned char)t[2];
+	uint32_t h = (key * 2654435761u) >> 16;
+	int64_t now = util_now_ms();
+	struct tri_stat *slot = NULL;
+	pthread_mutex_lock(&st->tri_lock);
+	for (int i = 0; i < 16; i++) {
+		struct tri_stat *e = &st->tri[(h + (uint32_t)i) & (TRI_SLOTS - 1)];
+		if (e->key == key && now - e->at_ms < TRI_TTL_MS) {
+			uint32_t d = e->docs;
+			pthread_mutex_unlock(&st->tri_lock);
+			return d;
+		}
+		if (!slot && (e->key == 0 || e->key == key))
+			slot = e;
+	}
+	pthread_mutex_unlock(&st->tri_lock);
+	uint32_t docs = UINT32_MAX; /* unknown: never the rarest */
+	sqlite3_stmt *s = stmt(c, S_VOCAB_DOC);
+	if (s) {
+		sqlite3_bind_text(s, 1, t, 3, SQLITE_TRANSIENT);
+		if (sqlite3_step(s) == SQLITE_ROW)
+			docs = (uint32_t)sqlite3_column_int64(s, 0);
+		done(s);
+	}
+	if (slot && docs != UINT32_MAX) {
+		pthread_mutex_lock(&st->tri_lock);
+		slot->key = key;
+		slot->docs = docs;
+		slot->at_ms = now;
+		pthread_mutex_unlock(&st->tri_lock);
+	}
+	return docs;
+}
+
+#define RARE_MAX_DOCS 20000 /* candidates worth checking one by one */
+#define RARE_RATIO    8     /* ... when the phrase's commonest trigram is this much commoner */
+#define RARE_PICK     3
+
+/*
+ * Decides whether an ASCII term of 4+ characters is better searched by its
+ * rarest trigrams (SEARCH_RARE). If so, returns a malloc'd FTS5 expression
+ * '"t1" AND "t2" AND "t3"' of them; NULL otherwise.
+ */
+static char *plan_rare(struct sqlite_store *st, struct conn *c, const char *needle)
+{
+	size_t n = strlen(needle);
+	if (n < 4 || n > 64)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		if ((unsigned char)needle[i] >= 0x80)
+			return NULL; /* the trigram index folds Unicode case; our check folds ASCII only */
+	}
+	uint32_t docs[64];
+	uint32_t lo = UINT32_MAX, hi = 0;
+	size_t ntri = n - 2;
+	for (size_t i = 0; i < ntri; i++) {
+		docs[i] = trigram_docs(st, c, needle + i);
+		if (docs[i] < lo)
+			lo = docs[i];
+		if (docs[i] != UINT32_MAX && docs[i] > hi)
+			hi = docs[i];
+	}
+	if (lo > RARE_MAX_DOCS || hi / RARE_RATIO <= lo)
+		return NULL;
+	struct buf b;
+	buf_init(&b, 256);
+	enum fd_err rc = FD_OK;
+	for (int k = 0; k < RARE_PICK && rc == FD_OK; k++) {
+		size_t best = SIZE_MAX;
+		for (size_t i = 0; i < ntri; i++) {
+			if (docs[i] != UINT32_MAX && (best == SIZE_MAX || docs[i] < docs[best]))
+				best = i;
+		}
+		if (best == SIZE_MAX)
+			break;
+		for (size_t i = 0; i < ntri; i++) { /* take each distinct trigram once */
+			if (memcmp(needle + i, needle + best, 3) == 0)
+				docs[i] = UINT32_MAX;
+		}
+		char tri[4] = {needle[best], needle[best + 1], needle[best + 2], 0};
+		char *ph = search_phrase(tri);
+		if (!ph) {
+			rc = FD_ENOMEM;
+			break;
+		}
+		if (k > 0)
+			rc = buf_puts(&b, " AND ");
+		if (rc == FD_OK)
+			rc = buf_puts(&b, ph);
+		free(ph);
+	}
+	if (rc != FD_OK) {
+		buf_release(&b);
+		return NULL;
+	}
+	return buf_detach(&b, NULL);
 }
 
 static int count_cache_matches(const struct count_cache_entry *e, const struct store_user_query *q, unsigned dv)
@@ -1495,10 +1635,11 @@ static int fts_count_alone(struct conn *c, const struct store_user_query *q, enu
 	return yes;
 }
 
-static void bind_list_params(sqlite3_stmt *s, const struct store_user_query *q, const char *qparam)
+static void bind_list_params(sqlite3_stmt *s, const struct store_user_query *q, const char *match, const char *needle)
 {
 	bind_named_text(s, ":org", q->org_id);
-	bind_named_text(s, ":q", qparam);
+	bind_named_text(s, ":q", match);
+	bind_named_text(s, ":n", needle);
 	bind_named_text(s, ":role", q->role);
 	bind_named_text(s, ":k", q->after_key ? q->after_key : "");
 	bind_named_int(s, ":s", q->after_seq);
@@ -1512,24 +1653,37 @@ static enum fd_err sq_user_list(struct store *st, const struct store_user_query 
 		return FD_EIO;
 	memset(page, 0, sizeof *page);
 	enum search_mode sm = SEARCH_NONE;
-	if (q->search && *q->search)
-		sm = utf8_len(q->search) >= 3 ? SEARCH_FTS : SEARCH_SCAN;
-	char *qparam = sm != SEARCH_NONE ? search_param(q->search, sm) : NULL;
-	if (sm != SEARCH_NONE && !qparam)
-		return FD_ENOMEM;
+	char *match = NULL, *needle = NULL;
 	enum fd_err rc = FD_OK;
 	sqlite3_stmt *cs = NULL;
 	/* one read transaction, so the total and the page agree */
-	if (sqlite3_exec(c->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
-		free(qparam);
+	if (sqlite3_exec(c->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
 		return FD_EBUSY;
+	if (q->search && *q->search) {
+		needle = search_needle(q->search);
+		if (!needle) {
+			rc = FD_ENOMEM;
+			goto out;
+		}
+		if (utf8_len(q->search) < 3) {
+			sm = SEARCH_SCAN;
+		} else {
+			match = plan_rare(to_sqlite(st), c, needle);
+			sm = match ? SEARCH_RARE : SEARCH_FTS;
+			if (!match)
+				match = search_phrase(q->search);
+			if (!match) {
+				rc = FD_ENOMEM;
+				goto out;
+			}
+		}
 	}
 	sqlite3_stmt *s = list_stmt(c, q, sm);
 	if (!s) {
 		rc = FD_EIO;
 		goto out;
 	}
-	bind_list_params(s, q, qparam);
+	bind_list_params(s, q, match, needle);
 	struct buf out;
 	buf_init(&out, (size_t)64 << 20);
 	rc = buf_append(&out, "[", 1);
@@ -1580,7 +1734,7 @@ static enum fd_err sq_user_list(struct store *st, const struct store_user_query 
 		rc = FD_EIO;
 		goto out;
 	}
-	bind_list_params(cs, q, qparam);
+	bind_list_params(cs, q, match, needle);
 	r = sqlite3_step(cs);
 	if (r == SQLITE_ROW)
 		page->total = sqlite3_column_int64(cs, 0);
@@ -1591,7 +1745,8 @@ static enum fd_err sq_user_list(struct store *st, const struct store_user_query 
 		count_cache_put(c, q, dv, page->total);
 out:
 	sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL);
-	free(qparam);
+	free(match);
+	free(needle);
 	if (rc != FD_OK)
 		store_user_page_release(page);
 	return rc;

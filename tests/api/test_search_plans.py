@@ -1,0 +1,85 @@
+"""Search gives the same answer whichever plan the server picks.
+
+A term of 3+ characters runs either as a trigram phrase or, when it mixes
+very common and rare trigrams (a customer number like "cust_00017"), as
+candidates from its rarest trigrams checked for the whole substring; 1-2
+characters scan. Every plan must return exactly what the product
+document's filter_users() returns, with an exact X-Total-Count."""
+
+import urllib.parse
+import unittest
+
+import harness
+from harness import ApiTestCase
+
+N = 60
+NAMES = ["Anna", "Jürgen", "Zoë", "Björn", "Ida", "Max"]
+LAST = ["Müller", "Schmidt", "Weiß", "Hahn", "Vogel"]
+
+
+def doc_filter(users, term):
+    t = term.lower()
+    return [u for u in users
+            if any(t in (u.get(f) or "").lower()
+                   for f in ("email", "first_name", "last_name", "external_user_id"))]
+
+
+class SearchPlanTest(ApiTestCase):
+
+    @classmethod
+    def setUpClass(cls):
+        cls.S = harness.Server().start()
+        cls.org = cls.S.org_create("Plans Org")
+        cls.tok = cls.org.token("admin")
+        cls.users = []
+        for i in range(1, N + 1):
+            body = {"email": "p%d@host%d.example" % (i, i % 3),
+                    "external_user_id": "cust_%05d" % i,
+                    "first_name": NAMES[i % len(NAMES)], "last_name": LAST[i % len(LAST)]}
+            r = cls.S.request("POST", cls.org.users, token=cls.tok, body=body)
+            assert r.status == 201, r
+            cls.users.append(r.body)
+
+    @classmethod
+    def tearDownClass(cls):
+        code = cls.S.stop()
+        cls.S.cleanup()
+        assert code == 0, "server exit status %r" % code
+
+    def all_pages(self, term, limit):
+        url = self.org.users + "?" + urllib.parse.urlencode({"search": term, "limit": limit})
+        r = self.S.get(url, token=self.tok)
+        self.assertEqual(r.status, 200, r)
+        total = int(r.headers["X-Total-Count"])
+        ids = [u["id"] for u in r.body]
+        nxt = harness.next_link(r)
+        while nxt:
+            r = self.S.follow(nxt, self.tok)
+            self.assertEqual(r.status, 200, r)
+            self.assertEqual(int(r.headers["X-Total-Count"]), total)
+            ids += [u["id"] for u in r.body]
+            nxt = harness.next_link(r)
+        return total, ids
+
+    def check(self, term):
+        want = [u["id"] for u in doc_filter(self.users, term)]
+        for limit in (4, 100):
+            total, got = self.all_pages(term, limit)
+            self.assertEqual(got, want, "search %r limit %d" % (term, limit))
+            self.assertEqual(total, len(want), "X-Total-Count of %r" % term)
+
+    def test_customer_numbers_found_through_their_rare_trigrams_match_exactly(self):
+        for term in ("cust_00017", "CUST_00017", "cust_0001", "ust_0004", "cust_00099",
+                     "cust_01700", "st_000", "_00017"):
+            with self.subTest(term=term):
+                self.check(term)
+
+    def test_phrase_and_scan_plans_match_the_document_filter(self):
+        for term in ("cust", "host1", "HOST2.example", "müller", "MÜLLER", "weiß", "zoë",
+                     "p1@", "example", "an", "ü", "7", "@", "nobody-here"):
+            with self.subTest(term=term):
+                self.check(term)
+
+
+if __name__ == "__main__":
+    unittest.main()
