@@ -19,7 +19,8 @@
 #
 # Environment:
 #   USERS      users to load (1000000)
-#   DURATION   seconds per scenario (15)
+#   DURATION   seconds per scenario and round (15)
+#   ROUNDS     rounds of every scenario, nginx included, interleaved; the figures are medians (3)
 #   THREADS    server threads (nproc)
 #   PAGES      list pages of 1000 read for ids and cursors (5)
 #   SCENARIOS  a subset of "get-user list-page search search-cold create update" (all)
@@ -38,6 +39,7 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 USERS=${USERS:-1000000}
 DURATION=${DURATION:-15}
+ROUNDS=${ROUNDS:-3}
 THREADS=${THREADS:-$(nproc)}
 PAGES=${PAGES:-5}
 SCENARIOS=${SCENARIOS:-get-user list-page search search-cold create update}
@@ -57,6 +59,7 @@ die() {
 
 [[ $USERS =~ ^[0-9]+$ && $USERS -ge 1000 ]] || die "USERS must be an integer >= 1000"
 [[ $DURATION =~ ^[0-9]+$ && $DURATION -ge 1 ]] || die "DURATION must be a positive integer"
+[[ $ROUNDS =~ ^[0-9]+$ && $ROUNDS -ge 1 ]] || die "ROUNDS must be a positive integer"
 [[ $THREADS =~ ^[0-9]+$ && $THREADS -ge 1 ]] || die "THREADS must be a positive integer"
 [[ $PAGES =~ ^[0-9]+$ && $PAGES -ge 1 && $PAGES -le 100 ]] || die "PAGES must be 1..100"
 
@@ -261,7 +264,7 @@ echo /user.json >"$SAMPLE/static.path"
 
 # --- 3. the scenarios -------------------------------------------------------
 NONCE=${NONCE:-$(date +%s%N)$RANDOM} # unique per run; settable only to test the error flagging
-declare -A RPS P50 P99 NON2XX SOCKERR STATUSES HWM_AFTER
+declare -A RPS P50 P99 NON2XX SOCKERR STATUSES HWM_AFTER ROUNDS_RPS ROUNDS_P99
 metric_lines() { curl -s --max-time 10 "$HOST/metrics" | grep '^fleetdesk_http_requests_total{' || true; }
 vm() { sed -n "s/^$1:[[:space:]]*\([0-9]*\) kB/\1/p" "/proc/$SRV_PID/status"; }
 
@@ -342,32 +345,6 @@ run_wrk() {
 	SOCKERR[$name]=$((f[connect_errors] + f[read_errors] + f[write_errors] + f[timeouts]))
 }
 
-scenario_url=$HOST
-for s in $SCENARIOS; do
-	case $s in get-user | list-page | search | search-cold | create | update) ;; *) die "unknown scenario $s" ;; esac
-	metric_lines >"$OUT/metrics-before-$s.txt"
-	run_wrk "$s" "$scenario_url" "$s" "$SRV_PID"
-	metric_lines >"$OUT/metrics-after-$s.txt"
-	# the statuses the server counted during the run, other than 2xx
-	# (wrk itself counts only statuses >= 400)
-	counted=$(awk '
-		{ split($0, a, " "); key = a[1]; val = a[2] }
-		FNR == NR { before[key] = val; next }
-		{ d = val - before[key]; if (d > 0 && key !~ /status="2/ && key !~ /route="metrics"/) {
-			st = key; sub(/.*status="/, "", st); sub(/".*/, "", st); n[st] += d; total += d } }
-		END { printf "%d", total; for (k in n) printf "%s%s x %d", (c++ ? ", " : " "), k, n[k] }' \
-		"$OUT/metrics-before-$s.txt" "$OUT/metrics-after-$s.txt")
-	STATUSES[$s]=""
-	case $counted in *" "*) STATUSES[$s]=${counted#* } ;; esac
-	[ "${counted%% *}" -gt "${NON2XX[$s]}" ] && NON2XX[$s]=${counted%% *}
-	HWM_AFTER[$s]=$(vm VmHWM)
-done
-
-# --- 4. peak RSS --------------------------------------------------------------
-HWM_KB=$(vm VmHWM)
-RSS_KB=$(vm VmRSS)
-curl -s --max-time 10 "$HOST/metrics" >"$OUT/metrics-final.txt" || true
-
 # --- 5. nginx, the static limit -----------------------------------------------
 NPORT=$(free_port "$PORT") || die "no free port for nginx"
 NPREFIX=$OUT/nginx
@@ -387,8 +364,65 @@ read -r NG_HDR NG_BODY NG_TYPE < <(curl -sf --max-time 10 -H "$AUTH" -o /dev/nul
 	-w '%{size_header} %{size_download} %{content_type}\n' "http://127.0.0.1:$NPORT/user.json") ||
 	die "nginx does not serve /user.json"
 [ "$NG_TYPE" = application/json ] || die "nginx serves /user.json as '$NG_TYPE'"
-# shellcheck disable=SC2046
-run_wrk "nginx-static" "http://127.0.0.1:$NPORT" static "$NGX_PID" $(pgrep -P "$NGX_PID" || true)
+scenario_url=$HOST
+for s in $SCENARIOS; do
+	case $s in get-user | list-page | search | search-cold | create | update) ;; *) die "unknown scenario $s" ;; esac
+done
+
+# The machine is noisy: every scenario, nginx included, runs ROUNDS times,
+# interleaved, and the report quotes medians (the get-user/nginx ratio is the
+# median of the ratios of the same rounds).
+median() { printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $1 } END { if (NR % 2) print a[(NR + 1) / 2]; else printf "%.2f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+RATIOS=()
+for ((round = 1; round <= ROUNDS; round++)); do
+	for s in $SCENARIOS nginx-static; do
+		name="$s-r$round"
+		if [ "$s" = nginx-static ]; then
+			# shellcheck disable=SC2046
+			run_wrk "$name" "http://127.0.0.1:$NPORT" static "$NGX_PID" $(pgrep -P "$NGX_PID" || true)
+			continue
+		fi
+		metric_lines >"$OUT/metrics-before-$name.txt"
+		run_wrk "$name" "$scenario_url" "$s" "$SRV_PID"
+		metric_lines >"$OUT/metrics-after-$name.txt"
+		# the statuses the server counted during the run, other than 2xx
+		# (wrk itself counts only statuses >= 400)
+		counted=$(awk '
+			{ split($0, a, " "); key = a[1]; val = a[2] }
+			FNR == NR { before[key] = val; next }
+			{ d = val - before[key]; if (d > 0 && key !~ /status="2/ && key !~ /route="metrics"/) {
+				st = key; sub(/.*status="/, "", st); sub(/".*/, "", st); n[st] += d; total += d } }
+			END { printf "%d", total; for (k in n) printf "%s%s x %d", (c++ ? ", " : " "), k, n[k] }' \
+			"$OUT/metrics-before-$name.txt" "$OUT/metrics-after-$name.txt")
+		STATUSES[$name]=""
+		case $counted in *" "*) STATUSES[$name]=${counted#* } ;; esac
+		[ "${counted%% *}" -gt "${NON2XX[$name]}" ] && NON2XX[$name]=${counted%% *}
+		HWM_AFTER[$s]=$(vm VmHWM)
+	done
+	case " $SCENARIOS " in *" get-user "*)
+		RATIOS+=("$(awk -v a="${RPS[get-user-r$round]}" -v b="${RPS[nginx-static-r$round]}" 'BEGIN { printf "%.1f", (b > 0 ? 100 * a / b : 0) }')") ;;
+	esac
+done
+for s in $SCENARIOS nginx-static; do
+	rps=() p50=() p99=() n2=0 se=0 oth=0 sts=""
+	for ((round = 1; round <= ROUNDS; round++)); do
+		name="$s-r$round"
+		rps+=("${RPS[$name]}") p50+=("${P50[$name]}") p99+=("${P99[$name]}")
+		n2=$((n2 + NON2XX[$name])) se=$((se + SOCKERR[$name]))
+		[ "${OTHERS[$name]}" -gt "$oth" ] && oth=${OTHERS[$name]}
+		sts+="${STATUSES[$name]:-}"
+	done
+	RPS[$s]=$(median "${rps[@]}") P50[$s]=$(median "${p50[@]}") P99[$s]=$(median "${p99[@]}")
+	NON2XX[$s]=$n2 SOCKERR[$s]=$se OTHERS[$s]=$oth STATUSES[$s]=$sts
+	SRVCPU[$s]=${SRVCPU[$s-r$ROUNDS]}
+	ROUNDS_RPS[$s]="${rps[*]}" ROUNDS_P99[$s]="${p99[*]}"
+done
+
+# --- 4. peak RSS --------------------------------------------------------------
+HWM_KB=$(vm VmHWM)
+RSS_KB=$(vm VmRSS)
+curl -s --max-time 10 "$HOST/metrics" >"$OUT/metrics-final.txt" || true
+
 kill -QUIT "$NGX_PID" 2>/dev/null || true
 wait_exit "$NGX_PID" 10 || kill -KILL "$NGX_PID" 2>/dev/null || true
 NGX_PID=""
@@ -434,7 +468,8 @@ goal() { # text, measured, result, scenarios it rests on
 }
 verdict() { if "$@"; then echo met; else echo "**not met**"; fi; }
 
-RATIO=$(awk -v a="${RPS[get-user]:-0}" -v b="${RPS[nginx-static]}" 'BEGIN { printf "%.1f", (b > 0 ? 100 * a / b : 0) }')
+RATIO=0
+[ "${#RATIOS[@]}" -gt 0 ] && RATIO=$(median "${RATIOS[@]}")
 HWM_MB=$(mb "$HWM_KB")
 COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 git diff --quiet HEAD -- src 2>/dev/null || COMMIT+=" + uncommitted changes in src/"
@@ -450,7 +485,10 @@ git diff --quiet HEAD -- src 2>/dev/null || COMMIT+=" + uncommitted changes in s
 	for s in $SCENARIOS; do row "$s" "$s"; done
 	row nginx-static "nginx static"
 	echo
-	echo "- get-user / nginx static: **$RATIO %**"
+	echo "- get-user / nginx static: **$RATIO %** (median of the rounds' ratios: ${RATIOS[*]:-n/a} %)"
+	echo "- each figure is the median of $ROUNDS interleaved rounds; req/s per round:" \
+		"$(for s in $SCENARIOS nginx-static; do printf '%s %s; ' "$s" "${ROUNDS_RPS[$s]}"; done | sed 's/; $//')"
+	echo "- p99 ms per round: $(for s in $SCENARIOS nginx-static; do printf '%s %s; ' "$s" "${ROUNDS_P99[$s]}"; done | sed 's/; $//')"
 	echo "- peak RSS of the server (VmHWM, whole run): **$(mib "$HWM_KB") MiB** ($HWM_MB MB); VmRSS at the end $(mib "$RSS_KB") MiB;" \
 		"VmHWM after each scenario: $(for s in $SCENARIOS; do printf '%s %s MiB; ' "$s" "$(mib "${HWM_AFTER[$s]}")"; done | sed 's/; $//')"
 	echo "- load: $(commas "$USERS") users with \`fleetdesk demo\` in **${LOAD_SECS} s** ($LOAD_NOTE)"
