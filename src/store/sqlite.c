@@ -479,6 +479,13 @@ static void sq_close(struct store *st)
 
 static enum fd_err sq_open(const char *path, struct store **out)
 {
+	/* Before SQLite initialises: no global malloc statistics, whose mutex
+	 * every allocation of every connection would otherwise take (seen as
+	 * futex contention under load). Connections are per thread, so
+	 * multi-thread mode needs no per-connection mutexes either. Both calls
+	 * fail harmlessly if SQLite is already initialised. */
+	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+	sqlite3_config(SQLITE_CONFIG_MULTITHREAD);
 	struct sqlite_store *s = calloc(1, sizeof *s);
 	if (!s)
 		return FD_ENOMEM;
