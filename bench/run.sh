@@ -373,36 +373,49 @@ done
 # interleaved, and the report quotes medians (the get-user/nginx ratio is the
 # median of the ratios of the same rounds).
 median() { printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $1 } END { if (NR % 2) print a[(NR + 1) / 2]; else printf "%.2f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
-RATIOS=()
-for ((round = 1; round <= ROUNDS; round++)); do
-	for s in $SCENARIOS nginx-static; do
-		name="$s-r$round"
-		if [ "$s" = nginx-static ]; then
-			# shellcheck disable=SC2046
-			run_wrk "$name" "http://127.0.0.1:$NPORT" static "$NGX_PID" $(pgrep -P "$NGX_PID" || true)
-			continue
-		fi
-		metric_lines >"$OUT/metrics-before-$name.txt"
-		run_wrk "$name" "$scenario_url" "$s" "$SRV_PID"
-		metric_lines >"$OUT/metrics-after-$name.txt"
-		# the statuses the server counted during the run, other than 2xx
-		# (wrk itself counts only statuses >= 400)
-		counted=$(awk '
-			{ split($0, a, " "); key = a[1]; val = a[2] }
-			FNR == NR { before[key] = val; next }
-			{ d = val - before[key]; if (d > 0 && key !~ /status="2/ && key !~ /route="metrics"/) {
-				st = key; sub(/.*status="/, "", st); sub(/".*/, "", st); n[st] += d; total += d } }
-			END { printf "%d", total; for (k in n) printf "%s%s x %d", (c++ ? ", " : " "), k, n[k] }' \
-			"$OUT/metrics-before-$name.txt" "$OUT/metrics-after-$name.txt")
-		STATUSES[$name]=""
-		case $counted in *" "*) STATUSES[$name]=${counted#* } ;; esac
-		[ "${counted%% *}" -gt "${NON2XX[$name]}" ] && NON2XX[$name]=${counted%% *}
-		HWM_AFTER[$s]=$(vm VmHWM)
-	done
-	case " $SCENARIOS " in *" get-user "*)
-		RATIOS+=("$(awk -v a="${RPS[get-user-r$round]}" -v b="${RPS[nginx-static-r$round]}" 'BEGIN { printf "%.1f", (b > 0 ? 100 * a / b : 0) }')") ;;
-	esac
+# Reads first, writes last: the creates add users (with digit-rich emails)
+# that would change what later rounds of the read scenarios search through.
+READS="" WRITES=""
+for s in $SCENARIOS; do
+	case $s in create | update) WRITES+=" $s" ;; *) READS+=" $s" ;; esac
 done
+ORDER=()
+for ((round = 1; round <= ROUNDS; round++)); do
+	for s in $READS nginx-static; do ORDER+=("$s $round"); done
+done
+for ((round = 1; round <= ROUNDS; round++)); do
+	for s in $WRITES; do ORDER+=("$s $round"); done
+done
+RATIOS=()
+for item in "${ORDER[@]}"; do
+	s=${item% *} round=${item#* } name="${item% *}-r${item#* }"
+	if [ "$s" = nginx-static ]; then
+		# shellcheck disable=SC2046
+		run_wrk "$name" "http://127.0.0.1:$NPORT" static "$NGX_PID" $(pgrep -P "$NGX_PID" || true)
+		continue
+	fi
+	metric_lines >"$OUT/metrics-before-$name.txt"
+	run_wrk "$name" "$scenario_url" "$s" "$SRV_PID"
+	metric_lines >"$OUT/metrics-after-$name.txt"
+	# the statuses the server counted during the run, other than 2xx
+	# (wrk itself counts only statuses >= 400)
+	counted=$(awk '
+		{ split($0, a, " "); key = a[1]; val = a[2] }
+		FNR == NR { before[key] = val; next }
+		{ d = val - before[key]; if (d > 0 && key !~ /status="2/ && key !~ /route="metrics"/) {
+			st = key; sub(/.*status="/, "", st); sub(/".*/, "", st); n[st] += d; total += d } }
+		END { printf "%d", total; for (k in n) printf "%s%s x %d", (c++ ? ", " : " "), k, n[k] }' \
+		"$OUT/metrics-before-$name.txt" "$OUT/metrics-after-$name.txt")
+	STATUSES[$name]=""
+	case $counted in *" "*) STATUSES[$name]=${counted#* } ;; esac
+	[ "${counted%% *}" -gt "${NON2XX[$name]}" ] && NON2XX[$name]=${counted%% *}
+	HWM_AFTER[$s]=$(vm VmHWM)
+done
+case " $SCENARIOS " in *" get-user "*)
+	for ((round = 1; round <= ROUNDS; round++)); do
+		RATIOS+=("$(awk -v a="${RPS[get-user-r$round]}" -v b="${RPS[nginx-static-r$round]}" 'BEGIN { printf "%.1f", (b > 0 ? 100 * a / b : 0) }')")
+	done ;;
+esac
 for s in $SCENARIOS nginx-static; do
 	rps=() p50=() p99=() n2=0 se=0 oth=0 sts=""
 	for ((round = 1; round <= ROUNDS; round++)); do
