@@ -104,13 +104,7 @@ static enum fd_err reply_json_type(struct req *r, unsigned status, json_t *body,
 	json_decref(body);
 	if (!s)
 		return FD_ENOMEM;
-	free(r->resp_body);
-	r->resp_body = s;
-	r->resp_len = strlen(s);
-	r->status = status;
-	r->content_type = type;
-	r->replied = 1;
-	return FD_OK;
+	return reply_take(r, status, type, s, strlen(s));
 }
 
 enum fd_err reply_json(struct req *r, unsigned status, json_t *body)

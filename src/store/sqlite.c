@@ -289,6 +289,14 @@ static void done(sqlite3_stmt *s)
 	}
 }
 
+/* Steps a bound write statement once and resets it. */
+static enum fd_err step_write(sqlite3_stmt *s)
+{
+	int r = sqlite3_step(s);
+	done(s);
+	return r == SQLITE_DONE ? FD_OK : map_rc(r);
+}
+
 static enum fd_err exec_simple(struct conn *c, enum stmt_id id)
 {
 	sqlite3_stmt *s = stmt(c, id);
@@ -549,12 +557,9 @@ static enum fd_err sq_org_create(struct store *st, const struct store_actor *a, 
 	bind_text(s, 1, id);
 	bind_text(s, 2, name);
 	bind_text(s, 3, now);
-	int r = sqlite3_step(s);
-	done(s);
-	if (r != SQLITE_DONE) {
-		rc = map_rc(r);
+	rc = step_write(s);
+	if (rc != FD_OK)
 		goto out;
-	}
 	json_t *changes = json_pack("{s{sns}}", "name", "before", "after", name);
 	rc = audit_append(c, a, id, now, "org.create", "org", id, changes);
 	json_decref(changes);
@@ -643,12 +648,9 @@ static enum fd_err sq_token_create(struct store *st, const struct store_actor *a
 		sqlite3_bind_int64(s, 9, expires_ms);
 	else
 		sqlite3_bind_null(s, 9);
-	int r = sqlite3_step(s);
-	done(s);
-	if (r != SQLITE_DONE) {
-		rc = map_rc(r);
+	rc = step_write(s);
+	if (rc != FD_OK)
 		goto out;
-	}
 	json_t *changes = json_pack("{s{sns}s{sns}s{sns}}", "name", "before", "after", name, "role", "before", "after",
 	                            role, "kind", "before", "after", kind);
 	rc = audit_append(c, a, org_id, now, "token.create", "token", id, changes);
@@ -743,12 +745,9 @@ static enum fd_err revoke_one(struct conn *c, enum stmt_id id, const struct stor
 	bind_text(s, 1, org_id);
 	bind_text(s, 2, target_id);
 	bind_text(s, 3, now);
-	int r = sqlite3_step(s);
-	done(s);
-	if (r != SQLITE_DONE) {
-		rc = map_rc(r);
+	rc = step_write(s);
+	if (rc != FD_OK)
 		goto out;
-	}
 	if (sqlite3_changes(c->db) == 0) {
 		rc = FD_ENOTFOUND;
 		goto out;
@@ -761,12 +760,9 @@ static enum fd_err revoke_one(struct conn *c, enum stmt_id id, const struct stor
 		}
 		bind_text(s, 1, target_id);
 		bind_text(s, 2, now);
-		r = sqlite3_step(s);
-		done(s);
-		if (r != SQLITE_DONE) {
-			rc = map_rc(r);
+		rc = step_write(s);
+		if (rc != FD_OK)
 			goto out;
-		}
 	}
 	json_t *changes = json_pack("{s{snss}}", "revoked_at", "before", "after", now);
 	rc = audit_append(c, a, org_id, now, action, target_type, target_id, changes);
@@ -815,12 +811,9 @@ static enum fd_err sq_client_create(struct store *st, const struct store_actor *
 	bind_text(s, 3, name);
 	bind_text(s, 4, secret_hash);
 	bind_text(s, 5, now);
-	int r = sqlite3_step(s);
-	done(s);
-	if (r != SQLITE_DONE) {
-		rc = map_rc(r);
+	rc = step_write(s);
+	if (rc != FD_OK)
 		goto out;
-	}
 	json_t *changes = json_pack("{s{sns}}", "name", "before", "after", name);
 	rc = audit_append(c, a, org_id, now, "client.create", "client", client_id, changes);
 	json_decref(changes);
@@ -1208,9 +1201,7 @@ static enum fd_err set_deleted(struct conn *c, int64_t seq, const char *deleted_
 	sqlite3_bind_int64(s, 1, seq);
 	bind_text(s, 2, deleted_at);
 	bind_text(s, 3, now);
-	int r = sqlite3_step(s);
-	done(s);
-	return r == SQLITE_DONE ? FD_OK : map_rc(r);
+	return step_write(s);
 }
 
 static enum fd_err sq_user_delete(struct store *st, const struct store_actor *a, const char *org_id,
@@ -1286,12 +1277,9 @@ static enum fd_err sq_user_erase(struct store *st, const struct store_actor *a, 
 	}
 	sqlite3_bind_int64(s, 1, row.seq);
 	bind_text(s, 2, now);
-	int r = sqlite3_step(s);
-	done(s);
-	if (r != SQLITE_DONE) {
-		rc = map_rc(r);
+	rc = step_write(s);
+	if (rc != FD_OK)
 		goto fail;
-	}
 	/* earlier records keep who did what and when, but no personal values */
 	s = stmt(c, S_AUDIT_STRIP);
 	if (!s) {
@@ -1300,12 +1288,9 @@ static enum fd_err sq_user_erase(struct store *st, const struct store_actor *a, 
 	}
 	bind_text(s, 1, org_id);
 	bind_text(s, 2, user_id);
-	r = sqlite3_step(s);
-	done(s);
-	if (r != SQLITE_DONE) {
-		rc = map_rc(r);
+	rc = step_write(s);
+	if (rc != FD_OK)
 		goto fail;
-	}
 	for (int i = 1; store_user_writable[i]; i++) { /* every personal field: all but role */
 		if (!json_is_null(json_object_get(row.obj, store_user_writable[i])))
 			json_object_set_new(changes, store_user_writable[i], json_pack("{sb}", "erased", 1));
