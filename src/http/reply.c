@@ -78,13 +78,7 @@ enum fd_err reply_raw(struct req *r, unsigned status, const char *content_type, 
 		return FD_ENOMEM;
 	memcpy(copy, body, len);
 	copy[len] = '\0';
-	free(r->resp_body);
-	r->resp_body = copy;
-	r->resp_len = len;
-	r->status = status;
-	r->content_type = content_type;
-	r->replied = 1;
-	return FD_OK;
+	return reply_take(r, status, content_type, copy, len);
 }
 
 enum fd_err reply_take(struct req *r, unsigned status, const char *content_type, char *body, size_t len)

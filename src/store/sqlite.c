@@ -940,7 +940,11 @@ static enum fd_err user_write_json(sqlite3_stmt *s, struct buf *b)
 }
 
 /* Reads one user of the org. FD_ENOTFOUND if missing or another org's. */
-static enum fd_err user_read(struct conn *c, const char *org_id, const char *user_id, struct user_row *row)
+/*
+ * Positions S_USER_GET on the org's user. FD_OK: *out is on the row and the
+ * caller reads it, then calls done(*out). Otherwise the statement is reset.
+ */
+static enum fd_err user_select(struct conn *c, const char *org_id, const char *user_id, sqlite3_stmt **out)
 {
 	sqlite3_stmt *s = stmt(c, S_USER_GET);
 	if (!s)
@@ -948,16 +952,23 @@ static enum fd_err user_read(struct conn *c, const char *org_id, const char *use
 	bind_text(s, 1, user_id);
 	bind_text(s, 2, org_id);
 	int r = sqlite3_step(s);
-	enum fd_err rc = FD_OK;
 	if (r == SQLITE_ROW) {
-		row->obj = user_from_stmt(s, row);
-		if (!row->obj)
-			rc = FD_ENOMEM;
-	} else {
-		rc = r == SQLITE_DONE ? FD_ENOTFOUND : map_rc(r);
+		*out = s;
+		return FD_OK;
 	}
 	done(s);
-	return rc;
+	return r == SQLITE_DONE ? FD_ENOTFOUND : map_rc(r);
+}
+
+static enum fd_err user_read(struct conn *c, const char *org_id, const char *user_id, struct user_row *row)
+{
+	sqlite3_stmt *s = NULL;
+	enum fd_err rc = user_select(c, org_id, user_id, &s);
+	if (rc != FD_OK)
+		return rc;
+	row->obj = user_from_stmt(s, row);
+	done(s);
+	return row->obj ? FD_OK : FD_ENOMEM;
 }
 
 /* Names the unique field a constraint error is about. */
@@ -1045,27 +1056,21 @@ static enum fd_err sq_user_get_text(struct store *st, const char *org_id, const 
 	struct conn *c = conn_get(to_sqlite(st));
 	if (!c)
 		return FD_EIO;
-	sqlite3_stmt *s = stmt(c, S_USER_GET);
-	if (!s)
-		return FD_EIO;
-	bind_text(s, 1, user_id);
-	bind_text(s, 2, org_id);
-	int r = sqlite3_step(s);
-	enum fd_err rc = FD_OK;
-	if (r == SQLITE_ROW) {
-		struct buf b;
-		buf_init(&b, 64 * 1024);
-		rc = user_write_json(s, &b);
-		*version = sqlite3_column_int64(s, 16);
-		if (rc == FD_OK)
-			*json = buf_detach(&b, len);
-		else
-			buf_release(&b);
-	} else {
-		rc = r == SQLITE_DONE ? FD_ENOTFOUND : map_rc(r);
-	}
+	sqlite3_stmt *s = NULL;
+	enum fd_err rc = user_select(c, org_id, user_id, &s);
+	if (rc != FD_OK)
+		return rc;
+	struct buf b;
+	buf_init(&b, 64 * 1024);
+	rc = user_write_json(s, &b);
+	*version = sqlite3_column_int64(s, 16);
 	done(s);
-	return rc;
+	if (rc != FD_OK) {
+		buf_release(&b);
+		return rc;
+	}
+	*json = buf_detach(&b, len);
+	return FD_OK;
 }
 
 /* Begins a write transaction and reads the user, checking the expected version. */

@@ -401,6 +401,14 @@ def stop_module_server(module_name):
         raise AssertionError("server exited with %r after SIGTERM (expected 0)\n%s" % (rc, tail))
 
 
+def doc_filter(users, term):
+    """filter_users() from the product document (None-safe): the reference for search."""
+    t = term.lower()
+    return [u for u in users
+            if any(t in (u.get(f) or "").lower()
+                   for f in ("email", "first_name", "last_name", "external_user_id"))]
+
+
 class ApiTestCase(unittest.TestCase):
     """Base class: self.S is the module's server."""
 
@@ -502,3 +510,18 @@ def use_server(module_globals):
 
     module_globals["setUpModule"] = setUpModule
     module_globals["tearDownModule"] = tearDownModule
+
+
+class OwnServerTestCase(ApiTestCase):
+    """A test class with a server of its own (for tests that need to know
+    every org and row in the database). It must stop with exit status 0."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.S = Server().start()
+
+    @classmethod
+    def tearDownClass(cls):
+        code = cls.S.stop()
+        cls.S.cleanup()
+        assert code == 0, "server exit status %r" % code

@@ -8,7 +8,7 @@ import unittest
 import urllib.parse
 
 import harness
-from harness import ApiTestCase, unique_email, next_link
+from harness import ApiTestCase, doc_filter, unique_email, next_link
 
 harness.use_server(globals())
 
@@ -16,14 +16,6 @@ LAST_NAMES = ["Adler", "Bauer", "Berger", "Fischer", "Gruber", "Huber", "Koch", 
               "Mayer", "Moser", "Novak", "Pichler", "Schmid", "Wagner", "Wolf"]
 WORDS = ["kiwi", "apple", "mango", "zebra", "lemon", "olive", "peach", "berry", "cocoa",
          "delta", "fig", "grape", "hazel", "iris", "jade"]
-
-
-def doc_filter(users, term):
-    """filter_users() from the product document (None-safe)."""
-    t = term.lower()
-    return [u for u in users
-            if any(t in (u.get(f) or "").lower()
-                   for f in ("email", "first_name", "last_name", "external_user_id"))]
 
 
 class PagingTest(ApiTestCase):

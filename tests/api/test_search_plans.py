@@ -10,25 +10,18 @@ import urllib.parse
 import unittest
 
 import harness
-from harness import ApiTestCase
+from harness import OwnServerTestCase, doc_filter
 
 N = 60
 NAMES = ["Anna", "Jürgen", "Zoë", "Björn", "Ida", "Max"]
 LAST = ["Müller", "Schmidt", "Weiß", "Hahn", "Vogel"]
 
 
-def doc_filter(users, term):
-    t = term.lower()
-    return [u for u in users
-            if any(t in (u.get(f) or "").lower()
-                   for f in ("email", "first_name", "last_name", "external_user_id"))]
-
-
-class SearchPlanTest(ApiTestCase):
+class SearchPlanTest(OwnServerTestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.S = harness.Server().start()
+        super().setUpClass()
         cls.org = cls.S.org_create("Plans Org")
         cls.tok = cls.org.token("admin")
         cls.users = []
@@ -39,12 +32,6 @@ class SearchPlanTest(ApiTestCase):
             r = cls.S.request("POST", cls.org.users, token=cls.tok, body=body)
             assert r.status == 201, r
             cls.users.append(r.body)
-
-    @classmethod
-    def tearDownClass(cls):
-        code = cls.S.stop()
-        cls.S.cleanup()
-        assert code == 0, "server exit status %r" % code
 
     def all_pages(self, term, limit):
         url = self.org.users + "?" + urllib.parse.urlencode({"search": term, "limit": limit})

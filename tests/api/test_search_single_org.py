@@ -8,14 +8,14 @@ must give the same exact X-Total-Count."""
 import unittest
 
 import harness
-from harness import ApiTestCase
+from harness import OwnServerTestCase, doc_filter
 
 
-class SingleOrgSearchTotalTest(ApiTestCase):
+class SingleOrgSearchTotalTest(OwnServerTestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.S = harness.Server().start()
+        super().setUpClass()
         cls.org = cls.S.org_create("Only Org")
         cls.tok = cls.org.token("admin")
         cls.ids = []
@@ -25,12 +25,6 @@ class SingleOrgSearchTotalTest(ApiTestCase):
                               body={"email": "p%02d@zoo-example.com" % i, "last_name": name})
             assert r.status == 201, r
             cls.ids.append((r.body["id"], name))
-
-    @classmethod
-    def tearDownClass(cls):
-        code = cls.S.stop()
-        cls.S.cleanup()
-        assert code == 0, "server exit status %r" % code
 
     def search_total(self, term, **extra):
         params = {"search": term}
