@@ -144,11 +144,14 @@ static size_t utf8_chars(const char *s)
 	return n;
 }
 
+/* C0 controls, DEL, and the C1 controls U+0080..U+009F (UTF-8 C2 80..C2 9F). */
 static int has_control(const char *s)
 {
 	for (; *s; s++) {
 		unsigned char c = (unsigned char)*s;
 		if (c < 0x20 || c == 0x7f)
+			return 1;
+		if (c == 0xc2 && (unsigned char)s[1] >= 0x80 && (unsigned char)s[1] <= 0x9f)
 			return 1;
 	}
 	return 0;

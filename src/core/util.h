@@ -18,7 +18,7 @@ enum fd_err util_init(void);
 /* Writes a random (version 4) UUID, lower case, into out[FD_UUID_LEN + 1]. */
 void util_uuid(char out[FD_UUID_LEN + 1]);
 
-/* True when s is a canonical lower- or upper-case UUID string. */
+/* True when s is a UUID in the 8-4-4-4-12 hex form, in any letter case. */
 int util_is_uuid(const char *s);
 
 /* Writes the current UTC time as RFC 3339 with milliseconds into out[FD_TIME_LEN + 1]. */

@@ -535,6 +535,25 @@ static void test_field_with_control_character_is_rejected(void **state)
 	json_decref(errors);
 }
 
+static void test_field_with_c1_control_character_is_rejected(void **state)
+{
+	/* U+0085 NEXT LINE, a C1 control */
+	json_t *errors = invalid_create("{\"email\": \"a@example.com\", \"town\": \"Ber\\u0085lin\"}");
+	assert_non_null(error_for(errors, "town"));
+	json_decref(errors);
+}
+
+static void test_field_with_letters_just_above_c1_is_accepted(void **state)
+{
+	/* U+00A0..U+00FF are not controls: "Müller" (u-umlaut is C3 BC) and a no-break space */
+	json_t *body = json_loads("{\"email\": \"a@example.com\", \"last_name\": \"M\\u00fcller\\u00a0X\"}", 0, NULL);
+	assert_non_null(body);
+	json_t *clean = NULL, *errors = NULL;
+	assert_int_equal(user_fields_validate(body, NULL, &clean, &errors), FD_OK);
+	json_decref(clean);
+	json_decref(body);
+}
+
 static void test_field_with_nul_character_is_rejected(void **state)
 {
 	json_t *body = json_pack("{s:s, s:s%}", "email", "a@example.com", "last_name", "Do\0e", (size_t)4);
@@ -795,6 +814,8 @@ int main(void)
 	    cmocka_unit_test(test_unknown_country_is_rejected),
 	    cmocka_unit_test(test_empty_external_user_id_is_rejected),
 	    cmocka_unit_test(test_field_with_control_character_is_rejected),
+	    cmocka_unit_test(test_field_with_c1_control_character_is_rejected),
+	    cmocka_unit_test(test_field_with_letters_just_above_c1_is_accepted),
 	    cmocka_unit_test(test_field_with_nul_character_is_rejected),
 	    cmocka_unit_test(test_read_only_fields_are_refused_on_create),
 	    cmocka_unit_test(test_multiple_errors_are_all_reported),
