@@ -61,6 +61,18 @@ const char *const sqlite_migrations[] = {
     "CREATE INDEX audit_actor ON audit(org_id, actor_id, id);",
     /* 2: per-trigram document counts, to plan searches by their rarest trigrams */
     "CREATE VIRTUAL TABLE users_fts_vocab USING fts5vocab(users_fts, 'row');",
+    /* 3: 1-2 character searches: folded characters and pairs (tokenizer fd_grams, store/grams.c) */
+    "CREATE VIRTUAL TABLE users_grams USING fts5(email, first_name, last_name, external_user_id,"
+    "  content='users', content_rowid='seq', tokenize='fd_grams', detail='none');"
+    "CREATE TRIGGER users_grams_ins AFTER INSERT ON users BEGIN"
+    "  INSERT INTO users_grams(rowid, email, first_name, last_name, external_user_id)"
+    "  VALUES (new.seq, new.email, new.first_name, new.last_name, new.external_user_id); END;"
+    "CREATE TRIGGER users_grams_upd AFTER UPDATE OF email, first_name, last_name, external_user_id ON users BEGIN"
+    "  INSERT INTO users_grams(users_grams, rowid, email, first_name, last_name, external_user_id)"
+    "  VALUES ('delete', old.seq, old.email, old.first_name, old.last_name, old.external_user_id);"
+    "  INSERT INTO users_grams(rowid, email, first_name, last_name, external_user_id)"
+    "  VALUES (new.seq, new.email, new.first_name, new.last_name, new.external_user_id); END;"
+    "INSERT INTO users_grams(users_grams) VALUES ('rebuild');",
 };
 
 const int sqlite_migrations_count = (int)(sizeof sqlite_migrations / sizeof sqlite_migrations[0]);

@@ -19,6 +19,7 @@
 
 #include "core/buf.h"
 #include "core/jsonw.h"
+#include "store/grams.h"
 #include "store/migrations.h"
 #include "store/store_int.h"
 
@@ -51,6 +52,7 @@ enum stmt_id {
 	S_ORG_OWNS_ALL,
 	S_FTS_COUNT,
 	S_VOCAB_DOC,
+	S_GRAMS_COUNT,
 	S_COUNT
 };
 
@@ -63,6 +65,7 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_ORG_OWNS_ALL] = "SELECT (SELECT ifnull(sum(n), 0) FROM user_counts) = "
                        "(SELECT ifnull(sum(n), 0) FROM user_counts WHERE org_id = :org AND (:all OR deleted = 0))",
     [S_FTS_COUNT] = "SELECT count(*) FROM users_fts WHERE users_fts MATCH :q",
+    [S_GRAMS_COUNT] = "SELECT count(*) FROM users_grams WHERE users_grams MATCH :q",
     [S_VOCAB_DOC] = "SELECT ifnull((SELECT doc FROM users_fts_vocab WHERE term = ?1), 0)",
     [S_BEGIN] = "BEGIN IMMEDIATE",
     [S_COMMIT] = "COMMIT",
@@ -126,9 +129,9 @@ static const char *const stmt_sql[S_COUNT] = {
  *                the whole substring (ASCII terms that mix very common and
  *                rare trigrams, like "cust_012345": the phrase would walk the
  *                million-entry lists of "cus" and "ust");
- *   SEARCH_SCAN  a substring test on every row of the org (1-2 characters).
+ *   SEARCH_SHORT a 1-2 character term: one doclist of the users_grams index.
  */
-enum search_mode { SEARCH_NONE = 0, SEARCH_FTS, SEARCH_SCAN, SEARCH_RARE, SEARCH_MODES };
+enum search_mode { SEARCH_NONE = 0, SEARCH_FTS, SEARCH_SHORT, SEARCH_RARE, SEARCH_MODES };
 #define LIST_SHAPES  (STORE_SORT_COUNT * 2 * SEARCH_MODES * 2 * 2 * 2)
 #define COUNT_SHAPES (SEARCH_MODES * 2 * 2)
 
@@ -234,6 +237,11 @@ static enum fd_err conn_open(const char *path, struct conn **out)
 		return FD_EIO;
 	}
 	sqlite3_busy_timeout(c->db, 10000);
+	rc = grams_register(c->db);
+	if (rc != SQLITE_OK) {
+		conn_free(c);
+		return FD_EIO;
+	}
 	/* synchronous=FULL: a commit acknowledged to a client survives power loss */
 	rc = sqlite3_exec(c->db,
 	                  "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"
@@ -1332,7 +1340,9 @@ static enum fd_err append_filters(struct buf *b, enum search_mode sm, int has_ro
 	enum fd_err rc = buf_puts(b, " WHERE u.org_id = :org");
 	if (rc == FD_OK && (sm == SEARCH_FTS || sm == SEARCH_RARE))
 		rc = buf_puts(b, " AND users_fts MATCH :q");
-	if (rc == FD_OK && (sm == SEARCH_SCAN || sm == SEARCH_RARE))
+	if (rc == FD_OK && sm == SEARCH_SHORT)
+		rc = buf_puts(b, " AND users_grams MATCH :q");
+	if (rc == FD_OK && sm == SEARCH_RARE)
 		rc = buf_puts(b,
 		              " AND (instr(lower(ifnull(u.email,'')), :n) OR instr(lower(ifnull(u.first_name,'')), :n)"
 		              " OR instr(lower(ifnull(u.last_name,'')), :n)"
@@ -1348,6 +1358,8 @@ static const char *from_clause(enum search_mode sm)
 {
 	/* CROSS JOIN pins the trigram index as the outer loop: the work is
 	 * proportional to the matches, not to the org's size */
+	if (sm == SEARCH_SHORT)
+		return " FROM users_grams CROSS JOIN users u ON u.seq = users_grams.rowid";
 	return sm == SEARCH_FTS || sm == SEARCH_RARE ? " FROM users_fts CROSS JOIN users u ON u.seq = users_fts.rowid"
 	                                             : " FROM users u";
 }
@@ -1378,7 +1390,9 @@ static sqlite3_stmt *list_stmt(struct conn *c, const struct store_user_query *q,
 		rc = append_filters(&b, sm, has_role, q->include_deleted);
 	/* in FTS mode the trigram index yields rows in rowid (= seq) order: sorting
 	 * and seeking on its rowid lets a page stop after LIMIT matches */
-	const char *seq = sm == SEARCH_FTS || sm == SEARCH_RARE ? "users_fts.rowid" : "u.seq";
+	const char *seq = sm == SEARCH_FTS || sm == SEARCH_RARE ? "users_fts.rowid"
+	                  : sm == SEARCH_SHORT                  ? "users_grams.rowid"
+	                                                        : "u.seq";
 	if (rc == FD_OK && after && !key) {
 		rc = buf_puts(&b, " AND ");
 		if (rc == FD_OK)
@@ -1627,7 +1641,7 @@ static void count_cache_put(struct conn *c, const struct store_user_query *q, un
  */
 static int fts_count_alone(struct conn *c, const struct store_user_query *q, enum search_mode sm)
 {
-	if (sm != SEARCH_FTS || q->role)
+	if ((sm != SEARCH_FTS && sm != SEARCH_SHORT) || q->role)
 		return 0;
 	sqlite3_stmt *s = stmt(c, S_ORG_OWNS_ALL);
 	if (!s)
@@ -1670,7 +1684,12 @@ static enum fd_err sq_user_list(struct store *st, const struct store_user_query 
 			goto out;
 		}
 		if (utf8_len(q->search) < 3) {
-			sm = SEARCH_SCAN;
+			sm = SEARCH_SHORT;
+			match = search_phrase(q->search);
+			if (!match) {
+				rc = FD_ENOMEM;
+				goto out;
+			}
 		} else {
 			match = plan_rare(to_sqlite(st), c, needle);
 			sm = match ? SEARCH_RARE : SEARCH_FTS;
@@ -1733,7 +1752,9 @@ static enum fd_err sq_user_list(struct store *st, const struct store_user_query 
 		page->total = hit->total;
 		goto out;
 	}
-	cs = fts_count_alone(c, q, sm) ? stmt(c, S_FTS_COUNT) : count_stmt(c, q, sm);
+	cs = !fts_count_alone(c, q, sm) ? count_stmt(c, q, sm)
+	     : sm == SEARCH_SHORT       ? stmt(c, S_GRAMS_COUNT)
+	                                : stmt(c, S_FTS_COUNT);
 	if (!cs) {
 		rc = FD_EIO;
 		goto out;
@@ -1808,8 +1829,10 @@ static enum fd_err sq_optimize(struct store *st)
 	struct conn *c = conn_get(to_sqlite(st));
 	if (!c)
 		return FD_EIO;
-	int r = sqlite3_exec(c->db, "INSERT INTO users_fts(users_fts) VALUES ('optimize'); PRAGMA optimize;", NULL,
-	                     NULL, NULL);
+	int r = sqlite3_exec(c->db,
+	                     "INSERT INTO users_fts(users_fts) VALUES ('optimize');"
+	                     "INSERT INTO users_grams(users_grams) VALUES ('optimize'); PRAGMA optimize;",
+	                     NULL, NULL, NULL);
 	return map_rc(r);
 }
 

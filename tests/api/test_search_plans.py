@@ -63,7 +63,7 @@ class SearchPlanTest(OwnServerTestCase):
 
     def test_phrase_and_scan_plans_match_the_document_filter(self):
         for term in ("cust", "host1", "HOST2.example", "müller", "MÜLLER", "weiß", "zoë",
-                     "p1@", "example", "an", "ü", "7", "@", "nobody-here"):
+                     "p1@", "example", "an", "ü", "Ü", "Ö", "ÖR", "zo", "7", "@", "nobody-here"):
             with self.subTest(term=term):
                 self.check(term)
 
