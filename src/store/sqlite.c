@@ -1707,9 +1707,9 @@ static enum fd_err sq_user_list(struct store *st, const struct store_user_query 
 		goto out;
 	}
 	bind_list_params(s, q, match, needle);
-	struct buf out;
-	buf_init(&out, (size_t)64 << 20);
-	rc = buf_append(&out, "[", 1);
+	struct buf json;
+	buf_init(&json, (size_t)64 << 20);
+	rc = buf_append(&json, "[", 1);
 	int r = SQLITE_DONE, n = 0;
 	while (rc == FD_OK && (r = sqlite3_step(s)) == SQLITE_ROW) {
 		if (n == q->limit) {
@@ -1717,21 +1717,24 @@ static enum fd_err sq_user_list(struct store *st, const struct store_user_query 
 			break;
 		}
 		if (n > 0)
-			rc = buf_append(&out, ",", 1);
+			rc = buf_append(&json, ",", 1);
 		if (rc == FD_OK)
-			rc = user_write_json(s, &out);
+			rc = user_write_json(s, &json);
 		page->last_seq = sqlite3_column_int64(s, 0);
 		free(page->last_key);
 		page->last_key = NULL;
-		if (sqlite3_column_type(s, 18) != SQLITE_NULL)
+		if (sqlite3_column_type(s, 18) != SQLITE_NULL) {
 			page->last_key = strdup((const char *)sqlite3_column_text(s, 18));
+			if (!page->last_key)
+				rc = FD_ENOMEM;
+		}
 		n++;
 	}
 	done(s);
 	if (rc == FD_OK)
-		rc = buf_append(&out, "]", 1);
+		rc = buf_append(&json, "]", 1);
 	page->count = n;
-	page->items_json = buf_detach(&out, &page->items_len);
+	page->items_json = buf_detach(&json, &page->items_len);
 	if (rc != FD_OK)
 		goto out;
 	if (r != SQLITE_ROW && r != SQLITE_DONE) {
