@@ -546,39 +546,27 @@ static enum fd_err sq_ping(struct store *st)
 
 /* ---------------------------------------------------------------- orgs */
 
+static enum fd_err write_audited(struct conn *c, struct store *st, sqlite3_stmt *s, const char *org_must_exist,
+                                 const struct store_actor *a, const char *org_id, const char *now, const char *action,
+                                 const char *target_type, const char *target_id, json_t *changes);
+
 static enum fd_err sq_org_create(struct store *st, const struct store_actor *a, const char *name, json_t **org)
 {
 	struct conn *c = conn_get(to_sqlite(st));
-	if (!c)
+	sqlite3_stmt *s = c ? stmt(c, S_ORG_INSERT) : NULL;
+	if (!s)
 		return FD_EIO;
 	char id[FD_UUID_LEN + 1], now[FD_TIME_LEN + 1];
 	util_uuid(id);
 	util_now_rfc3339(now);
-	enum fd_err rc = tx_begin(c);
-	if (rc != FD_OK)
-		return rc;
-	sqlite3_stmt *s = stmt(c, S_ORG_INSERT);
-	if (!s) {
-		rc = FD_EIO;
-		goto out;
-	}
 	bind_text(s, 1, id);
 	bind_text(s, 2, name);
 	bind_text(s, 3, now);
-	rc = step_write(s);
-	if (rc != FD_OK)
-		goto out;
 	json_t *changes = json_pack("{s{sns}}", "name", "before", "after", name);
-	rc = audit_append(c, a, id, now, "org.create", "org", id, changes);
+	enum fd_err rc = write_audited(c, st, s, NULL, a, id, now, "org.create", "org", id, changes);
 	json_decref(changes);
-	if (rc != FD_OK)
-		goto out;
-	rc = tx_commit(c);
 	if (rc == FD_OK && org)
 		*org = json_pack("{ssssss}", "id", id, "name", name, "created_at", now);
-out:
-	if (rc != FD_OK)
-		tx_rollback(c);
 	return rc;
 }
 
@@ -596,6 +584,34 @@ static enum fd_err sq_org_exists(struct store *st, const char *org_id)
 	if (r == SQLITE_ROW)
 		return FD_OK;
 	return r == SQLITE_DONE ? FD_ENOTFOUND : map_rc(r);
+}
+
+/*
+ * Runs one bound write statement s and its audit record in one write
+ * transaction. If org_must_exist is set, that org is checked inside the
+ * same transaction first (FD_ENOTFOUND). changes is borrowed, may be NULL.
+ * The statement is reset whatever happens.
+ */
+static enum fd_err write_audited(struct conn *c, struct store *st, sqlite3_stmt *s, const char *org_must_exist,
+                                 const struct store_actor *a, const char *org_id, const char *now, const char *action,
+                                 const char *target_type, const char *target_id, json_t *changes)
+{
+	enum fd_err rc = tx_begin(c);
+	if (rc == FD_OK && org_must_exist)
+		rc = sq_org_exists(st, org_must_exist);
+	if (rc != FD_OK) {
+		done(s);
+		tx_rollback(c);
+		return rc;
+	}
+	rc = step_write(s);
+	if (rc == FD_OK)
+		rc = audit_append(c, a, org_id, now, action, target_type, target_id, changes);
+	if (rc != FD_OK) {
+		tx_rollback(c);
+		return rc;
+	}
+	return tx_commit(c);
 }
 
 static enum fd_err sq_org_list(struct store *st, json_t **orgs)
@@ -628,22 +644,12 @@ static enum fd_err sq_token_create(struct store *st, const struct store_actor *a
                                    int64_t expires_ms, json_t **meta)
 {
 	struct conn *c = conn_get(to_sqlite(st));
-	if (!c)
+	sqlite3_stmt *s = c ? stmt(c, S_TOKEN_INSERT) : NULL;
+	if (!s)
 		return FD_EIO;
 	char id[FD_UUID_LEN + 1], now[FD_TIME_LEN + 1];
 	util_uuid(id);
 	util_now_rfc3339(now);
-	enum fd_err rc = tx_begin(c);
-	if (rc != FD_OK)
-		return rc;
-	rc = sq_org_exists(st, org_id);
-	if (rc != FD_OK)
-		goto out;
-	sqlite3_stmt *s = stmt(c, S_TOKEN_INSERT);
-	if (!s) {
-		rc = FD_EIO;
-		goto out;
-	}
 	bind_text(s, 1, id);
 	bind_text(s, 2, org_id);
 	bind_text(s, 3, hash);
@@ -656,22 +662,14 @@ static enum fd_err sq_token_create(struct store *st, const struct store_actor *a
 		sqlite3_bind_int64(s, 9, expires_ms);
 	else
 		sqlite3_bind_null(s, 9);
-	rc = step_write(s);
-	if (rc != FD_OK)
-		goto out;
+	/* never the token or its hash: only what identifies it */
 	json_t *changes = json_pack("{s{sns}s{sns}s{sns}}", "name", "before", "after", name, "role", "before", "after",
 	                            role, "kind", "before", "after", kind);
-	rc = audit_append(c, a, org_id, now, "token.create", "token", id, changes);
+	enum fd_err rc = write_audited(c, st, s, org_id, a, org_id, now, "token.create", "token", id, changes);
 	json_decref(changes);
-	if (rc != FD_OK)
-		goto out;
-	rc = tx_commit(c);
 	if (rc == FD_OK && meta)
 		*meta =
 		    json_pack("{ssssssssss}", "id", id, "name", name, "role", role, "kind", kind, "created_at", now);
-out:
-	if (rc != FD_OK)
-		tx_rollback(c);
 	return rc;
 }
 
@@ -799,41 +797,22 @@ static enum fd_err sq_client_create(struct store *st, const struct store_actor *
                                     const char *client_id, const char *name, const char *secret_hash, json_t **meta)
 {
 	struct conn *c = conn_get(to_sqlite(st));
-	if (!c)
+	sqlite3_stmt *s = c ? stmt(c, S_CLIENT_INSERT) : NULL;
+	if (!s)
 		return FD_EIO;
 	char now[FD_TIME_LEN + 1];
 	util_now_rfc3339(now);
-	enum fd_err rc = tx_begin(c);
-	if (rc != FD_OK)
-		return rc;
-	rc = sq_org_exists(st, org_id);
-	if (rc != FD_OK)
-		goto out;
-	sqlite3_stmt *s = stmt(c, S_CLIENT_INSERT);
-	if (!s) {
-		rc = FD_EIO;
-		goto out;
-	}
 	bind_text(s, 1, client_id);
 	bind_text(s, 2, org_id);
 	bind_text(s, 3, name);
 	bind_text(s, 4, secret_hash);
 	bind_text(s, 5, now);
-	rc = step_write(s);
-	if (rc != FD_OK)
-		goto out;
 	json_t *changes = json_pack("{s{sns}}", "name", "before", "after", name);
-	rc = audit_append(c, a, org_id, now, "client.create", "client", client_id, changes);
+	enum fd_err rc = write_audited(c, st, s, org_id, a, org_id, now, "client.create", "client", client_id, changes);
 	json_decref(changes);
-	if (rc != FD_OK)
-		goto out;
-	rc = tx_commit(c);
 	if (rc == FD_OK && meta)
 		*meta =
 		    json_pack("{ssssssss}", "client_id", client_id, "name", name, "org_id", org_id, "created_at", now);
-out:
-	if (rc != FD_OK)
-		tx_rollback(c);
 	return rc;
 }
 
