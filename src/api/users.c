@@ -38,18 +38,30 @@ static enum role user_role(json_t *user)
 	return role_parse(json_string_value(json_object_get(user, "role")));
 }
 
+/* The user id in the path; NULL (having replied 404) when it is not a UUID. */
+static const char *path_user_id(struct req *r)
+{
+	const char *id = req_param(r, 1);
+	if (util_is_uuid(id))
+		return id;
+	reply_problem(r, FD_ENOTFOUND, "no such user", NULL);
+	return NULL;
+}
+
+/* Replies for a failed user lookup: 404 for a user not in the org. */
+static enum fd_err reply_lookup_failed(struct req *r, enum fd_err rc)
+{
+	return reply_problem(r, rc, rc == FD_ENOTFOUND ? "no such user" : NULL, NULL);
+}
+
 /* Reads the user in the path, replying 404 if it is not in the org. */
 static enum fd_err load_user(struct req *r, json_t **user, int64_t *version)
 {
-	const char *id = req_param(r, 1);
-	if (!util_is_uuid(id))
-		return reply_problem(r, FD_ENOTFOUND, "no such user", NULL);
+	const char *id = path_user_id(r);
+	if (!id)
+		return FD_ENOTFOUND;
 	enum fd_err rc = store_user_get(req_store(r), req_param(r, 0), id, user, version);
-	if (rc == FD_ENOTFOUND)
-		return reply_problem(r, rc, "no such user", NULL);
-	if (rc != FD_OK)
-		return reply_problem(r, rc, NULL, NULL);
-	return FD_OK;
+	return rc == FD_OK ? FD_OK : reply_lookup_failed(r, rc);
 }
 
 static enum fd_err reply_user(struct req *r, unsigned status, json_t *user, int64_t version)
@@ -224,17 +236,15 @@ enum fd_err users_get(struct req *r)
 	enum fd_err rc = api_authorize(r, ACT_USER_READ, ROLE_NONE, ROLE_NONE);
 	if (rc != FD_OK)
 		return rc;
-	const char *id = req_param(r, 1);
-	if (!util_is_uuid(id))
-		return reply_problem(r, FD_ENOTFOUND, "no such user", NULL);
+	const char *id = path_user_id(r);
+	if (!id)
+		return FD_ENOTFOUND;
 	char *json = NULL;
 	size_t len = 0;
 	int64_t version = 0;
 	rc = store_user_get_text(req_store(r), req_param(r, 0), id, &json, &len, &version);
-	if (rc == FD_ENOTFOUND)
-		return reply_problem(r, rc, "no such user", NULL);
 	if (rc != FD_OK)
-		return reply_problem(r, rc, NULL, NULL);
+		return reply_lookup_failed(r, rc);
 	api_set_etag(r, version);
 	if (api_if_none_match(r, version)) {
 		free(json);

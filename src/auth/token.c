@@ -25,9 +25,10 @@ void token_hash(const char *token, char out[65])
 
 /*
  * A small cache of resolved tokens, so a hot client costs one hash and no
- * database read per request. Entries live TOKEN_CACHE_TTL_MS: a token
- * revoked by another process (the CLI) stops working within that time; a
- * revocation through this process clears the cache at once.
+ * database read per request. Entries live TOKEN_CACHE_TTL_MS, so a revoked
+ * token stops working within that time. (Today only the CLI, another
+ * process, revokes; a revocation through the server should also forget the
+ * cached entry.)
  */
 #define TOKEN_CACHE_SLOTS  1024
 #define TOKEN_CACHE_TTL_MS 2000
@@ -69,13 +70,6 @@ static void cache_put(const char *hash, int64_t until, const struct principal *p
 	memcpy(e->hash, hash, sizeof e->hash);
 	e->p = *p;
 	e->until_ms = until;
-	pthread_mutex_unlock(&token_cache_lock);
-}
-
-void token_cache_clear(void)
-{
-	pthread_mutex_lock(&token_cache_lock);
-	memset(token_cache, 0, sizeof token_cache);
 	pthread_mutex_unlock(&token_cache_lock);
 }
 

@@ -23,9 +23,6 @@ void token_generate(const char *prefix, char out[TOKEN_MAX]);
 /* The hex SHA-256 of a token, as stored. */
 void token_hash(const char *token, char out[65]);
 
-/* Forgets every cached token resolution (after a revocation). */
-void token_cache_clear(void);
-
 /*
  * Resolves a bearer token to its principal. Resolutions are cached for up
  * to 2 s (never past the token's expiry), so a revocation made by another

@@ -1712,7 +1712,6 @@ static enum fd_err sq_user_list(struct store *st, const struct store_user_query 
 	done(s);
 	if (rc == FD_OK)
 		rc = buf_append(&json, "]", 1);
-	page->count = n;
 	page->items_json = buf_detach(&json, &page->items_len);
 	if (rc != FD_OK)
 		goto out;

@@ -73,7 +73,6 @@ struct store_user_query {
 struct store_user_page {
 	char *items_json; /* the JSON array of user objects, malloc'd, owned by the caller */
 	size_t items_len;
-	int count;
 	int64_t total; /* all rows matching the filters */
 	int has_more;
 	char *last_key; /* malloc'd sort key of the last row, NULL for created */
