@@ -194,3 +194,42 @@ void api_link_next(struct req *r, const char *const *names, int limit, const cha
 		reply_header(r, "Link", b.data);
 	buf_release(&b);
 }
+
+char *api_form_value(const char *body, size_t len, const char *key)
+{
+	size_t kl = strlen(key);
+	const char *p = body, *end = body + len;
+	while (p < end) {
+		const char *amp = memchr(p, '&', (size_t)(end - p));
+		const char *stop = amp ? amp : end;
+		if ((size_t)(stop - p) > kl && memcmp(p, key, kl) == 0 && p[kl] == '=') {
+			const char *v = p + kl + 1;
+			size_t vl = (size_t)(stop - v);
+			char *out = malloc(vl + 1);
+			if (!out)
+				return NULL;
+			size_t o = 0;
+			for (size_t i = 0; i < vl; i++) {
+				if (v[i] == '+') {
+					out[o++] = ' ';
+				} else if (v[i] == '%' && i + 2 < vl) {
+					char hx[3] = {v[i + 1], v[i + 2], 0};
+					char *e = NULL;
+					long c = strtol(hx, &e, 16);
+					if (e != hx + 2) {
+						free(out);
+						return NULL;
+					}
+					out[o++] = (char)c;
+					i += 2;
+				} else {
+					out[o++] = v[i];
+				}
+			}
+			out[o] = '\0';
+			return out;
+		}
+		p = stop + 1;
+	}
+	return NULL;
+}

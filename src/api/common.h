@@ -52,4 +52,8 @@ void api_link_next(struct req *r, const char *const *names, int limit, const cha
 /* Percent-encodes s for a query string. malloc'd, caller frees. */
 char *api_url_encode(const char *s);
 
+/* The decoded value of key in an application/x-www-form-urlencoded body
+ * (malloc'd, caller frees), or NULL when absent or malformed. */
+char *api_form_value(const char *body, size_t len, const char *key);
+
 #endif

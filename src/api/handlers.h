@@ -17,6 +17,38 @@ enum fd_err users_delete(struct req *r);
 enum fd_err users_restore(struct req *r);
 enum fd_err users_erase(struct req *r);
 
+/* devices.c (the route's arg is the device type) */
+enum fd_err devices_list(struct req *r);
+enum fd_err devices_create(struct req *r);
+enum fd_err devices_get(struct req *r);
+enum fd_err devices_update(struct req *r);
+enum fd_err devices_delete(struct req *r);
+enum fd_err devices_reset_optimization(struct req *r);
+enum fd_err devices_report_state(struct req *r);
+enum fd_err devices_report_batch(struct req *r);
+enum fd_err devices_statistics(struct req *r);
+
+/* workflows.c */
+enum fd_err devices_diagnosis(struct req *r);
+enum fd_err devices_consumption_comparison(struct req *r);
+enum fd_err users_summary(struct req *r);
+enum fd_err users_migrate(struct req *r);
+enum fd_err fleet_list(struct req *r);
+enum fd_err fleet_counts(struct req *r);
+
+/* records.c (the route's arg is the record kind) */
+enum fd_err records_list(struct req *r);
+enum fd_err records_create(struct req *r);
+enum fd_err records_get(struct req *r);
+enum fd_err records_update(struct req *r);
+enum fd_err records_delete(struct req *r);
+
+/* onboarding.c */
+enum fd_err onboarding_create(struct req *r);
+enum fd_err devices_auth_session(struct req *r);
+enum fd_err connect_page(struct req *r);
+enum fd_err connect_submit(struct req *r);
+
 /* audit.c */
 enum fd_err audit_list(struct req *r);
 

@@ -11,6 +11,7 @@
 
 #include <sodium.h>
 
+#include "api/common.h"
 #include "api/handlers.h"
 #include "auth/token.h"
 #include "core/util.h"
@@ -38,46 +39,6 @@ static enum fd_err oauth_error(struct req *r, enum fd_err rc, const char *error,
 	return rc;
 }
 
-/* Finds grant_type=... in a form body; returns a malloc'd decoded value or NULL. */
-static char *form_value(const char *body, size_t len, const char *key)
-{
-	size_t kl = strlen(key);
-	const char *p = body, *end = body + len;
-	while (p < end) {
-		const char *amp = memchr(p, '&', (size_t)(end - p));
-		const char *stop = amp ? amp : end;
-		if ((size_t)(stop - p) > kl && memcmp(p, key, kl) == 0 && p[kl] == '=') {
-			const char *v = p + kl + 1;
-			size_t vl = (size_t)(stop - v);
-			char *out = malloc(vl + 1);
-			if (!out)
-				return NULL;
-			size_t o = 0;
-			for (size_t i = 0; i < vl; i++) {
-				if (v[i] == '+') {
-					out[o++] = ' ';
-				} else if (v[i] == '%' && i + 2 < vl) {
-					char hx[3] = {v[i + 1], v[i + 2], 0};
-					char *e = NULL;
-					long c = strtol(hx, &e, 16);
-					if (e != hx + 2) {
-						free(out);
-						return NULL;
-					}
-					out[o++] = (char)c;
-					i += 2;
-				} else {
-					out[o++] = v[i];
-				}
-			}
-			out[o] = '\0';
-			return out;
-		}
-		p = stop + 1;
-	}
-	return NULL;
-}
-
 /* Reads grant_type from a JSON or form body. malloc'd, or NULL when absent or unreadable. */
 static char *grant_type(struct req *r, int *unreadable)
 {
@@ -85,7 +46,7 @@ static char *grant_type(struct req *r, int *unreadable)
 	const char *body = r->body.data ? r->body.data : "";
 	*unreadable = 0;
 	if (ct && strncasecmp(ct, "application/x-www-form-urlencoded", 33) == 0)
-		return form_value(body, r->body.len, "grant_type");
+		return api_form_value(body, r->body.len, "grant_type");
 	if (ct && strncasecmp(ct, "application/json", 16) == 0) {
 		json_t *j = json_loadb(body, r->body.len, JSON_REJECT_DUPLICATES, NULL);
 		json_t *g = json_object_get(j, "grant_type");

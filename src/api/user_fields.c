@@ -5,6 +5,7 @@
 
 #include <string.h>
 
+#include "api/fields.h"
 #include "auth/policy.h"
 #include "http/request.h"
 
@@ -135,36 +136,14 @@ const char *user_email_problem(const char *s)
 	return NULL;
 }
 
-/* Code points in a UTF-8 string (jansson guarantees valid UTF-8). */
-static size_t utf8_chars(const char *s)
-{
-	size_t n = 0;
-	for (; *s; s++)
-		n += ((unsigned char)*s & 0xc0) != 0x80;
-	return n;
-}
-
-/* C0 controls, DEL, and the C1 controls U+0080..U+009F (UTF-8 C2 80..C2 9F). */
-static int has_control(const char *s)
-{
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c < 0x20 || c == 0x7f)
-			return 1;
-		if (c == 0xc2 && (unsigned char)s[1] >= 0x80 && (unsigned char)s[1] <= 0x9f)
-			return 1;
-	}
-	return 0;
-}
-
-struct field_rule {
+struct user_rule {
 	const char *name;
 	size_t max; /* in characters */
 	int nullable;
 	int nonempty;
 };
 
-static const struct field_rule rules[] = {
+static const struct user_rule rules[] = {
     {"role", 16, 0, 1},
     {"external_user_id", 255, 1, 1},
     {"email", 254, 0, 1},
@@ -180,7 +159,7 @@ static const struct field_rule rules[] = {
 
 static const char *const read_only[] = {"id", "org_id", "created_at", "updated_at", "deleted_at", NULL};
 
-static const struct field_rule *rule_for(const char *key)
+static const struct user_rule *rule_for(const char *key)
 {
 	for (size_t i = 0; i < NRULES; i++) {
 		if (strcmp(rules[i].name, key) == 0)
@@ -204,7 +183,7 @@ static void add_error(json_t *errors, const char *field, const char *detail)
 }
 
 /* Checks one writable field; on success sets the normalised value in clean. */
-static void check_field(const struct field_rule *rule, json_t *v, json_t *clean, json_t *errors)
+static void check_field(const struct user_rule *rule, json_t *v, json_t *clean, json_t *errors)
 {
 	const char *key = rule->name;
 	if (json_is_null(v)) {
@@ -236,18 +215,19 @@ static void check_field(const struct field_rule *rule, json_t *v, json_t *clean,
 		          rule->nullable ? "must not be empty (send null to clear it)" : "must not be empty");
 		return;
 	}
-	if (has_control(s)) {
+	if (fields_has_control(s)) {
 		add_error(errors, key, "must not contain control characters");
 		return;
 	}
-	if (utf8_chars(s) > rule->max) {
+	if (fields_utf8_chars(s) > rule->max) {
 		char d[64];
 		snprintf(d, sizeof d, "must be at most %zu characters", rule->max);
 		add_error(errors, key, d);
 		return;
 	}
 	if (strcmp(key, "role") == 0) {
-		if (role_parse(s) == ROLE_NONE)
+		enum role ro = role_parse(s);
+		if (ro == ROLE_NONE || ro == ROLE_INTEGRATION)
 			add_error(errors, key, "must be one of user, viewer, staff, admin");
 		else
 			json_object_set(clean, key, v);
@@ -278,7 +258,7 @@ enum fd_err user_fields_validate(json_t *body, json_t *current, json_t **clean, 
 	json_t *v;
 	json_object_foreach(body, key, v)
 	{
-		const struct field_rule *rule = rule_for(key);
+		const struct user_rule *rule = rule_for(key);
 		if (rule) {
 			check_field(rule, v, c, errs);
 		} else if (is_read_only(key)) {

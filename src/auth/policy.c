@@ -6,6 +6,9 @@
  *   staff   read; write users whose role is "user", and only set "user"
  *   admin   everything, including erase and the audit log
  *
+ *   integration  (a machine, outside the ladder) reads devices, registers
+ *                them and reports their state and readings; nothing else
+ *
  * Staff can never create, change, delete or promote a team member (viewer,
  * staff, admin), so no one can raise a role above what they may manage.
  */
@@ -13,7 +16,7 @@
 
 #include <string.h>
 
-static const char *const role_names[ROLE_COUNT] = {"user", "viewer", "staff", "admin"};
+static const char *const role_names[ROLE_COUNT] = {"user", "viewer", "staff", "admin", "integration"};
 
 enum role role_parse(const char *s)
 {
@@ -54,6 +57,16 @@ enum fd_err policy_check(const struct principal *p, const struct policy_request 
 		return FD_ENOTFOUND;
 	if (p->role <= ROLE_USER || p->role >= ROLE_COUNT)
 		return FD_EFORBIDDEN;
+	if (p->role == ROLE_INTEGRATION) {
+		switch (r->action) {
+		case ACT_DEVICE_READ:
+		case ACT_DEVICE_CREATE:
+		case ACT_DEVICE_STATE:
+			return FD_OK;
+		default:
+			return FD_EFORBIDDEN;
+		}
+	}
 	switch (r->action) {
 	case ACT_USER_READ:
 		return FD_OK; /* viewer and up */
@@ -72,7 +85,23 @@ enum fd_err policy_check(const struct principal *p, const struct policy_request 
 	}
 	case ACT_USER_ERASE:
 	case ACT_AUDIT_READ:
+	case ACT_DEVICE_STATE:
 		return p->role == ROLE_ADMIN ? FD_OK : FD_EFORBIDDEN;
+	case ACT_DEVICE_READ:
+	case ACT_PROPERTY_READ:
+		return FD_OK; /* viewer and up */
+	case ACT_DEVICE_CREATE:
+	case ACT_DEVICE_UPDATE:
+	case ACT_PROPERTY_WRITE:
+	case ACT_ONBOARDING:
+		return p->role >= ROLE_STAFF ? FD_OK : FD_EFORBIDDEN;
+	case ACT_MIGRATE: {
+		/* creates a user of new_role and archives one of target_role */
+		enum role top = manageable(p->role);
+		if (top == ROLE_NONE || r->target_role > top || r->new_role > top)
+			return FD_EFORBIDDEN;
+		return FD_OK;
+	}
 	default:
 		return FD_EFORBIDDEN;
 	}

@@ -11,7 +11,9 @@
 #include "core/err.h"
 #include "core/util.h"
 
-enum role { ROLE_NONE = -1, ROLE_USER = 0, ROLE_VIEWER, ROLE_STAFF, ROLE_ADMIN, ROLE_COUNT };
+/* user < viewer < staff < admin is the team's ladder. integration stands
+ * apart: a machine role for device integrations, outside the ladder. */
+enum role { ROLE_NONE = -1, ROLE_USER = 0, ROLE_VIEWER, ROLE_STAFF, ROLE_ADMIN, ROLE_INTEGRATION, ROLE_COUNT };
 
 /* "user" -> ROLE_USER ...; ROLE_NONE for anything else (NULL included). */
 enum role role_parse(const char *s);
@@ -35,6 +37,14 @@ enum policy_action {
 	ACT_USER_RESTORE,
 	ACT_USER_ERASE,
 	ACT_AUDIT_READ,
+	ACT_DEVICE_READ,     /* devices, their diagnosis, statistics, the fleet view */
+	ACT_DEVICE_CREATE,   /* register a device */
+	ACT_DEVICE_UPDATE,   /* settings, reset, delete */
+	ACT_DEVICE_STATE,    /* report state and readings */
+	ACT_PROPERTY_READ,   /* buildings, energy contracts, the user summary */
+	ACT_PROPERTY_WRITE,  /* buildings and energy contracts */
+	ACT_ONBOARDING,      /* create a self-service connection link */
+	ACT_MIGRATE,         /* move a user's records to a new user */
 	ACT_COUNT
 };
 

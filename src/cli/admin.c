@@ -108,7 +108,7 @@ static const char token_help[] = "usage: fleetdesk [--db PATH] token create --or
                                  "       fleetdesk [--db PATH] token list --org ORG_ID\n"
                                  "       fleetdesk [--db PATH] token revoke --org ORG_ID --id TOKEN_ID\n"
                                  "create prints only the new bearer token; it is shown once and stored as a hash.\n"
-                                 "ROLE is one of user, viewer, staff, admin.\n";
+                                 "ROLE is one of user, viewer, staff, admin, integration (devices and their state only).\n";
 
 int cmd_token(int argc, char **argv, const char *db)
 {
@@ -148,7 +148,7 @@ int cmd_token(int argc, char **argv, const char *db)
 		if (!role)
 			return args_usage_error("token", "--role is required");
 		if (role_parse(role) == ROLE_NONE)
-			return args_usage_error("token", "--role must be one of user, viewer, staff, admin");
+			return args_usage_error("token", "--role must be one of user, viewer, staff, admin, integration");
 		if (name && (strlen(name) == 0 || strlen(name) > 100))
 			return args_usage_error("token", "--name must be 1 to 100 characters");
 	}

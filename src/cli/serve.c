@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "api/routes.h"
@@ -20,7 +21,8 @@
 #include "http/server.h"
 #include "store/store.h"
 
-#define GRACE_MS 10000
+#define GRACE_MS    10000
+#define SWEEP_BATCH 500 /* devices per second whose figures the sweep refreshes */
 
 static const char serve_help[] =
     "usage: fleetdesk serve [--listen HOST:PORT] [--db PATH] [--threads N] [--access-log PATH|-|off]\n"
@@ -77,8 +79,17 @@ int cmd_serve(int argc, char **argv, const char *db)
 		return 1;
 	}
 	fprintf(stderr, "fleetdesk: serving %s on %s with %d threads\n", db, server_url(srv), cfg.threads);
+	/* Housekeeping between signals: stale devices, consumption of quiet devices. */
 	int sig = 0;
-	sigwait(&set, &sig);
+	for (;;) {
+		struct timespec tick = {.tv_sec = 1, .tv_nsec = 0};
+		sig = sigtimedwait(&set, NULL, &tick);
+		if (sig == SIGINT || sig == SIGTERM)
+			break;
+		enum fd_err sw = store_device_sweep(st, util_now_ms(), SWEEP_BATCH);
+		if (sw != FD_OK && sw != FD_EBUSY)
+			log_msg("error", "the device sweep failed; it runs again in a second");
+	}
 	fprintf(stderr, "fleetdesk: %s received, finishing in-flight requests\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
 	server_stop(srv, GRACE_MS);
 	store_close(st);

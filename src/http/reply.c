@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/jsonw.h"
 #include "http/request.h"
 
 static const struct {
@@ -92,13 +93,23 @@ enum fd_err reply_take(struct req *r, unsigned status, const char *content_type,
 	return FD_OK;
 }
 
+#define REPLY_MAX (256u * 1024 * 1024) /* a reply larger than this is a bug */
+
 static enum fd_err reply_json_type(struct req *r, unsigned status, json_t *body, const char *type)
 {
-	char *s = json_dumps(body, JSON_COMPACT);
+	struct buf b;
+	buf_init(&b, REPLY_MAX);
+	enum fd_err rc = jsonw_value(&b, body);
 	json_decref(body);
-	if (!s)
-		return FD_ENOMEM;
-	return reply_take(r, status, type, s, strlen(s));
+	if (rc == FD_OK && !b.data)
+		rc = buf_puts(&b, "null");
+	if (rc != FD_OK) {
+		buf_release(&b);
+		return rc;
+	}
+	size_t len = 0;
+	char *s = buf_detach(&b, &len);
+	return reply_take(r, status, type, s, len);
 }
 
 enum fd_err reply_json(struct req *r, unsigned status, json_t *body)

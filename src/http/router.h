@@ -16,6 +16,7 @@ typedef enum fd_err (*route_handler)(struct req *r);
 enum route_flags {
 	ROUTE_AUTH = 1,      /* needs a bearer token */
 	ROUTE_JSON_BODY = 2, /* reads a JSON body */
+	ROUTE_SECRET_PATH = 4, /* the path carries a secret: the access log shows the pattern */
 };
 
 struct route {
@@ -24,6 +25,7 @@ struct route {
 	route_handler handler;
 	const char *name; /* for metrics and the access log */
 	int flags;
+	int arg; /* handler-specific, e.g. which device type the path names */
 };
 
 /*

@@ -281,7 +281,10 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	if (line) {
 		json_object_set_new(line, "request_id", json_string(r->request_id));
 		json_object_set_new(line, "method", json_string(r->method));
-		json_object_set_new(line, "path", json_stringn_nocheck(r->path, strnlen(r->path, 512)));
+		if (r->route && (r->route->flags & ROUTE_SECRET_PATH)) /* the path holds a secret: log its pattern */
+			json_object_set_new(line, "path", json_string(r->route->pattern));
+		else
+			json_object_set_new(line, "path", json_stringn_nocheck(r->path, strnlen(r->path, 512)));
 		json_object_set_new(line, "route", json_string(r->route ? r->route->name : "unmatched"));
 		json_object_set_new(line, "status", json_integer(r->status));
 		json_object_set_new(line, "bytes", json_integer((json_int_t)r->resp_len));

@@ -73,6 +73,60 @@ const char *const sqlite_migrations[] = {
     "  INSERT INTO users_grams(rowid, email, first_name, last_name, external_user_id)"
     "  VALUES (new.seq, new.email, new.first_name, new.last_name, new.external_user_id); END;"
     "INSERT INTO users_grams(users_grams) VALUES ('rebuild');",
+    /* 4: devices (indexed columns plus the type's fields as JSON), readings, buildings and
+     * contracts ("records"), onboarding sessions */
+    "CREATE TABLE devices ("
+    "  seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, org_id TEXT NOT NULL REFERENCES orgs(id),"
+    "  user_seq INTEGER NOT NULL REFERENCES users(seq), type INTEGER NOT NULL, building_id TEXT,"
+    "  is_authenticated INTEGER NOT NULL, authorization_url TEXT,"
+    "  is_smart_optimization_active INTEGER NOT NULL, pause_power_until TEXT,"
+    "  state_at TEXT, stale INTEGER NOT NULL DEFAULT 0,"
+    "  attention INTEGER GENERATED ALWAYS AS"
+    "    ((is_authenticated = 0) | ((is_smart_optimization_active = 0) << 1) | (stale << 2)) VIRTUAL,"
+    "  cons_day REAL NOT NULL DEFAULT 0, cons_week REAL NOT NULL DEFAULT 0, cons_month REAL NOT NULL DEFAULT 0,"
+    "  prod_day REAL NOT NULL DEFAULT 0, prod_week REAL NOT NULL DEFAULT 0, prod_month REAL NOT NULL DEFAULT 0,"
+    "  derived_at INTEGER NOT NULL DEFAULT 0, attrs TEXT NOT NULL,"
+    "  created_at TEXT NOT NULL, updated_at TEXT NOT NULL, deleted_at TEXT, version INTEGER NOT NULL DEFAULT 1);"
+    "CREATE INDEX devices_user ON devices(user_seq, type);"
+    "CREATE INDEX devices_org ON devices(org_id);"
+    "CREATE INDEX devices_org_type ON devices(org_id, type);"
+    "CREATE INDEX devices_building ON devices(building_id) WHERE building_id IS NOT NULL;"
+    "CREATE INDEX devices_attn ON devices(org_id) WHERE deleted_at IS NULL AND attention != 0;"
+    "CREATE INDEX devices_attn_type ON devices(org_id, type) WHERE deleted_at IS NULL AND attention != 0;"
+    "CREATE INDEX devices_fresh ON devices(state_at) WHERE deleted_at IS NULL AND stale = 0;"
+    "CREATE INDEX devices_derived ON devices(derived_at) WHERE deleted_at IS NULL;"
+    "CREATE INDEX devices_cmp_day ON devices(org_id, type, cons_day) WHERE deleted_at IS NULL;"
+    "CREATE INDEX devices_cmp_month ON devices(org_id, type, cons_month) WHERE deleted_at IS NULL;"
+    /* counts per org, type, deletion and attention bits, kept by triggers: fleet totals in O(1) */
+    "CREATE TABLE device_counts ("
+    "  org_id TEXT NOT NULL, type INTEGER NOT NULL, deleted INTEGER NOT NULL, attention INTEGER NOT NULL,"
+    "  n INTEGER NOT NULL, PRIMARY KEY (org_id, type, deleted, attention)) WITHOUT ROWID;"
+    "CREATE TRIGGER devices_count_ins AFTER INSERT ON devices BEGIN"
+    "  INSERT INTO device_counts VALUES (new.org_id, new.type, new.deleted_at IS NOT NULL, new.attention, 1)"
+    "  ON CONFLICT DO UPDATE SET n = n + 1; END;"
+    "CREATE TRIGGER devices_count_upd AFTER UPDATE OF org_id, type, deleted_at, is_authenticated,"
+    "  is_smart_optimization_active, stale ON devices"
+    "  WHEN old.org_id IS NOT new.org_id OR old.type IS NOT new.type"
+    "    OR (old.deleted_at IS NULL) != (new.deleted_at IS NULL) OR old.attention != new.attention BEGIN"
+    "  UPDATE device_counts SET n = n - 1 WHERE org_id = old.org_id AND type = old.type"
+    "    AND deleted = (old.deleted_at IS NOT NULL) AND attention = old.attention;"
+    "  INSERT INTO device_counts VALUES (new.org_id, new.type, new.deleted_at IS NOT NULL, new.attention, 1)"
+    "  ON CONFLICT DO UPDATE SET n = n + 1; END;"
+    /* interval energy readings: ts is the interval's start in Unix seconds */
+    "CREATE TABLE readings ("
+    "  device_seq INTEGER NOT NULL, ts INTEGER NOT NULL, kwh_in REAL NOT NULL, kwh_out REAL NOT NULL,"
+    "  PRIMARY KEY (device_seq, ts)) WITHOUT ROWID;"
+    /* buildings (kind 0) and energy contracts (kind 1) of a user */
+    "CREATE TABLE records ("
+    "  seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, org_id TEXT NOT NULL REFERENCES orgs(id),"
+    "  user_seq INTEGER NOT NULL REFERENCES users(seq), kind INTEGER NOT NULL, attrs TEXT NOT NULL,"
+    "  created_at TEXT NOT NULL, updated_at TEXT NOT NULL, deleted_at TEXT, version INTEGER NOT NULL DEFAULT 1);"
+    "CREATE INDEX records_user ON records(user_seq, kind);"
+    /* self-service connection sessions: only the hash of the link's secret is kept */
+    "CREATE TABLE onboarding ("
+    "  id TEXT PRIMARY KEY, org_id TEXT NOT NULL REFERENCES orgs(id), user_seq INTEGER NOT NULL,"
+    "  secret_hash TEXT NOT NULL UNIQUE, request TEXT NOT NULL, created_at TEXT NOT NULL,"
+    "  expires_ms INTEGER NOT NULL, used_at TEXT, device_id TEXT);",
 };
 
 const int sqlite_migrations_count = (int)(sizeof sqlite_migrations / sizeof sqlite_migrations[0]);

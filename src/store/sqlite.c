@@ -11,6 +11,7 @@
  * fragments only (never from input) and cached per connection per shape.
  */
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,7 +22,7 @@
 #include "core/jsonw.h"
 #include "store/grams.h"
 #include "store/migrations.h"
-#include "store/store_int.h"
+#include "store/sqlite_int.h"
 
 enum stmt_id {
 	S_BEGIN,
@@ -153,8 +154,13 @@ struct count_cache_entry {
 	int64_t total;
 };
 
+#define XS_SLOTS 512
 struct conn {
 	sqlite3 *db;
+	struct {
+		const char *sql;
+		sqlite3_stmt *s;
+	} xs[XS_SLOTS]; /* sq_prep()'s cache, open addressing by address */
 	sqlite3_stmt *stmts[S_COUNT];
 	sqlite3_stmt *list[LIST_SHAPES];
 	sqlite3_stmt *count[COUNT_SHAPES];
@@ -190,12 +196,12 @@ struct sqlite_store {
 	struct tri_stat *tri; /* TRI_SLOTS, open addressing */
 };
 
-static struct sqlite_store *to_sqlite(struct store *st)
+struct sqlite_store *sq_of(struct store *st)
 {
 	return (struct sqlite_store *)st;
 }
 
-static enum fd_err map_rc(int rc)
+enum fd_err sq_map_rc(int rc)
 {
 	switch (rc & 0xff) {
 	case SQLITE_OK:
@@ -222,6 +228,8 @@ static void conn_free(struct conn *c)
 		sqlite3_finalize(c->list[i]);
 	for (int i = 0; i < COUNT_SHAPES; i++)
 		sqlite3_finalize(c->count[i]);
+	for (int i = 0; i < XS_SLOTS; i++)
+		sqlite3_finalize(c->xs[i].s);
 	sqlite3_close(c->db);
 	free(c);
 }
@@ -249,14 +257,14 @@ static enum fd_err conn_open(const char *path, struct conn **out)
 	                  NULL, NULL, NULL);
 	if (rc != SQLITE_OK) {
 		conn_free(c);
-		return map_rc(rc);
+		return sq_map_rc(rc);
 	}
 	*out = c;
 	return FD_OK;
 }
 
 /* The calling thread's connection, opened on first use. NULL on failure. */
-static struct conn *conn_get(struct sqlite_store *s)
+struct conn *sq_conn(struct sqlite_store *s)
 {
 	struct conn *c = pthread_getspecific(s->key);
 	if (c)
@@ -283,13 +291,43 @@ static sqlite3_stmt *prep_cached(struct conn *c, sqlite3_stmt **slot, const char
 	return *slot;
 }
 
+struct conn *sq_get(struct store *st)
+{
+	return sq_conn(sq_of(st));
+}
+
+sqlite3 *sq_db(struct conn *c)
+{
+	return c->db;
+}
+
+sqlite3_stmt *sq_prep(struct conn *c, const char *sql)
+{
+	size_t h = ((uintptr_t)sql >> 3) % XS_SLOTS;
+	for (size_t n = 0; n < XS_SLOTS; n++, h = (h + 1) % XS_SLOTS) {
+		if (c->xs[h].sql == sql)
+			return c->xs[h].s;
+		if (!c->xs[h].sql) {
+			sqlite3_stmt *s = NULL;
+			if (sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s, NULL) != SQLITE_OK) {
+				sqlite3_finalize(s);
+				return NULL;
+			}
+			c->xs[h].sql = sql;
+			c->xs[h].s = s;
+			return s;
+		}
+	}
+	return NULL; /* more distinct statements than slots: raise XS_SLOTS */
+}
+
 static sqlite3_stmt *stmt(struct conn *c, enum stmt_id id)
 {
 	return prep_cached(c, &c->stmts[id], stmt_sql[id]);
 }
 
 /* Resets a statement after use so it holds no read lock. */
-static void done(sqlite3_stmt *s)
+void sq_done(sqlite3_stmt *s)
 {
 	if (s) {
 		sqlite3_reset(s);
@@ -298,11 +336,11 @@ static void done(sqlite3_stmt *s)
 }
 
 /* Steps a bound write statement once and resets it. */
-static enum fd_err step_write(sqlite3_stmt *s)
+enum fd_err sq_step_write(sqlite3_stmt *s)
 {
 	int r = sqlite3_step(s);
-	done(s);
-	return r == SQLITE_DONE ? FD_OK : map_rc(r);
+	sq_done(s);
+	return r == SQLITE_DONE ? FD_OK : sq_map_rc(r);
 }
 
 static enum fd_err exec_simple(struct conn *c, enum stmt_id id)
@@ -311,8 +349,8 @@ static enum fd_err exec_simple(struct conn *c, enum stmt_id id)
 	if (!s)
 		return FD_EIO;
 	int rc = sqlite3_step(s);
-	done(s);
-	return rc == SQLITE_DONE ? FD_OK : map_rc(rc);
+	sq_done(s);
+	return rc == SQLITE_DONE ? FD_OK : sq_map_rc(rc);
 }
 
 static void write_unlock(struct conn *c)
@@ -323,7 +361,7 @@ static void write_unlock(struct conn *c)
 	}
 }
 
-static enum fd_err tx_begin(struct conn *c)
+enum fd_err sq_tx_begin(struct conn *c)
 {
 	pthread_mutex_lock(c->write_lock);
 	c->writing = 1;
@@ -333,7 +371,7 @@ static enum fd_err tx_begin(struct conn *c)
 	return rc;
 }
 
-static enum fd_err tx_commit(struct conn *c)
+enum fd_err sq_tx_commit(struct conn *c)
 {
 	enum fd_err rc = exec_simple(c, S_COMMIT);
 	if (rc != FD_OK)
@@ -342,14 +380,70 @@ static enum fd_err tx_commit(struct conn *c)
 	return rc;
 }
 
-static void tx_rollback(struct conn *c)
+void sq_tx_rollback(struct conn *c)
 {
 	if (!sqlite3_get_autocommit(c->db))
 		exec_simple(c, S_ROLLBACK);
 	write_unlock(c);
 }
 
-static void bind_text(sqlite3_stmt *s, int i, const char *v)
+static const char SQL_SP_BEGIN[] = "SAVEPOINT fd_sp";
+static const char SQL_SP_RELEASE[] = "RELEASE fd_sp";
+static const char SQL_SP_ROLLBACK[] = "ROLLBACK TO fd_sp";
+
+static enum fd_err sp_exec(struct conn *c, const char *sql)
+{
+	sqlite3_stmt *s = sq_prep(c, sql);
+	return s ? sq_step_write(s) : FD_EIO;
+}
+
+enum fd_err sq_sp_begin(struct conn *c)
+{
+	return sp_exec(c, SQL_SP_BEGIN);
+}
+
+void sq_sp_release(struct conn *c)
+{
+	sp_exec(c, SQL_SP_RELEASE);
+}
+
+void sq_sp_rollback(struct conn *c)
+{
+	sp_exec(c, SQL_SP_ROLLBACK);
+	sp_exec(c, SQL_SP_RELEASE);
+}
+
+enum fd_err sq_fault(const char *name)
+{
+#ifdef FD_TEST_HOOKS
+	const char *f = getenv("FLEETDESK_FAULT");
+	return f && strcmp(f, name) == 0 ? FD_EIO : FD_OK;
+#else
+	(void)name;
+	return FD_OK;
+#endif
+}
+
+static const char SQL_USER_SEQ[] = "SELECT seq, deleted_at IS NOT NULL FROM users WHERE id = ?1 AND org_id = ?2";
+
+enum fd_err sq_user_seq(struct conn *c, const char *org_id, const char *user_id, int64_t *seq, int *deleted)
+{
+	sqlite3_stmt *s = sq_prep(c, SQL_USER_SEQ);
+	if (!s)
+		return FD_EIO;
+	sq_bind_text(s, 1, user_id);
+	sq_bind_text(s, 2, org_id);
+	int r = sqlite3_step(s);
+	if (r == SQLITE_ROW) {
+		*seq = sqlite3_column_int64(s, 0);
+		if (deleted)
+			*deleted = sqlite3_column_int(s, 1);
+	}
+	sq_done(s);
+	return r == SQLITE_ROW ? FD_OK : r == SQLITE_DONE ? FD_ENOTFOUND : sq_map_rc(r);
+}
+
+void sq_bind_text(sqlite3_stmt *s, int i, const char *v)
 {
 	if (v)
 		sqlite3_bind_text(s, i, v, -1, SQLITE_TRANSIENT);
@@ -358,34 +452,34 @@ static void bind_text(sqlite3_stmt *s, int i, const char *v)
 }
 
 /* Binds a string or null member of a JSON object. */
-static void bind_json_str(sqlite3_stmt *s, int i, json_t *obj, const char *key)
+void sq_bind_json_str(sqlite3_stmt *s, int i, json_t *obj, const char *key)
 {
 	json_t *v = json_object_get(obj, key);
-	bind_text(s, i, json_is_string(v) ? json_string_value(v) : NULL);
+	sq_bind_text(s, i, json_is_string(v) ? json_string_value(v) : NULL);
 }
 
-static void bind_named_text(sqlite3_stmt *s, const char *name, const char *v)
+void sq_bind_named_text(sqlite3_stmt *s, const char *name, const char *v)
 {
 	int i = sqlite3_bind_parameter_index(s, name);
 	if (i > 0)
-		bind_text(s, i, v);
+		sq_bind_text(s, i, v);
 }
 
-static void bind_named_int(sqlite3_stmt *s, const char *name, int64_t v)
+void sq_bind_named_int(sqlite3_stmt *s, const char *name, int64_t v)
 {
 	int i = sqlite3_bind_parameter_index(s, name);
 	if (i > 0)
 		sqlite3_bind_int64(s, i, v);
 }
 
-static json_t *col_str(sqlite3_stmt *s, int i)
+json_t *sq_col_str(sqlite3_stmt *s, int i)
 {
 	if (sqlite3_column_type(s, i) == SQLITE_NULL)
 		return json_null();
 	return json_string((const char *)sqlite3_column_text(s, i));
 }
 
-static const char *col_cstr(sqlite3_stmt *s, int i)
+const char *sq_col_cstr(sqlite3_stmt *s, int i)
 {
 	const char *v = (const char *)sqlite3_column_text(s, i);
 	return v ? v : "";
@@ -393,11 +487,11 @@ static const char *col_cstr(sqlite3_stmt *s, int i)
 
 static void copy_col(char *dst, size_t n, sqlite3_stmt *s, int i)
 {
-	snprintf(dst, n, "%s", col_cstr(s, i));
+	snprintf(dst, n, "%s", sq_col_cstr(s, i));
 }
 
 /* Writes one audit record inside the caller's transaction. changes may be NULL. */
-static enum fd_err audit_append(struct conn *c, const struct store_actor *a, const char *org_id, const char *at,
+enum fd_err sq_audit(struct conn *c, const struct store_actor *a, const char *org_id, const char *at,
                                 const char *action, const char *target_type, const char *target_id, json_t *changes)
 {
 	sqlite3_stmt *s = stmt(c, S_AUDIT_INSERT);
@@ -409,20 +503,20 @@ static enum fd_err audit_append(struct conn *c, const struct store_actor *a, con
 		if (!ch)
 			return FD_ENOMEM;
 	}
-	bind_text(s, 1, org_id);
-	bind_text(s, 2, at);
-	bind_text(s, 3, a->request_id);
-	bind_text(s, 4, a->type);
-	bind_text(s, 5, a->id);
-	bind_text(s, 6, a->name);
-	bind_text(s, 7, action);
-	bind_text(s, 8, target_type);
-	bind_text(s, 9, target_id);
-	bind_text(s, 10, ch);
+	sq_bind_text(s, 1, org_id);
+	sq_bind_text(s, 2, at);
+	sq_bind_text(s, 3, a->request_id);
+	sq_bind_text(s, 4, a->type);
+	sq_bind_text(s, 5, a->id);
+	sq_bind_text(s, 6, a->name);
+	sq_bind_text(s, 7, action);
+	sq_bind_text(s, 8, target_type);
+	sq_bind_text(s, 9, target_id);
+	sq_bind_text(s, 10, ch);
 	int rc = sqlite3_step(s);
-	done(s);
+	sq_done(s);
 	free(ch);
-	return rc == SQLITE_DONE ? FD_OK : map_rc(rc);
+	return rc == SQLITE_DONE ? FD_OK : sq_map_rc(rc);
 }
 
 /* ---------------------------------------------------------------- open/close */
@@ -436,7 +530,7 @@ static enum fd_err migrate(struct conn *c)
 	                      NULL, NULL, &err);
 	sqlite3_free(err);
 	if (rc != SQLITE_OK)
-		return map_rc(rc);
+		return sq_map_rc(rc);
 	sqlite3_stmt *q = NULL;
 	if (sqlite3_prepare_v2(c->db, "SELECT ifnull(max(version), 0) FROM schema_migrations", -1, &q, NULL) !=
 	    SQLITE_OK)
@@ -448,7 +542,7 @@ static enum fd_err migrate(struct conn *c)
 	if (have > sqlite_migrations_count)
 		return FD_EIO; /* a newer fleetdesk wrote this database */
 	for (int v = have + 1; v <= sqlite_migrations_count; v++) {
-		enum fd_err e = tx_begin(c);
+		enum fd_err e = sq_tx_begin(c);
 		if (e != FD_OK)
 			return e;
 		rc = sqlite3_exec(c->db, sqlite_migrations[v - 1], NULL, NULL, NULL);
@@ -459,16 +553,16 @@ static enum fd_err migrate(struct conn *c)
 			rc = sqlite3_prepare_v2(c->db, "INSERT INTO schema_migrations VALUES (?1, ?2)", -1, &ins, NULL);
 			if (rc == SQLITE_OK) {
 				sqlite3_bind_int(ins, 1, v);
-				bind_text(ins, 2, now);
+				sq_bind_text(ins, 2, now);
 				rc = sqlite3_step(ins) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
 			}
 			sqlite3_finalize(ins);
 		}
 		if (rc != SQLITE_OK) {
-			tx_rollback(c);
+			sq_tx_rollback(c);
 			return FD_EIO;
 		}
-		e = tx_commit(c);
+		e = sq_tx_commit(c);
 		if (e != FD_OK)
 			return e;
 	}
@@ -477,7 +571,7 @@ static enum fd_err migrate(struct conn *c)
 
 static void sq_close(struct store *st)
 {
-	struct sqlite_store *s = to_sqlite(st);
+	struct sqlite_store *s = sq_of(st);
 	struct conn *c = s->conns;
 	while (c) {
 		struct conn *n = c->next;
@@ -506,6 +600,8 @@ static enum fd_err sq_open(const char *path, struct store **out)
 	if (!s)
 		return FD_ENOMEM;
 	s->base.ops = &store_sqlite_ops;
+	s->base.dev = &store_sqlite_device_ops;
+	s->base.rec = &store_sqlite_record_ops;
 	s->path = strdup(path);
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_mutex_init(&s->write_lock, NULL);
@@ -521,7 +617,7 @@ static enum fd_err sq_open(const char *path, struct store **out)
 		free(s);
 		return FD_ENOMEM;
 	}
-	struct conn *c = conn_get(s);
+	struct conn *c = sq_conn(s);
 	enum fd_err rc = c ? migrate(c) : FD_EIO;
 	if (rc != FD_OK) {
 		sq_close(&s->base);
@@ -533,15 +629,15 @@ static enum fd_err sq_open(const char *path, struct store **out)
 
 static enum fd_err sq_ping(struct store *st)
 {
-	struct conn *c = conn_get(to_sqlite(st));
+	struct conn *c = sq_conn(sq_of(st));
 	if (!c)
 		return FD_EIO;
 	sqlite3_stmt *s = stmt(c, S_PING);
 	if (!s)
 		return FD_EIO;
 	int rc = sqlite3_step(s);
-	done(s);
-	return rc == SQLITE_ROW ? FD_OK : map_rc(rc);
+	sq_done(s);
+	return rc == SQLITE_ROW ? FD_OK : sq_map_rc(rc);
 }
 
 /* ---------------------------------------------------------------- orgs */
@@ -552,16 +648,16 @@ static enum fd_err write_audited(struct conn *c, struct store *st, sqlite3_stmt 
 
 static enum fd_err sq_org_create(struct store *st, const struct store_actor *a, const char *name, json_t **org)
 {
-	struct conn *c = conn_get(to_sqlite(st));
+	struct conn *c = sq_conn(sq_of(st));
 	sqlite3_stmt *s = c ? stmt(c, S_ORG_INSERT) : NULL;
 	if (!s)
 		return FD_EIO;
 	char id[FD_UUID_LEN + 1], now[FD_TIME_LEN + 1];
 	util_uuid(id);
 	util_now_rfc3339(now);
-	bind_text(s, 1, id);
-	bind_text(s, 2, name);
-	bind_text(s, 3, now);
+	sq_bind_text(s, 1, id);
+	sq_bind_text(s, 2, name);
+	sq_bind_text(s, 3, now);
 	json_t *changes = json_pack("{s{sns}}", "name", "before", "after", name);
 	enum fd_err rc = write_audited(c, st, s, NULL, a, id, now, "org.create", "org", id, changes);
 	json_decref(changes);
@@ -572,18 +668,18 @@ static enum fd_err sq_org_create(struct store *st, const struct store_actor *a, 
 
 static enum fd_err sq_org_exists(struct store *st, const char *org_id)
 {
-	struct conn *c = conn_get(to_sqlite(st));
+	struct conn *c = sq_conn(sq_of(st));
 	if (!c)
 		return FD_EIO;
 	sqlite3_stmt *s = stmt(c, S_ORG_EXISTS);
 	if (!s)
 		return FD_EIO;
-	bind_text(s, 1, org_id);
+	sq_bind_text(s, 1, org_id);
 	int r = sqlite3_step(s);
-	done(s);
+	sq_done(s);
 	if (r == SQLITE_ROW)
 		return FD_OK;
-	return r == SQLITE_DONE ? FD_ENOTFOUND : map_rc(r);
+	return r == SQLITE_DONE ? FD_ENOTFOUND : sq_map_rc(r);
 }
 
 /*
@@ -596,27 +692,27 @@ static enum fd_err write_audited(struct conn *c, struct store *st, sqlite3_stmt 
                                  const struct store_actor *a, const char *org_id, const char *now, const char *action,
                                  const char *target_type, const char *target_id, json_t *changes)
 {
-	enum fd_err rc = tx_begin(c);
+	enum fd_err rc = sq_tx_begin(c);
 	if (rc == FD_OK && org_must_exist)
 		rc = sq_org_exists(st, org_must_exist);
 	if (rc != FD_OK) {
-		done(s);
-		tx_rollback(c);
+		sq_done(s);
+		sq_tx_rollback(c);
 		return rc;
 	}
-	rc = step_write(s);
+	rc = sq_step_write(s);
 	if (rc == FD_OK)
-		rc = audit_append(c, a, org_id, now, action, target_type, target_id, changes);
+		rc = sq_audit(c, a, org_id, now, action, target_type, target_id, changes);
 	if (rc != FD_OK) {
-		tx_rollback(c);
+		sq_tx_rollback(c);
 		return rc;
 	}
-	return tx_commit(c);
+	return sq_tx_commit(c);
 }
 
 static enum fd_err sq_org_list(struct store *st, json_t **orgs)
 {
-	struct conn *c = conn_get(to_sqlite(st));
+	struct conn *c = sq_conn(sq_of(st));
 	if (!c)
 		return FD_EIO;
 	sqlite3_stmt *s = stmt(c, S_ORG_LIST);
@@ -625,13 +721,13 @@ static enum fd_err sq_org_list(struct store *st, json_t **orgs)
 	json_t *arr = json_array();
 	int r;
 	while ((r = sqlite3_step(s)) == SQLITE_ROW) {
-		json_array_append_new(arr, json_pack("{sososo}", "id", col_str(s, 0), "name", col_str(s, 1),
-		                                     "created_at", col_str(s, 2)));
+		json_array_append_new(arr, json_pack("{sososo}", "id", sq_col_str(s, 0), "name", sq_col_str(s, 1),
+		                                     "created_at", sq_col_str(s, 2)));
 	}
-	done(s);
+	sq_done(s);
 	if (r != SQLITE_DONE) {
 		json_decref(arr);
-		return map_rc(r);
+		return sq_map_rc(r);
 	}
 	*orgs = arr;
 	return FD_OK;
@@ -643,21 +739,21 @@ static enum fd_err sq_token_create(struct store *st, const struct store_actor *a
                                    const char *name, const char *kind, const char *client_id, const char *hash,
                                    int64_t expires_ms, json_t **meta)
 {
-	struct conn *c = conn_get(to_sqlite(st));
+	struct conn *c = sq_conn(sq_of(st));
 	sqlite3_stmt *s = c ? stmt(c, S_TOKEN_INSERT) : NULL;
 	if (!s)
 		return FD_EIO;
 	char id[FD_UUID_LEN + 1], now[FD_TIME_LEN + 1];
 	util_uuid(id);
 	util_now_rfc3339(now);
-	bind_text(s, 1, id);
-	bind_text(s, 2, org_id);
-	bind_text(s, 3, hash);
-	bind_text(s, 4, name);
-	bind_text(s, 5, role);
-	bind_text(s, 6, kind);
-	bind_text(s, 7, client_id);
-	bind_text(s, 8, now);
+	sq_bind_text(s, 1, id);
+	sq_bind_text(s, 2, org_id);
+	sq_bind_text(s, 3, hash);
+	sq_bind_text(s, 4, name);
+	sq_bind_text(s, 5, role);
+	sq_bind_text(s, 6, kind);
+	sq_bind_text(s, 7, client_id);
+	sq_bind_text(s, 8, now);
 	if (expires_ms > 0)
 		sqlite3_bind_int64(s, 9, expires_ms);
 	else
@@ -675,13 +771,13 @@ static enum fd_err sq_token_create(struct store *st, const struct store_actor *a
 
 static enum fd_err sq_token_lookup(struct store *st, const char *hash, int64_t now_ms, struct store_token *tok)
 {
-	struct conn *c = conn_get(to_sqlite(st));
+	struct conn *c = sq_conn(sq_of(st));
 	if (!c)
 		return FD_EIO;
 	sqlite3_stmt *s = stmt(c, S_TOKEN_LOOKUP);
 	if (!s)
 		return FD_EIO;
-	bind_text(s, 1, hash);
+	sq_bind_text(s, 1, hash);
 	sqlite3_bind_int64(s, 2, now_ms);
 	int r = sqlite3_step(s);
 	if (r == SQLITE_ROW) {
@@ -693,10 +789,10 @@ static enum fd_err sq_token_lookup(struct store *st, const char *hash, int64_t n
 		copy_col(tok->client_id, sizeof tok->client_id, s, 5);
 		tok->expires_ms = sqlite3_column_int64(s, 6);
 	}
-	done(s);
+	sq_done(s);
 	if (r == SQLITE_ROW)
 		return FD_OK;
-	return r == SQLITE_DONE ? FD_ENOTFOUND : map_rc(r);
+	return r == SQLITE_DONE ? FD_ENOTFOUND : sq_map_rc(r);
 }
 
 static json_t *ms_or_null(sqlite3_stmt *s, int i)
@@ -710,25 +806,25 @@ static json_t *ms_or_null(sqlite3_stmt *s, int i)
 
 static enum fd_err sq_token_list(struct store *st, const char *org_id, json_t **tokens)
 {
-	struct conn *c = conn_get(to_sqlite(st));
+	struct conn *c = sq_conn(sq_of(st));
 	if (!c)
 		return FD_EIO;
 	sqlite3_stmt *s = stmt(c, S_TOKEN_LIST);
 	if (!s)
 		return FD_EIO;
-	bind_text(s, 1, org_id);
+	sq_bind_text(s, 1, org_id);
 	json_t *arr = json_array();
 	int r;
 	while ((r = sqlite3_step(s)) == SQLITE_ROW) {
-		json_array_append_new(arr, json_pack("{sosososososososo}", "id", col_str(s, 0), "name", col_str(s, 1),
-		                                     "role", col_str(s, 2), "kind", col_str(s, 3), "client_id",
-		                                     col_str(s, 4), "created_at", col_str(s, 5), "expires_at",
-		                                     ms_or_null(s, 6), "revoked_at", col_str(s, 7)));
+		json_array_append_new(arr, json_pack("{sosososososososo}", "id", sq_col_str(s, 0), "name", sq_col_str(s, 1),
+		                                     "role", sq_col_str(s, 2), "kind", sq_col_str(s, 3), "client_id",
+		                                     sq_col_str(s, 4), "created_at", sq_col_str(s, 5), "expires_at",
+		                                     ms_or_null(s, 6), "revoked_at", sq_col_str(s, 7)));
 	}
-	done(s);
+	sq_done(s);
 	if (r != SQLITE_DONE) {
 		json_decref(arr);
-		return map_rc(r);
+		return sq_map_rc(r);
 	}
 	*tokens = arr;
 	return FD_OK;
@@ -740,7 +836,7 @@ static enum fd_err revoke_one(struct conn *c, enum stmt_id id, const struct stor
 {
 	char now[FD_TIME_LEN + 1];
 	util_now_rfc3339(now);
-	enum fd_err rc = tx_begin(c);
+	enum fd_err rc = sq_tx_begin(c);
 	if (rc != FD_OK)
 		return rc;
 	sqlite3_stmt *s = stmt(c, id);
@@ -748,10 +844,10 @@ static enum fd_err revoke_one(struct conn *c, enum stmt_id id, const struct stor
 		rc = FD_EIO;
 		goto out;
 	}
-	bind_text(s, 1, org_id);
-	bind_text(s, 2, target_id);
-	bind_text(s, 3, now);
-	rc = step_write(s);
+	sq_bind_text(s, 1, org_id);
+	sq_bind_text(s, 2, target_id);
+	sq_bind_text(s, 3, now);
+	rc = sq_step_write(s);
 	if (rc != FD_OK)
 		goto out;
 	if (sqlite3_changes(c->db) == 0) {
@@ -764,28 +860,28 @@ static enum fd_err revoke_one(struct conn *c, enum stmt_id id, const struct stor
 			rc = FD_EIO;
 			goto out;
 		}
-		bind_text(s, 1, target_id);
-		bind_text(s, 2, now);
-		rc = step_write(s);
+		sq_bind_text(s, 1, target_id);
+		sq_bind_text(s, 2, now);
+		rc = sq_step_write(s);
 		if (rc != FD_OK)
 			goto out;
 	}
 	json_t *changes = json_pack("{s{snss}}", "revoked_at", "before", "after", now);
-	rc = audit_append(c, a, org_id, now, action, target_type, target_id, changes);
+	rc = sq_audit(c, a, org_id, now, action, target_type, target_id, changes);
 	json_decref(changes);
 	if (rc != FD_OK)
 		goto out;
-	rc = tx_commit(c);
+	rc = sq_tx_commit(c);
 out:
 	if (rc != FD_OK)
-		tx_rollback(c);
+		sq_tx_rollback(c);
 	return rc;
 }
 
 static enum fd_err sq_token_revoke(struct store *st, const struct store_actor *a, const char *org_id,
                                    const char *token_id)
 {
-	struct conn *c = conn_get(to_sqlite(st));
+	struct conn *c = sq_conn(sq_of(st));
 	if (!c)
 		return FD_EIO;
 	return revoke_one(c, S_TOKEN_REVOKE, a, org_id, token_id, "token.revoke", "token");
@@ -796,17 +892,17 @@ static enum fd_err sq_token_revoke(struct store *st, const struct store_actor *a
 static enum fd_err sq_client_create(struct store *st, const struct store_actor *a, const char *org_id,
                                     const char *client_id, const char *name, const char *secret_hash, json_t **meta)
 {
-	struct conn *c = conn_get(to_sqlite(st));
+	struct conn *c = sq_conn(sq_of(st));
 	sqlite3_stmt *s = c ? stmt(c, S_CLIENT_INSERT) : NULL;
 	if (!s)
 		return FD_EIO;
 	char now[FD_TIME_LEN + 1];
 	util_now_rfc3339(now);
-	bind_text(s, 1, client_id);
-	bind_text(s, 2, org_id);
-	bind_text(s, 3, name);
-	bind_text(s, 4, secret_hash);
-	bind_text(s, 5, now);
+	sq_bind_text(s, 1, client_id);
+	sq_bind_text(s, 2, org_id);
+	sq_bind_text(s, 3, name);
+	sq_bind_text(s, 4, secret_hash);
+	sq_bind_text(s, 5, now);
 	json_t *changes = json_pack("{s{sns}}", "name", "before", "after", name);
 	enum fd_err rc = write_audited(c, st, s, org_id, a, org_id, now, "client.create", "client", client_id, changes);
 	json_decref(changes);
@@ -818,43 +914,43 @@ static enum fd_err sq_client_create(struct store *st, const struct store_actor *
 
 static enum fd_err sq_client_lookup(struct store *st, const char *client_id, char *org_id, char *secret_hash)
 {
-	struct conn *c = conn_get(to_sqlite(st));
+	struct conn *c = sq_conn(sq_of(st));
 	if (!c)
 		return FD_EIO;
 	sqlite3_stmt *s = stmt(c, S_CLIENT_LOOKUP);
 	if (!s)
 		return FD_EIO;
-	bind_text(s, 1, client_id);
+	sq_bind_text(s, 1, client_id);
 	int r = sqlite3_step(s);
 	if (r == SQLITE_ROW) {
 		copy_col(org_id, FD_UUID_LEN + 1, s, 0);
 		copy_col(secret_hash, 65, s, 1);
 	}
-	done(s);
+	sq_done(s);
 	if (r == SQLITE_ROW)
 		return FD_OK;
-	return r == SQLITE_DONE ? FD_ENOTFOUND : map_rc(r);
+	return r == SQLITE_DONE ? FD_ENOTFOUND : sq_map_rc(r);
 }
 
 static enum fd_err sq_client_list(struct store *st, const char *org_id, json_t **clients)
 {
-	struct conn *c = conn_get(to_sqlite(st));
+	struct conn *c = sq_conn(sq_of(st));
 	if (!c)
 		return FD_EIO;
 	sqlite3_stmt *s = stmt(c, S_CLIENT_LIST);
 	if (!s)
 		return FD_EIO;
-	bind_text(s, 1, org_id);
+	sq_bind_text(s, 1, org_id);
 	json_t *arr = json_array();
 	int r;
 	while ((r = sqlite3_step(s)) == SQLITE_ROW) {
-		json_array_append_new(arr, json_pack("{sosososo}", "client_id", col_str(s, 0), "name", col_str(s, 1),
-		                                     "created_at", col_str(s, 2), "revoked_at", col_str(s, 3)));
+		json_array_append_new(arr, json_pack("{sosososo}", "client_id", sq_col_str(s, 0), "name", sq_col_str(s, 1),
+		                                     "created_at", sq_col_str(s, 2), "revoked_at", sq_col_str(s, 3)));
 	}
-	done(s);
+	sq_done(s);
 	if (r != SQLITE_DONE) {
 		json_decref(arr);
-		return map_rc(r);
+		return sq_map_rc(r);
 	}
 	*clients = arr;
 	return FD_OK;
@@ -863,7 +959,7 @@ static enum fd_err sq_client_list(struct store *st, const char *org_id, json_t *
 static enum fd_err sq_client_revoke(struct store *st, const struct store_actor *a, const char *org_id,
                                     const char *client_id)
 {
-	struct conn *c = conn_get(to_sqlite(st));
+	struct conn *c = sq_conn(sq_of(st));
 	if (!c)
 		return FD_EIO;
 	return revoke_one(c, S_CLIENT_REVOKE, a, org_id, client_id, "client.revoke", "client");
@@ -903,7 +999,7 @@ static json_t *user_from_stmt(sqlite3_stmt *s, struct user_row *row)
 	if (!u)
 		return NULL;
 	for (size_t i = 0; i < NUSER_FIELDS; i++)
-		json_object_set_new(u, user_fields[i], col_str(s, (int)i + 1));
+		json_object_set_new(u, user_fields[i], sq_col_str(s, (int)i + 1));
 	if (row) {
 		row->seq = sqlite3_column_int64(s, 0);
 		row->version = sqlite3_column_int64(s, 16);
@@ -929,22 +1025,22 @@ static enum fd_err user_write_json(sqlite3_stmt *s, struct buf *b)
 /* Reads one user of the org. FD_ENOTFOUND if missing or another org's. */
 /*
  * Positions S_USER_GET on the org's user. FD_OK: *out is on the row and the
- * caller reads it, then calls done(*out). Otherwise the statement is reset.
+ * caller reads it, then calls sq_done(*out). Otherwise the statement is reset.
  */
 static enum fd_err user_select(struct conn *c, const char *org_id, const char *user_id, sqlite3_stmt **out)
 {
 	sqlite3_stmt *s = stmt(c, S_USER_GET);
 	if (!s)
 		return FD_EIO;
-	bind_text(s, 1, user_id);
-	bind_text(s, 2, org_id);
+	sq_bind_text(s, 1, user_id);
+	sq_bind_text(s, 2, org_id);
 	int r = sqlite3_step(s);
 	if (r == SQLITE_ROW) {
 		*out = s;
 		return FD_OK;
 	}
-	done(s);
-	return r == SQLITE_DONE ? FD_ENOTFOUND : map_rc(r);
+	sq_done(s);
+	return r == SQLITE_DONE ? FD_ENOTFOUND : sq_map_rc(r);
 }
 
 static enum fd_err user_read(struct conn *c, const char *org_id, const char *user_id, struct user_row *row)
@@ -954,7 +1050,7 @@ static enum fd_err user_read(struct conn *c, const char *org_id, const char *use
 	if (rc != FD_OK)
 		return rc;
 	row->obj = user_from_stmt(s, row);
-	done(s);
+	sq_done(s);
 	return row->obj ? FD_OK : FD_ENOMEM;
 }
 
@@ -969,51 +1065,94 @@ static const char *unique_field(struct conn *c)
 	return NULL;
 }
 
+enum fd_err sq_user_insert(struct conn *c, const struct store_actor *a, const char *org_id, json_t *fields,
+                           const char *now, char *id, const char **conflict_field)
+{
+	util_uuid(id);
+	sqlite3_stmt *s = stmt(c, S_USER_INSERT);
+	if (!s)
+		return FD_EIO;
+	sq_bind_text(s, 1, id);
+	sq_bind_text(s, 2, org_id);
+	json_t *role = json_object_get(fields, "role");
+	sq_bind_text(s, 3, json_is_string(role) ? json_string_value(role) : "user");
+	for (int i = 1; store_user_writable[i]; i++) /* all but role, in column order */
+		sq_bind_json_str(s, 3 + i, fields, store_user_writable[i]);
+	sq_bind_text(s, 13, now);
+	int r = sqlite3_step(s);
+	sq_done(s);
+	if (r != SQLITE_DONE) {
+		enum fd_err rc = sq_map_rc(r);
+		if (rc == FD_ECONFLICT && conflict_field)
+			*conflict_field = unique_field(c);
+		return rc;
+	}
+	struct user_row row = {0};
+	enum fd_err rc = user_read(c, org_id, id, &row);
+	if (rc != FD_OK)
+		return rc;
+	json_t *changes = store_user_diff(NULL, row.obj);
+	rc = sq_audit(c, a, org_id, now, "user.create", "user", id, changes);
+	json_decref(changes);
+	json_decref(row.obj);
+	return rc;
+}
+
+static const char SQL_USER_ARCHIVE[] =
+    "UPDATE users SET email = NULL, external_user_id = NULL, deleted_at = ifnull(deleted_at, ?2), updated_at = ?2, "
+    "version = version + 1 WHERE seq = ?1";
+
+enum fd_err sq_user_archive(struct conn *c, const struct store_actor *a, const char *org_id, const char *user_id,
+                            int64_t expect, const char *now, json_t *note)
+{
+	struct user_row row = {0};
+	enum fd_err rc = user_read(c, org_id, user_id, &row);
+	if (rc == FD_OK && expect >= 0 && expect != row.version)
+		rc = FD_EPRECOND;
+	if (rc == FD_OK && row.erased)
+		rc = FD_ECONFLICT;
+	sqlite3_stmt *s = rc == FD_OK ? sq_prep(c, SQL_USER_ARCHIVE) : NULL;
+	if (rc == FD_OK && !s)
+		rc = FD_EIO;
+	if (rc == FD_OK) {
+		sqlite3_bind_int64(s, 1, row.seq);
+		sq_bind_text(s, 2, now);
+		rc = sq_step_write(s);
+	}
+	if (rc == FD_OK) {
+		struct user_row after = {0};
+		rc = user_read(c, org_id, user_id, &after);
+		if (rc == FD_OK) {
+			json_t *changes = store_user_diff(row.obj, after.obj);
+			json_object_set(changes, "migration", note);
+			rc = sq_audit(c, a, org_id, now, "user.archive", "user", user_id, changes);
+			json_decref(changes);
+			json_decref(after.obj);
+		}
+	}
+	json_decref(row.obj);
+	return rc;
+}
+
 static enum fd_err sq_user_create(struct store *st, const struct store_actor *a, const char *org_id, json_t *fields,
                                   json_t **user, int64_t *version, const char **conflict_field)
 {
-	struct conn *c = conn_get(to_sqlite(st));
+	struct conn *c = sq_conn(sq_of(st));
 	if (!c)
 		return FD_EIO;
 	char id[FD_UUID_LEN + 1], now[FD_TIME_LEN + 1];
-	util_uuid(id);
 	util_now_rfc3339(now);
 	struct user_row row = {0};
-	enum fd_err rc = tx_begin(c);
+	enum fd_err rc = sq_tx_begin(c);
 	if (rc != FD_OK)
 		return rc;
-	sqlite3_stmt *s = stmt(c, S_USER_INSERT);
-	if (!s) {
-		rc = FD_EIO;
-		goto out;
-	}
-	bind_text(s, 1, id);
-	bind_text(s, 2, org_id);
-	json_t *role = json_object_get(fields, "role");
-	bind_text(s, 3, json_is_string(role) ? json_string_value(role) : "user");
-	for (int i = 1; store_user_writable[i]; i++) /* all but role, in column order */
-		bind_json_str(s, 3 + i, fields, store_user_writable[i]);
-	bind_text(s, 13, now);
-	int r = sqlite3_step(s);
-	done(s);
-	if (r != SQLITE_DONE) {
-		rc = map_rc(r);
-		if (rc == FD_ECONFLICT && conflict_field)
-			*conflict_field = unique_field(c);
-		goto out;
-	}
-	rc = user_read(c, org_id, id, &row);
-	if (rc != FD_OK)
-		goto out;
-	json_t *changes = store_user_diff(NULL, row.obj);
-	rc = audit_append(c, a, org_id, now, "user.create", "user", id, changes);
-	json_decref(changes);
-	if (rc != FD_OK)
-		goto out;
-	rc = tx_commit(c);
-out:
+	rc = sq_user_insert(c, a, org_id, fields, now, id, conflict_field);
+	if (rc == FD_OK)
+		rc = user_read(c, org_id, id, &row);
+	if (rc == FD_OK)
+		rc = sq_tx_commit(c);
 	if (rc != FD_OK) {
-		tx_rollback(c);
+		sq_tx_rollback(c);
 		json_decref(row.obj);
 		return rc;
 	}
@@ -1025,7 +1164,7 @@ out:
 static enum fd_err sq_user_get(struct store *st, const char *org_id, const char *user_id, json_t **user,
                                int64_t *version)
 {
-	struct conn *c = conn_get(to_sqlite(st));
+	struct conn *c = sq_conn(sq_of(st));
 	if (!c)
 		return FD_EIO;
 	struct user_row row = {0};
@@ -1040,7 +1179,7 @@ static enum fd_err sq_user_get(struct store *st, const char *org_id, const char 
 static enum fd_err sq_user_get_text(struct store *st, const char *org_id, const char *user_id, char **json, size_t *len,
                                     int64_t *version)
 {
-	struct conn *c = conn_get(to_sqlite(st));
+	struct conn *c = sq_conn(sq_of(st));
 	if (!c)
 		return FD_EIO;
 	sqlite3_stmt *s = NULL;
@@ -1051,7 +1190,7 @@ static enum fd_err sq_user_get_text(struct store *st, const char *org_id, const 
 	buf_init(&b, 64 * 1024);
 	rc = user_write_json(s, &b);
 	*version = sqlite3_column_int64(s, 16);
-	done(s);
+	sq_done(s);
 	if (rc != FD_OK) {
 		buf_release(&b);
 		return rc;
@@ -1064,7 +1203,7 @@ static enum fd_err sq_user_get_text(struct store *st, const char *org_id, const 
 static enum fd_err user_write_begin(struct conn *c, const char *org_id, const char *user_id, int64_t expect,
                                     struct user_row *row)
 {
-	enum fd_err rc = tx_begin(c);
+	enum fd_err rc = sq_tx_begin(c);
 	if (rc != FD_OK)
 		return rc;
 	rc = user_read(c, org_id, user_id, row);
@@ -1073,7 +1212,7 @@ static enum fd_err user_write_begin(struct conn *c, const char *org_id, const ch
 	if (rc != FD_OK) {
 		json_decref(row->obj);
 		row->obj = NULL;
-		tx_rollback(c);
+		sq_tx_rollback(c);
 	}
 	return rc;
 }
@@ -1088,16 +1227,16 @@ static enum fd_err user_write_finish(struct conn *c, const struct store_actor *a
 	if (rc != FD_OK)
 		goto out;
 	json_t *changes = changes_override ? json_incref(changes_override) : store_user_diff(before->obj, after.obj);
-	rc = audit_append(c, a, org_id, now, action, "user", user_id, changes);
+	rc = sq_audit(c, a, org_id, now, action, "user", user_id, changes);
 	json_decref(changes);
 	if (rc != FD_OK)
 		goto out;
-	rc = tx_commit(c);
+	rc = sq_tx_commit(c);
 out:
 	json_decref(before->obj);
 	before->obj = NULL;
 	if (rc != FD_OK) {
-		tx_rollback(c);
+		sq_tx_rollback(c);
 		json_decref(after.obj);
 		return rc;
 	}
@@ -1113,7 +1252,7 @@ out:
 /* Commits a transaction that changed nothing and hands back the unchanged user. */
 static enum fd_err user_write_noop(struct conn *c, struct user_row *row, json_t **user, int64_t *version)
 {
-	enum fd_err rc = tx_commit(c);
+	enum fd_err rc = sq_tx_commit(c);
 	if (rc != FD_OK) {
 		json_decref(row->obj);
 		return rc;
@@ -1131,7 +1270,7 @@ static enum fd_err sq_user_update(struct store *st, const struct store_actor *a,
                                   const char *user_id, json_t *patch, int64_t expect, json_t **user, int64_t *version,
                                   const char **conflict_field)
 {
-	struct conn *c = conn_get(to_sqlite(st));
+	struct conn *c = sq_conn(sq_of(st));
 	if (!c)
 		return FD_EIO;
 	struct user_row row = {0};
@@ -1167,13 +1306,13 @@ static enum fd_err sq_user_update(struct store *st, const struct store_actor *a,
 	}
 	sqlite3_bind_int64(s, 1, row.seq);
 	for (int i = 0; store_user_writable[i]; i++)
-		bind_json_str(s, 2 + i, merged, store_user_writable[i]);
-	bind_text(s, 12, now);
+		sq_bind_json_str(s, 2 + i, merged, store_user_writable[i]);
+	sq_bind_text(s, 12, now);
 	int r = sqlite3_step(s);
-	done(s);
+	sq_done(s);
 	json_decref(merged);
 	if (r != SQLITE_DONE) {
-		rc = map_rc(r);
+		rc = sq_map_rc(r);
 		if (rc == FD_ECONFLICT && conflict_field)
 			*conflict_field = unique_field(c);
 		goto fail;
@@ -1181,7 +1320,7 @@ static enum fd_err sq_user_update(struct store *st, const struct store_actor *a,
 	return user_write_finish(c, a, org_id, user_id, now, "user.update", &row, NULL, user, version);
 fail:
 	json_decref(row.obj);
-	tx_rollback(c);
+	sq_tx_rollback(c);
 	return rc;
 }
 
@@ -1191,15 +1330,15 @@ static enum fd_err set_deleted(struct conn *c, int64_t seq, const char *deleted_
 	if (!s)
 		return FD_EIO;
 	sqlite3_bind_int64(s, 1, seq);
-	bind_text(s, 2, deleted_at);
-	bind_text(s, 3, now);
-	return step_write(s);
+	sq_bind_text(s, 2, deleted_at);
+	sq_bind_text(s, 3, now);
+	return sq_step_write(s);
 }
 
 static enum fd_err sq_user_delete(struct store *st, const struct store_actor *a, const char *org_id,
                                   const char *user_id, int64_t expect)
 {
-	struct conn *c = conn_get(to_sqlite(st));
+	struct conn *c = sq_conn(sq_of(st));
 	if (!c)
 		return FD_EIO;
 	struct user_row row = {0};
@@ -1213,7 +1352,7 @@ static enum fd_err sq_user_delete(struct store *st, const struct store_actor *a,
 	rc = set_deleted(c, row.seq, now, now);
 	if (rc != FD_OK) {
 		json_decref(row.obj);
-		tx_rollback(c);
+		sq_tx_rollback(c);
 		return rc;
 	}
 	return user_write_finish(c, a, org_id, user_id, now, "user.delete", &row, NULL, NULL, NULL);
@@ -1222,7 +1361,7 @@ static enum fd_err sq_user_delete(struct store *st, const struct store_actor *a,
 static enum fd_err sq_user_restore(struct store *st, const struct store_actor *a, const char *org_id,
                                    const char *user_id, int64_t expect, json_t **user, int64_t *version)
 {
-	struct conn *c = conn_get(to_sqlite(st));
+	struct conn *c = sq_conn(sq_of(st));
 	if (!c)
 		return FD_EIO;
 	struct user_row row = {0};
@@ -1231,7 +1370,7 @@ static enum fd_err sq_user_restore(struct store *st, const struct store_actor *a
 		return rc;
 	if (row.erased) {
 		json_decref(row.obj);
-		tx_rollback(c);
+		sq_tx_rollback(c);
 		return FD_ECONFLICT;
 	}
 	if (json_is_null(json_object_get(row.obj, "deleted_at")))
@@ -1241,7 +1380,7 @@ static enum fd_err sq_user_restore(struct store *st, const struct store_actor *a
 	rc = set_deleted(c, row.seq, NULL, now);
 	if (rc != FD_OK) {
 		json_decref(row.obj);
-		tx_rollback(c);
+		sq_tx_rollback(c);
 		return rc;
 	}
 	return user_write_finish(c, a, org_id, user_id, now, "user.restore", &row, NULL, user, version);
@@ -1250,7 +1389,7 @@ static enum fd_err sq_user_restore(struct store *st, const struct store_actor *a
 static enum fd_err sq_user_erase(struct store *st, const struct store_actor *a, const char *org_id, const char *user_id,
                                  int64_t expect, json_t **user, int64_t *version)
 {
-	struct conn *c = conn_get(to_sqlite(st));
+	struct conn *c = sq_conn(sq_of(st));
 	if (!c)
 		return FD_EIO;
 	struct user_row row = {0};
@@ -1268,8 +1407,8 @@ static enum fd_err sq_user_erase(struct store *st, const struct store_actor *a, 
 		goto fail;
 	}
 	sqlite3_bind_int64(s, 1, row.seq);
-	bind_text(s, 2, now);
-	rc = step_write(s);
+	sq_bind_text(s, 2, now);
+	rc = sq_step_write(s);
 	if (rc != FD_OK)
 		goto fail;
 	/* earlier records keep who did what and when, but no personal values */
@@ -1278,9 +1417,12 @@ static enum fd_err sq_user_erase(struct store *st, const struct store_actor *a, 
 		rc = FD_EIO;
 		goto fail;
 	}
-	bind_text(s, 1, org_id);
-	bind_text(s, 2, user_id);
-	rc = step_write(s);
+	sq_bind_text(s, 1, org_id);
+	sq_bind_text(s, 2, user_id);
+	rc = sq_step_write(s);
+	if (rc != FD_OK)
+		goto fail;
+	rc = sq_records_erase(c, org_id, row.seq);
 	if (rc != FD_OK)
 		goto fail;
 	for (int i = 1; store_user_writable[i]; i++) { /* every personal field: all but role */
@@ -1293,7 +1435,7 @@ static enum fd_err sq_user_erase(struct store *st, const struct store_actor *a, 
 fail:
 	json_decref(changes);
 	json_decref(row.obj);
-	tx_rollback(c);
+	sq_tx_rollback(c);
 	return rc;
 }
 
@@ -1496,7 +1638,7 @@ static uint32_t trigram_docs(struct sqlite_store *st, struct conn *c, const char
 		sqlite3_bind_text(s, 1, t, 3, SQLITE_TRANSIENT);
 		if (sqlite3_step(s) == SQLITE_ROW)
 			docs = (uint32_t)sqlite3_column_int64(s, 0);
-		done(s);
+		sq_done(s);
 	}
 	if (slot && docs != UINT32_MAX) {
 		pthread_mutex_lock(&st->tri_lock);
@@ -1625,27 +1767,27 @@ static int fts_count_alone(struct conn *c, const struct store_user_query *q, enu
 	sqlite3_stmt *s = stmt(c, S_ORG_OWNS_ALL);
 	if (!s)
 		return 0;
-	bind_named_text(s, ":org", q->org_id);
-	bind_named_int(s, ":all", q->include_deleted);
+	sq_bind_named_text(s, ":org", q->org_id);
+	sq_bind_named_int(s, ":all", q->include_deleted);
 	int yes = sqlite3_step(s) == SQLITE_ROW && sqlite3_column_int(s, 0) == 1;
-	done(s);
+	sq_done(s);
 	return yes;
 }
 
 static void bind_list_params(sqlite3_stmt *s, const struct store_user_query *q, const char *match, const char *needle)
 {
-	bind_named_text(s, ":org", q->org_id);
-	bind_named_text(s, ":q", match);
-	bind_named_text(s, ":n", needle);
-	bind_named_text(s, ":role", q->role);
-	bind_named_text(s, ":k", q->after_key ? q->after_key : "");
-	bind_named_int(s, ":s", q->after_seq);
-	bind_named_int(s, ":lim", q->limit + 1);
+	sq_bind_named_text(s, ":org", q->org_id);
+	sq_bind_named_text(s, ":q", match);
+	sq_bind_named_text(s, ":n", needle);
+	sq_bind_named_text(s, ":role", q->role);
+	sq_bind_named_text(s, ":k", q->after_key ? q->after_key : "");
+	sq_bind_named_int(s, ":s", q->after_seq);
+	sq_bind_named_int(s, ":lim", q->limit + 1);
 }
 
 static enum fd_err sq_user_list(struct store *st, const struct store_user_query *q, struct store_user_page *page)
 {
-	struct conn *c = conn_get(to_sqlite(st));
+	struct conn *c = sq_conn(sq_of(st));
 	if (!c)
 		return FD_EIO;
 	memset(page, 0, sizeof *page);
@@ -1670,7 +1812,7 @@ static enum fd_err sq_user_list(struct store *st, const struct store_user_query 
 				goto out;
 			}
 		} else {
-			match = plan_rare(to_sqlite(st), c, needle);
+			match = plan_rare(sq_of(st), c, needle);
 			sm = match ? SEARCH_RARE : SEARCH_FTS;
 			if (!match)
 				match = search_phrase(q->search);
@@ -1709,14 +1851,14 @@ static enum fd_err sq_user_list(struct store *st, const struct store_user_query 
 		}
 		n++;
 	}
-	done(s);
+	sq_done(s);
 	if (rc == FD_OK)
 		rc = buf_append(&json, "]", 1);
 	page->items_json = buf_detach(&json, &page->items_len);
 	if (rc != FD_OK)
 		goto out;
 	if (r != SQLITE_ROW && r != SQLITE_DONE) {
-		rc = map_rc(r);
+		rc = sq_map_rc(r);
 		goto out;
 	}
 	if (!q->has_after && !page->has_more) {
@@ -1745,8 +1887,8 @@ static enum fd_err sq_user_list(struct store *st, const struct store_user_query 
 	if (r == SQLITE_ROW)
 		page->total = sqlite3_column_int64(cs, 0);
 	else
-		rc = map_rc(r);
-	done(cs);
+		rc = sq_map_rc(r);
+	sq_done(cs);
 	if (rc == FD_OK && sm != SEARCH_NONE)
 		count_cache_put(c, q, dv, page->total);
 out:
@@ -1760,11 +1902,11 @@ out:
 
 static enum fd_err sq_user_seed(struct store *st, const struct store_actor *a, const char *org_id, json_t *users)
 {
-	struct conn *c = conn_get(to_sqlite(st));
+	struct conn *c = sq_conn(sq_of(st));
 	if (!c)
 		return FD_EIO;
 	char id[FD_UUID_LEN + 1], now[FD_TIME_LEN + 1];
-	enum fd_err rc = tx_begin(c);
+	enum fd_err rc = sq_tx_begin(c);
 	if (rc != FD_OK)
 		return rc;
 	sqlite3_stmt *s = stmt(c, S_USER_INSERT);
@@ -1778,43 +1920,43 @@ static enum fd_err sq_user_seed(struct store *st, const struct store_actor *a, c
 	{
 		util_uuid(id);
 		util_now_rfc3339(now);
-		bind_text(s, 1, id);
-		bind_text(s, 2, org_id);
+		sq_bind_text(s, 1, id);
+		sq_bind_text(s, 2, org_id);
 		json_t *role = json_object_get(u, "role");
-		bind_text(s, 3, json_is_string(role) ? json_string_value(role) : "user");
+		sq_bind_text(s, 3, json_is_string(role) ? json_string_value(role) : "user");
 		for (int k = 1; store_user_writable[k]; k++)
-			bind_json_str(s, 3 + k, u, store_user_writable[k]);
-		bind_text(s, 13, now);
+			sq_bind_json_str(s, 3 + k, u, store_user_writable[k]);
+		sq_bind_text(s, 13, now);
 		int r = sqlite3_step(s);
-		done(s);
+		sq_done(s);
 		if (r != SQLITE_DONE) {
-			rc = map_rc(r);
+			rc = sq_map_rc(r);
 			goto out;
 		}
 	}
 	util_now_rfc3339(now);
 	json_t *changes = json_pack("{s{sisI}}", "count", "before", 0, "after", (json_int_t)json_array_size(users));
-	rc = audit_append(c, a, org_id, now, "user.seed", "org", org_id, changes);
+	rc = sq_audit(c, a, org_id, now, "user.seed", "org", org_id, changes);
 	json_decref(changes);
 	if (rc != FD_OK)
 		goto out;
-	rc = tx_commit(c);
+	rc = sq_tx_commit(c);
 out:
 	if (rc != FD_OK)
-		tx_rollback(c);
+		sq_tx_rollback(c);
 	return rc;
 }
 
 static enum fd_err sq_optimize(struct store *st)
 {
-	struct conn *c = conn_get(to_sqlite(st));
+	struct conn *c = sq_conn(sq_of(st));
 	if (!c)
 		return FD_EIO;
 	int r = sqlite3_exec(c->db,
 	                     "INSERT INTO users_fts(users_fts) VALUES ('optimize');"
 	                     "INSERT INTO users_grams(users_grams) VALUES ('optimize'); PRAGMA optimize;",
 	                     NULL, NULL, NULL);
-	return map_rc(r);
+	return sq_map_rc(r);
 }
 
 /* ---------------------------------------------------------------- audit */
@@ -1822,21 +1964,21 @@ static enum fd_err sq_optimize(struct store *st)
 static enum fd_err sq_audit_list(struct store *st, const struct store_audit_query *q, json_t **items, int *has_more,
                                  int64_t *last_id)
 {
-	struct conn *c = conn_get(to_sqlite(st));
+	struct conn *c = sq_conn(sq_of(st));
 	if (!c)
 		return FD_EIO;
 	sqlite3_stmt *s = stmt(c, q->target_id ? S_AUDIT_LIST_TARGET : S_AUDIT_LIST);
 	if (!s)
 		return FD_EIO;
-	bind_named_text(s, ":org", q->org_id);
-	bind_named_text(s, ":tid", q->target_id);
-	bind_named_text(s, ":tt", q->target_type);
-	bind_named_text(s, ":aid", q->actor_id);
-	bind_named_text(s, ":act", q->action);
-	bind_named_text(s, ":from", q->from);
-	bind_named_text(s, ":to", q->to);
-	bind_named_int(s, ":before", q->before_id);
-	bind_named_int(s, ":lim", q->limit + 1);
+	sq_bind_named_text(s, ":org", q->org_id);
+	sq_bind_named_text(s, ":tid", q->target_id);
+	sq_bind_named_text(s, ":tt", q->target_type);
+	sq_bind_named_text(s, ":aid", q->actor_id);
+	sq_bind_named_text(s, ":act", q->action);
+	sq_bind_named_text(s, ":from", q->from);
+	sq_bind_named_text(s, ":to", q->to);
+	sq_bind_named_int(s, ":before", q->before_id);
+	sq_bind_named_int(s, ":lim", q->limit + 1);
 	json_t *arr = json_array();
 	*has_more = 0;
 	*last_id = 0;
@@ -1851,16 +1993,16 @@ static enum fd_err sq_audit_list(struct store *st, const struct store_audit_quer
 			changes = json_loads((const char *)sqlite3_column_text(s, 9), 0, NULL);
 		*last_id = sqlite3_column_int64(s, 0);
 		json_array_append_new(arr, json_pack("{sIsoso s{sososo} so s{soso} so}", "id", (json_int_t)*last_id,
-		                                     "at", col_str(s, 1), "request_id", col_str(s, 2), "actor", "type",
-		                                     col_str(s, 3), "id", col_str(s, 4), "name", col_str(s, 5),
-		                                     "action", col_str(s, 6), "target", "type", col_str(s, 7), "id",
-		                                     col_str(s, 8), "changes", changes ? changes : json_null()));
+		                                     "at", sq_col_str(s, 1), "request_id", sq_col_str(s, 2), "actor", "type",
+		                                     sq_col_str(s, 3), "id", sq_col_str(s, 4), "name", sq_col_str(s, 5),
+		                                     "action", sq_col_str(s, 6), "target", "type", sq_col_str(s, 7), "id",
+		                                     sq_col_str(s, 8), "changes", changes ? changes : json_null()));
 		n++;
 	}
-	done(s);
+	sq_done(s);
 	if (r != SQLITE_ROW && r != SQLITE_DONE) {
 		json_decref(arr);
-		return map_rc(r);
+		return sq_map_rc(r);
 	}
 	*items = arr;
 	return FD_OK;

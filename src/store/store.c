@@ -194,3 +194,126 @@ enum fd_err store_audit_list(struct store *st, const struct store_audit_query *q
 {
 	return st->ops->audit_list(st, q, items, has_more, last_id);
 }
+
+/* --- devices --- */
+enum fd_err store_device_create(struct store *st, const struct store_actor *a, const char *org_id,
+                                const char *user_id, int type, json_t *fields, json_t **dev, int64_t *version)
+{
+	return st->dev->device_create(st, a, org_id, user_id, type, fields, dev, version);
+}
+
+enum fd_err store_device_get(struct store *st, const char *org_id, const char *user_id, int type,
+                             const char *device_id, json_t **dev, int64_t *version)
+{
+	return st->dev->device_get(st, org_id, user_id, type, device_id, dev, version);
+}
+
+enum fd_err store_device_list(struct store *st, const char *org_id, const char *user_id, int type, json_t **devs)
+{
+	return st->dev->device_list(st, org_id, user_id, type, devs);
+}
+
+enum fd_err store_device_update(struct store *st, const struct store_actor *a, const char *org_id,
+                                const char *user_id, int type, const char *device_id, json_t *patch,
+                                int64_t expect_version, const char *action, json_t **dev, int64_t *version)
+{
+	return st->dev->device_update(st, a, org_id, user_id, type, device_id, patch, expect_version, action, dev,
+	                              version);
+}
+
+enum fd_err store_device_delete(struct store *st, const struct store_actor *a, const char *org_id,
+                                const char *user_id, int type, const char *device_id, int64_t expect_version)
+{
+	return st->dev->device_delete(st, a, org_id, user_id, type, device_id, expect_version);
+}
+
+enum fd_err store_device_report(struct store *st, const struct store_actor *a, const char *org_id,
+                                struct store_report *reports, size_t n)
+{
+	return st->dev->device_report(st, a, org_id, reports, n);
+}
+
+enum fd_err store_device_statistics(struct store *st, const char *org_id, const char *user_id, int type,
+                                    const char *device_id, const char *resolution, int64_t from_s, int64_t to_s,
+                                    json_t **buckets)
+{
+	return st->dev->device_statistics(st, org_id, user_id, type, device_id, resolution, from_s, to_s, buckets);
+}
+
+enum fd_err store_fleet_list(struct store *st, const struct store_fleet_query *q, json_t **items, int *has_more,
+                             int64_t *last_seq, int64_t *total)
+{
+	return st->dev->fleet_list(st, q, items, has_more, last_seq, total);
+}
+
+enum fd_err store_fleet_counts(struct store *st, const char *org_id, json_t **counts)
+{
+	return st->dev->fleet_counts(st, org_id, counts);
+}
+
+enum fd_err store_device_values(struct store *st, const char *org_id, int type, int month, double **values,
+                                size_t *n)
+{
+	return st->dev->device_values(st, org_id, type, month, values, n);
+}
+
+enum fd_err store_device_sweep(struct store *st, int64_t now_ms, int batch)
+{
+	return st->dev->device_sweep(st, now_ms, batch);
+}
+
+/* --- records, onboarding, migration --- */
+enum fd_err store_record_create(struct store *st, const struct store_actor *a, const char *org_id, const char *user_id,
+                                int kind, json_t *fields, json_t **rec, int64_t *version)
+{
+	return st->rec->record_create(st, a, org_id, user_id, kind, fields, rec, version);
+}
+
+enum fd_err store_record_get(struct store *st, const char *org_id, const char *user_id, int kind, const char *id,
+                             json_t **rec, int64_t *version)
+{
+	return st->rec->record_get(st, org_id, user_id, kind, id, rec, version);
+}
+
+enum fd_err store_record_list(struct store *st, const char *org_id, const char *user_id, int kind, json_t **recs)
+{
+	return st->rec->record_list(st, org_id, user_id, kind, recs);
+}
+
+enum fd_err store_record_update(struct store *st, const struct store_actor *a, const char *org_id,
+                                const char *user_id, int kind, const char *id, json_t *patch, int64_t expect_version,
+                                json_t **rec, int64_t *version)
+{
+	return st->rec->record_update(st, a, org_id, user_id, kind, id, patch, expect_version, rec, version);
+}
+
+enum fd_err store_record_delete(struct store *st, const struct store_actor *a, const char *org_id,
+                                const char *user_id, int kind, const char *id, int64_t expect_version)
+{
+	return st->rec->record_delete(st, a, org_id, user_id, kind, id, expect_version);
+}
+
+enum fd_err store_onboarding_create(struct store *st, const struct store_actor *a, const char *org_id,
+                                    const char *user_id, json_t *request, const char *secret_hash,
+                                    int64_t expires_ms, json_t **session)
+{
+	return st->rec->onboarding_create(st, a, org_id, user_id, request, secret_hash, expires_ms, session);
+}
+
+enum fd_err store_onboarding_find(struct store *st, const char *secret_hash, json_t **session)
+{
+	return st->rec->onboarding_find(st, secret_hash, session);
+}
+
+enum fd_err store_onboarding_complete(struct store *st, const char *secret_hash, int64_t now_ms, int cancel,
+                                      json_t *fields, char *device_id)
+{
+	return st->rec->onboarding_complete(st, secret_hash, now_ms, cancel, fields, device_id);
+}
+
+enum fd_err store_user_migrate(struct store *st, const struct store_actor *a, const char *org_id,
+                               const char *old_user_id, int64_t expect_version, json_t *new_user, json_t **report,
+                               const char **conflict_field)
+{
+	return st->rec->user_migrate(st, a, org_id, old_user_id, expect_version, new_user, report, conflict_field);
+}

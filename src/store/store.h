@@ -81,6 +81,9 @@ struct store_user_page {
 
 void store_user_page_release(struct store_user_page *p);
 
+/* The user fields a client may write, in output order (NULL-terminated). */
+extern const char *const store_user_writable[];
+
 /* Opens (creating if needed) the store at path and applies pending migrations.
  * The path selects the backend; today every path is an SQLite file. */
 enum fd_err store_open(const char *path, struct store **out /* OUT */);
@@ -152,6 +155,138 @@ enum fd_err store_user_seed(struct store *st, const struct store_actor *a, const
 /* Reorganises indexes after a bulk load (merges the search index's
  * segments), so later searches read fewer, larger runs. May take seconds. */
 enum fd_err store_optimize(struct store *st);
+
+/* --- devices ---
+ * A device is a JSON object of its stored fields: the settings and state a
+ * client sent (validated by the API's field rules), plus id, user_id,
+ * created_at, updated_at, deleted_at and the consumption derived from its
+ * readings (consumption_last_{day,week,month}_kwh, and production_last_*_kwh
+ * for inverters). version grows on every change, as for users.
+ * Lookups take the org, the user and the type: a device of another user or
+ * another type is FD_ENOTFOUND. */
+enum store_device_type { DEV_HEAT_PUMP = 0, DEV_EV = 1, DEV_INVERTER = 2, DEV_TYPES };
+
+/* The device stops reporting for this long before it counts as stale. */
+#define STORE_STALE_MS (2 * 3600 * 1000LL)
+
+enum fd_err store_device_create(struct store *st, const struct store_actor *a, const char *org_id,
+                                const char *user_id, int type, json_t *fields, json_t **dev /* OUT */,
+                                int64_t *version /* OUT */);
+enum fd_err store_device_get(struct store *st, const char *org_id, const char *user_id, int type,
+                             const char *device_id, json_t **dev /* OUT */, int64_t *version /* OUT */);
+/* The user's live devices of the type, oldest first (a JSON array). */
+enum fd_err store_device_list(struct store *st, const char *org_id, const char *user_id, int type,
+                              json_t **devs /* OUT */);
+/* Sets the fields of patch at expect_version (< 0: any). action names the
+ * audit record ("device.update", "device.reset_optimization"). FD_EPRECOND
+ * on a stale version; FD_ECONFLICT when the device is deleted. */
+enum fd_err store_device_update(struct store *st, const struct store_actor *a, const char *org_id,
+                                const char *user_id, int type, const char *device_id, json_t *patch,
+                                int64_t expect_version, const char *action, json_t **dev /* OUT */,
+                                int64_t *version /* OUT */);
+enum fd_err store_device_delete(struct store *st, const struct store_actor *a, const char *org_id,
+                                const char *user_id, int type, const char *device_id, int64_t expect_version);
+
+/* One interval energy reading: the interval starts at ts (Unix seconds). */
+struct store_reading {
+	int64_t ts;
+	double kwh_in, kwh_out; /* consumed, produced */
+};
+
+/* One state report: state holds validated state fields (may be empty);
+ * readings are stored or replace the reading at the same ts. */
+struct store_report {
+	const char *device_id;
+	const char *user_id; /* NULL: any user of the org */
+	int type;            /* -1: any type */
+	json_t *state;
+	const struct store_reading *readings;
+	size_t nreadings;
+	enum fd_err result; /* OUT: FD_OK, FD_ENOTFOUND, FD_ECONFLICT (deleted) */
+};
+
+/* Applies reports in one transaction; an item that fails (its result) writes
+ * nothing. Derived consumption and staleness are recomputed for each device.
+ * Audited: one record per device whose connection changed, and one
+ * "device.report" record naming the counts. */
+enum fd_err store_device_report(struct store *st, const struct store_actor *a, const char *org_id,
+                                struct store_report *reports, size_t n);
+
+/* Sums of a device's readings per period. resolution is "1DAY", "1WEEK"
+ * (ISO weeks), "1MONTH", "1QUARTER" or "1YEAR"; [from_s, to_s) in Unix
+ * seconds. *buckets: [{"start": s, "end": s, "consumption": kWh, "production": kWh}]. */
+enum fd_err store_device_statistics(struct store *st, const char *org_id, const char *user_id, int type,
+                                    const char *device_id, const char *resolution, int64_t from_s, int64_t to_s,
+                                    json_t **buckets /* OUT */);
+
+/* The fleet view across all users. -1 in a filter means "either". */
+struct store_fleet_query {
+	const char *org_id;
+	int type;
+	int authenticated, stale, optimization_active, needs_attention;
+	int limit;
+	int64_t after_seq; /* 0: from the start */
+};
+/* *items: devices with user_id and type; total counts every match. */
+enum fd_err store_fleet_list(struct store *st, const struct store_fleet_query *q, json_t **items /* OUT */,
+                             int *has_more /* OUT */, int64_t *last_seq /* OUT */, int64_t *total /* OUT */);
+/* Live devices per type and condition: {"total", "needs_attention", "not_authenticated",
+ * "stale", "optimization_off", "by_type": {...the same per type...}}. */
+enum fd_err store_fleet_counts(struct store *st, const char *org_id, json_t **counts /* OUT */);
+
+/* Every live device's consumption of the type over the last day (month = 0)
+ * or month (month = 1), sorted ascending. *values is malloc'd. */
+enum fd_err store_device_values(struct store *st, const char *org_id, int type, int month, double **values /* OUT */,
+                                size_t *n /* OUT */);
+
+/* Housekeeping (the server runs it every few seconds): marks devices that
+ * stopped reporting as stale and refreshes consumption figures older than an
+ * hour, at most batch devices per call. */
+enum fd_err store_device_sweep(struct store *st, int64_t now_ms, int batch);
+
+/* --- buildings and energy contracts (records of a user) --- */
+enum store_record_kind { REC_BUILDING = 0, REC_CONTRACT = 1, REC_KINDS };
+
+enum fd_err store_record_create(struct store *st, const struct store_actor *a, const char *org_id, const char *user_id,
+                                int kind, json_t *fields, json_t **rec /* OUT */, int64_t *version /* OUT */);
+enum fd_err store_record_get(struct store *st, const char *org_id, const char *user_id, int kind, const char *id,
+                             json_t **rec /* OUT */, int64_t *version /* OUT */);
+enum fd_err store_record_list(struct store *st, const char *org_id, const char *user_id, int kind,
+                              json_t **recs /* OUT */);
+enum fd_err store_record_update(struct store *st, const struct store_actor *a, const char *org_id,
+                                const char *user_id, int kind, const char *id, json_t *patch, int64_t expect_version,
+                                json_t **rec /* OUT */, int64_t *version /* OUT */);
+/* Soft delete. FD_ECONFLICT while live devices or contracts refer to the building. */
+enum fd_err store_record_delete(struct store *st, const struct store_actor *a, const char *org_id,
+                                const char *user_id, int kind, const char *id, int64_t expect_version);
+
+/* --- self-service onboarding sessions --- */
+/* request: the validated session request (type, building_id, urls, language,
+ * device_id for a re-authentication). Only secret_hash is stored. */
+enum fd_err store_onboarding_create(struct store *st, const struct store_actor *a, const char *org_id,
+                                    const char *user_id, json_t *request, const char *secret_hash,
+                                    int64_t expires_ms, json_t **session /* OUT */);
+/* The session for a link's secret: FD_ENOTFOUND (unknown), FD_EEXPIRED-like
+ * states are reported in the object: {"id", "org_id", "user_id", "request",
+ * "expires_ms", "used_at"}. */
+enum fd_err store_onboarding_find(struct store *st, const char *secret_hash, json_t **session /* OUT */);
+/* Uses the session once, atomically: creates the device (fields) or, for a
+ * re-authentication, sets fields on request.device_id. FD_ECONFLICT when the
+ * session was used already or has expired at now_ms. cancel: marks it used
+ * and changes nothing else. *device_id OUT (FD_UUID_LEN + 1) unless cancel. */
+enum fd_err store_onboarding_complete(struct store *st, const char *secret_hash, int64_t now_ms, int cancel,
+                                      json_t *fields, char *device_id /* OUT */);
+
+/* --- migration --- */
+/* Creates a user from new_user (validated user fields), moves every
+ * building, device and energy contract of old_user_id to it, verifies the
+ * move, clears the old user's email and external_user_id and archives it
+ * (soft delete), all in one transaction. *report: {"old_user_id",
+ * "new_user_id", "before", "after", "verified"}. conflict_field as for
+ * store_user_create. */
+enum fd_err store_user_migrate(struct store *st, const struct store_actor *a, const char *org_id,
+                               const char *old_user_id, int64_t expect_version, json_t *new_user,
+                               json_t **report /* OUT */, const char **conflict_field /* OUT */);
 
 /* --- audit log --- */
 struct store_audit_query {

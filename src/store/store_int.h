@@ -53,14 +53,55 @@ struct store_ops {
 	enum fd_err (*audit_list)(struct store *, const struct store_audit_query *, json_t **, int *, int64_t *);
 };
 
+/* Devices, readings and the fleet (store.h, "devices"). */
+struct store_device_ops {
+	enum fd_err (*device_create)(struct store *, const struct store_actor *, const char *, const char *, int, json_t *,
+	                             json_t **, int64_t *);
+	enum fd_err (*device_get)(struct store *, const char *, const char *, int, const char *, json_t **, int64_t *);
+	enum fd_err (*device_list)(struct store *, const char *, const char *, int, json_t **);
+	enum fd_err (*device_update)(struct store *, const struct store_actor *, const char *, const char *, int,
+	                             const char *, json_t *, int64_t, const char *, json_t **, int64_t *);
+	enum fd_err (*device_delete)(struct store *, const struct store_actor *, const char *, const char *, int,
+	                             const char *, int64_t);
+	enum fd_err (*device_report)(struct store *, const struct store_actor *, const char *, struct store_report *,
+	                             size_t);
+	enum fd_err (*device_statistics)(struct store *, const char *, const char *, int, const char *, const char *,
+	                                 int64_t, int64_t, json_t **);
+	enum fd_err (*fleet_list)(struct store *, const struct store_fleet_query *, json_t **, int *, int64_t *,
+	                          int64_t *);
+	enum fd_err (*fleet_counts)(struct store *, const char *, json_t **);
+	enum fd_err (*device_values)(struct store *, const char *, int, int, double **, size_t *);
+	enum fd_err (*device_sweep)(struct store *, int64_t, int);
+};
+
+/* Buildings, contracts, onboarding sessions and migration. */
+struct store_record_ops {
+	enum fd_err (*record_create)(struct store *, const struct store_actor *, const char *, const char *, int, json_t *,
+	                             json_t **, int64_t *);
+	enum fd_err (*record_get)(struct store *, const char *, const char *, int, const char *, json_t **, int64_t *);
+	enum fd_err (*record_list)(struct store *, const char *, const char *, int, json_t **);
+	enum fd_err (*record_update)(struct store *, const struct store_actor *, const char *, const char *, int,
+	                             const char *, json_t *, int64_t, json_t **, int64_t *);
+	enum fd_err (*record_delete)(struct store *, const struct store_actor *, const char *, const char *, int,
+	                             const char *, int64_t);
+	enum fd_err (*onboarding_create)(struct store *, const struct store_actor *, const char *, const char *, json_t *,
+	                                 const char *, int64_t, json_t **);
+	enum fd_err (*onboarding_find)(struct store *, const char *, json_t **);
+	enum fd_err (*onboarding_complete)(struct store *, const char *, int64_t, int, json_t *, char *);
+	enum fd_err (*user_migrate)(struct store *, const struct store_actor *, const char *, const char *, int64_t,
+	                            json_t *, json_t **, const char **);
+};
+
 struct store {
 	const struct store_ops *ops;
+	const struct store_device_ops *dev;
+	const struct store_record_ops *rec;
 };
 
 extern const struct store_ops store_sqlite_ops;
+extern const struct store_device_ops store_sqlite_device_ops;
+extern const struct store_record_ops store_sqlite_record_ops;
 
-/* The user fields a client may write, in output order (NULL-terminated). */
-extern const char *const store_user_writable[];
 
 /* The changes between two user objects over the writable fields and
  * deleted_at: {"field": {"before": x, "after": y}}. New reference, never NULL

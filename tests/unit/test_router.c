@@ -25,16 +25,16 @@
 #define USERS   API_PREFIX "/org/" ORG_ID "/users"
 
 static const struct route table[] = {
-    {"GET", "/healthz", NULL, "healthz", 0},
-    {"GET", "/things", NULL, "things.list", 0},
-    {"POST", "/things", NULL, "things.create", 0},
-    {"GET", "/things/{id}", NULL, "things.get", 0},
-    {"PUT", "/things/{id}", NULL, "things.put", 0},
-    {"DELETE", "/things/{id}", NULL, "things.delete", 0},
-    {"GET", "/things/special", NULL, "things.special", 0}, /* shadowed by {id} for GET */
-    {"POST", "/things/{id}/parts/{part}", NULL, "parts.create", 0},
-    {"GET", "/a/{p1}/{p2}/{p3}/{p4}", NULL, "four", 0},
-    {"GET", "/b/{p1}/{p2}/{p3}/{p4}/{p5}", NULL, "five", 0},
+    {"GET", "/healthz", NULL, "healthz", 0, 0},
+    {"GET", "/things", NULL, "things.list", 0, 0},
+    {"POST", "/things", NULL, "things.create", 0, 0},
+    {"GET", "/things/{id}", NULL, "things.get", 0, 0},
+    {"PUT", "/things/{id}", NULL, "things.put", 0, 0},
+    {"DELETE", "/things/{id}", NULL, "things.delete", 0, 0},
+    {"GET", "/things/special", NULL, "things.special", 0, 0}, /* shadowed by {id} for GET */
+    {"POST", "/things/{id}/parts/{part}", NULL, "parts.create", 0, 0},
+    {"GET", "/a/{p1}/{p2}/{p3}/{p4}", NULL, "four", 0, 0},
+    {"GET", "/b/{p1}/{p2}/{p3}/{p4}/{p5}", NULL, "five", 0, 0},
 };
 #define NTABLE (sizeof table / sizeof table[0])
 
@@ -321,7 +321,7 @@ static void test_api_paths_with_empty_or_extra_segments_are_not_found(void **sta
 	    API_PREFIX "/org/" ORG_ID "/users//restore",
 	    API_PREFIX "/org/" ORG_ID "/users/" USER_ID "/restore/x",
 	    API_PREFIX "/org/" ORG_ID,
-	    API_PREFIX "/org/" ORG_ID "/devices",
+	    API_PREFIX "/org/" ORG_ID "/gadgets",
 	    "/api/partners/v2.1/org/" ORG_ID "/users",
 	};
 	for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {

@@ -1,0 +1,442 @@
+/*
+ * workflows.c - the support workflows, each one call: a device's
+ * diagnosis and consumption comparison, the user summary, the fleet view
+ * and the user migration. The computations are support.c's; this file
+ * gathers their input from the store and replies.
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/common.h"
+#include "api/device_fields.h"
+#include "api/devices.h"
+#include "api/handlers.h"
+#include "api/records.h"
+#include "api/support.h"
+#include "api/user_fields.h"
+#include "core/util.h"
+
+/* ------------------------------------------------------------------ diagnosis */
+
+/* The user's live energy contracts as the API shows them; NULL on failure (replied). */
+static json_t *user_contracts(struct req *r, enum fd_err *rc)
+{
+	json_t *recs = NULL;
+	*rc = store_record_list(req_store(r), req_param(r, 0), req_param(r, 1), REC_CONTRACT, &recs);
+	if (*rc != FD_OK) {
+		reply_problem(r, *rc, *rc == FD_ENOTFOUND ? "no such user" : NULL, NULL);
+		return NULL;
+	}
+	json_t *out = json_array();
+	size_t i;
+	json_t *k;
+	json_array_foreach(recs, i, k) json_array_append_new(out, record_view(REC_CONTRACT, k));
+	json_decref(recs);
+	return out;
+}
+
+enum fd_err devices_diagnosis(struct req *r)
+{
+	enum fd_err rc = api_authorize(r, ACT_DEVICE_READ, ROLE_NONE, ROLE_NONE);
+	if (rc != FD_OK)
+		return rc;
+	json_t *dev = NULL;
+	int64_t version = 0;
+	rc = device_load(r, &dev, &version);
+	if (rc != FD_OK)
+		return rc;
+	int type = device_route_type(r);
+	int64_t now = util_now_ms();
+	json_t *view = device_view(type, dev, now);
+	json_decref(dev);
+	json_t *contracts = user_contracts(r, &rc);
+	if (!contracts) {
+		json_decref(view);
+		return rc;
+	}
+	char at[FD_TIME_LEN + 1];
+	util_format_rfc3339(now, at);
+	json_t *out = json_pack("{sOsssssososO}", "device_id", json_object_get(view, "id"), "device_type",
+	                        device_types[type].path, "checked_at", at, "connection", support_connection(view, now),
+	                        "optimization", support_optimization(type, view, contracts, now), "actions",
+	                        json_object_get(view, "actions"));
+	json_decref(view);
+	json_decref(contracts);
+	return reply_json(r, 200, out);
+}
+
+/* ------------------------------------------------------------------ summary */
+
+enum fd_err users_summary(struct req *r)
+{
+	enum fd_err rc = api_authorize(r, ACT_PROPERTY_READ, ROLE_NONE, ROLE_NONE);
+	if (rc != FD_OK)
+		return rc;
+	const char *uid = device_path_id(r, 1, "user");
+	if (!uid)
+		return FD_ENOTFOUND;
+	json_t *user = NULL, *devs[DEV_TYPES] = {0}, *buildings = NULL, *out = NULL;
+	int64_t version;
+	struct store *st = req_store(r);
+	const char *org = req_param(r, 0);
+	rc = store_user_get(st, org, uid, &user, &version);
+	for (int t = 0; rc == FD_OK && t < DEV_TYPES; t++)
+		rc = store_device_list(st, org, uid, t, &devs[t]);
+	if (rc == FD_OK)
+		rc = store_record_list(st, org, uid, REC_BUILDING, &buildings);
+	if (rc == FD_OK) {
+		out = support_summary(user, devs, json_array_size(buildings));
+		rc = out ? reply_json(r, 200, out) : FD_ENOMEM;
+	} else {
+		rc = reply_problem(r, rc, rc == FD_ENOTFOUND ? "no such user" : NULL, NULL);
+	}
+	json_decref(user);
+	json_decref(buildings);
+	for (int t = 0; t < DEV_TYPES; t++)
+		json_decref(devs[t]);
+	return rc;
+}
+
+/* ------------------------------------------------------------------ consumption comparison */
+
+/*
+ * The org's distribution of last-day and last-month consumption per device
+ * type, cached: reading a million values takes a scan, answering from them
+ * takes a binary search. Up to EXACT_MAX values are kept as they are; a
+ * larger population keeps its exact median and p90 and a 10,001-point
+ * quantile sketch for ranks (within 0.01 percentage points).
+ */
+#define DIST_SLOTS 64
+#define DIST_TTL_MS (5 * 60 * 1000LL)
+#define EXACT_MAX  20000
+#define SKETCH     10001
+
+struct dist {
+	char org_id[FD_UUID_LEN + 1];
+	int type, month;
+	int64_t built_ms;
+	size_t n;       /* devices */
+	double *v;      /* sorted values or the sketch */
+	size_t nv;
+	double median, p90;
+	int users;      /* readers holding v */
+};
+
+static struct dist dists[DIST_SLOTS];
+static pthread_mutex_t dist_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static enum fd_err dist_build(struct store *st, const char *org, int type, int month, struct dist *d)
+{
+	double *v = NULL;
+	size_t n = 0;
+	enum fd_err rc = store_device_values(st, org, type, month, &v, &n);
+	if (rc != FD_OK)
+		return rc;
+	struct support_dist sd = {0};
+	support_distribution(v, n, 0, &sd);
+	d->n = n;
+	d->median = sd.median;
+	d->p90 = sd.p90;
+	if (n > EXACT_MAX) {
+		double *s = malloc(SKETCH * sizeof *s);
+		if (!s) {
+			free(v);
+			return FD_ENOMEM;
+		}
+		for (size_t i = 0; i < SKETCH; i++)
+			s[i] = v[(size_t)((double)i / (SKETCH - 1) * (double)(n - 1))];
+		free(v);
+		v = s;
+		d->nv = SKETCH;
+	} else {
+		d->nv = n;
+	}
+	d->v = v;
+	return FD_OK;
+}
+
+/* Fills out for x from the cached distribution (building it when missing or old). */
+static enum fd_err dist_lookup(struct store *st, const char *org, int type, int month, double x, int64_t now,
+                               struct support_dist *out, size_t *n, int64_t *as_of)
+{
+	pthread_mutex_lock(&dist_lock);
+	struct dist *hit = NULL, *victim = &dists[0];
+	for (int i = 0; i < DIST_SLOTS; i++) {
+		struct dist *d = &dists[i];
+		if (d->v && d->type == type && d->month == month && strcmp(d->org_id, org) == 0) {
+			hit = d;
+			break;
+		}
+		if (d->users == 0 && (!d->v || d->built_ms < victim->built_ms))
+			victim = d;
+	}
+	if (!hit || now - hit->built_ms > DIST_TTL_MS) {
+		struct dist fresh = {0};
+		pthread_mutex_unlock(&dist_lock);
+		enum fd_err rc = dist_build(st, org, type, month, &fresh);
+		if (rc != FD_OK)
+			return rc;
+		pthread_mutex_lock(&dist_lock);
+		struct dist *slot = hit && hit->users == 0 ? hit : victim;
+		if (slot->users != 0) { /* every slot busy: answer from this one and drop it */
+			pthread_mutex_unlock(&dist_lock);
+			support_distribution(fresh.v, fresh.nv, x, out);
+			out->median = fresh.median;
+			out->p90 = fresh.p90;
+			*n = fresh.n;
+			*as_of = now;
+			free(fresh.v);
+			return FD_OK;
+		}
+		free(slot->v);
+		*slot = fresh;
+		snprintf(slot->org_id, sizeof slot->org_id, "%s", org);
+		slot->type = type;
+		slot->month = month;
+		slot->built_ms = now;
+		hit = slot;
+	}
+	hit->users++;
+	pthread_mutex_unlock(&dist_lock);
+	support_distribution(hit->v, hit->nv, x, out);
+	out->median = hit->median;
+	out->p90 = hit->p90;
+	*n = hit->n;
+	*as_of = hit->built_ms;
+	pthread_mutex_lock(&dist_lock);
+	hit->users--;
+	pthread_mutex_unlock(&dist_lock);
+	return FD_OK;
+}
+
+static json_t *compare_one(double x, const struct support_dist *d, size_t n)
+{
+	if (n == 0)
+		return json_pack("{sfsnsnsnsn}", "kwh", x, "median", "p90", "percentile_rank", "ratio_to_median");
+	json_t *ratio = d->median > 0 ? json_real(support_round2(x / d->median)) : json_null();
+	return json_pack("{sfsfsfsfso}", "kwh", x, "median", support_round2(d->median), "p90", support_round2(d->p90),
+	                 "percentile_rank", support_round2(d->rank), "ratio_to_median", ratio);
+}
+
+enum fd_err devices_consumption_comparison(struct req *r)
+{
+	enum fd_err rc = api_authorize(r, ACT_DEVICE_READ, ROLE_NONE, ROLE_NONE);
+	if (rc != FD_OK)
+		return rc;
+	json_t *dev = NULL;
+	int64_t version = 0;
+	rc = device_load(r, &dev, &version);
+	if (rc != FD_OK)
+		return rc;
+	int type = device_route_type(r);
+	int64_t now = util_now_ms(), as_of = now;
+	double day = json_number_value(json_object_get(dev, "consumption_last_day_kwh"));
+	double month = json_number_value(json_object_get(dev, "consumption_last_month_kwh"));
+	struct support_dist dd = {0}, dm = {0};
+	size_t nd = 0, nm = 0;
+	rc = dist_lookup(req_store(r), req_param(r, 0), type, 0, day, now, &dd, &nd, &as_of);
+	if (rc == FD_OK)
+		rc = dist_lookup(req_store(r), req_param(r, 0), type, 1, month, now, &dm, &nm, &as_of);
+	if (rc != FD_OK) {
+		json_decref(dev);
+		return reply_problem(r, rc, NULL, NULL);
+	}
+	const char *assessment = nm == 0 ? "no_peers"
+	                         : month > dm.p90 ? "above_p90"
+	                         : month > dm.median ? "above_median"
+	                                             : "at_or_below_median";
+	char at[FD_TIME_LEN + 1];
+	util_format_rfc3339(as_of, at);
+	json_t *out = json_pack("{sOsssssIsoso ss sOsOsO}", "device_id", json_object_get(dev, "id"), "device_type",
+	                        device_types[type].path, "peers_as_of", at, "peers", (json_int_t)nm, "last_day",
+	                        compare_one(day, &dd, nd), "last_month", compare_one(month, &dm, nm), "assessment",
+	                        assessment, "operational_mode", json_object_get(dev, "operational_mode"),
+	                        "current_mode", json_object_get(dev, "current_mode"), "is_smart_optimization_active",
+	                        json_object_get(dev, "is_smart_optimization_active"));
+	json_decref(dev);
+	return reply_json(r, 200, out);
+}
+
+/* ------------------------------------------------------------------ fleet view */
+
+static const char *const fleet_params[] = {"type", "authenticated", "stale", "optimization_active", "needs_attention",
+                                           NULL};
+
+static enum fd_err bad_param(struct req *r, const char *name, const char *detail)
+{
+	char d[200];
+	snprintf(d, sizeof d, "%s %s", name, detail);
+	return reply_problem(r, FD_EBADREQ, d, json_pack("[o]", problem_field(name, detail)));
+}
+
+static enum fd_err bool_param(struct req *r, const char *name, int *out)
+{
+	const char *s = req_query(r, name);
+	*out = -1;
+	if (!s)
+		return FD_OK;
+	if (strcmp(s, "true") == 0 || strcmp(s, "1") == 0)
+		*out = 1;
+	else if (strcmp(s, "false") == 0 || strcmp(s, "0") == 0)
+		*out = 0;
+	else
+		return bad_param(r, name, "must be true or false");
+	return FD_OK;
+}
+
+enum fd_err fleet_list(struct req *r)
+{
+	enum fd_err rc = api_authorize(r, ACT_DEVICE_READ, ROLE_NONE, ROLE_NONE);
+	if (rc != FD_OK)
+		return rc;
+	struct store_fleet_query q = {.org_id = req_param(r, 0), .type = -1};
+	const char *t = req_query(r, "type");
+	if (t) {
+		for (int i = 0; i < DEV_TYPES; i++) {
+			if (strcmp(t, device_types[i].path) == 0)
+				q.type = i;
+		}
+		if (q.type < 0)
+			return bad_param(r, "type", "must be one of heat-pumps, electric-vehicles, inverters");
+	}
+	if ((rc = bool_param(r, "authenticated", &q.authenticated)) != FD_OK ||
+	    (rc = bool_param(r, "stale", &q.stale)) != FD_OK ||
+	    (rc = bool_param(r, "optimization_active", &q.optimization_active)) != FD_OK ||
+	    (rc = bool_param(r, "needs_attention", &q.needs_attention)) != FD_OK || (rc = api_limit(r, &q.limit)) != FD_OK)
+		return rc;
+	const char *c = req_query(r, "cursor");
+	if (c) {
+		json_t *j = NULL;
+		rc = api_cursor_decode(r, c, &j);
+		if (rc != FD_OK)
+			return rc;
+		json_t *n = json_object_get(j, "n");
+		if (!json_is_integer(n) || json_integer_value(n) < 0) {
+			json_decref(j);
+			return bad_param(r, "cursor", "is not a cursor of this list; start again without one");
+		}
+		q.after_seq = json_integer_value(n);
+		json_decref(j);
+	}
+	json_t *items = NULL;
+	int has_more = 0;
+	int64_t last = 0, total = 0;
+	rc = store_fleet_list(req_store(r), &q, &items, &has_more, &last, &total);
+	if (rc != FD_OK)
+		return reply_problem(r, rc, NULL, NULL);
+	json_t *out = json_array();
+	int64_t now = util_now_ms();
+	size_t i;
+	json_t *d;
+	json_array_foreach(items, i, d)
+	{
+		int type = 0;
+		for (int k = 0; k < DEV_TYPES; k++) {
+			if (strcmp(json_string_value(json_object_get(d, "device_type")), device_types[k].key) == 0)
+				type = k;
+		}
+		json_t *v = device_view(type, d, now);
+		json_object_set_new(v, "device_type", json_string(device_types[type].path));
+		json_object_set(v, "attention", json_object_get(d, "attention"));
+		json_array_append_new(out, v);
+	}
+	json_decref(items);
+	char tot[32];
+	snprintf(tot, sizeof tot, "%lld", (long long)total);
+	reply_header(r, "X-Total-Count", tot);
+	if (has_more) {
+		json_t *next = json_pack("{sI}", "n", (json_int_t)last);
+		char *enc = next ? api_cursor_encode(next) : NULL;
+		json_decref(next);
+		if (enc)
+			api_link_next(r, fleet_params, q.limit, enc);
+		free(enc);
+	}
+	return reply_json(r, 200, out);
+}
+
+enum fd_err fleet_counts(struct req *r)
+{
+	enum fd_err rc = api_authorize(r, ACT_DEVICE_READ, ROLE_NONE, ROLE_NONE);
+	if (rc != FD_OK)
+		return rc;
+	json_t *counts = NULL;
+	rc = store_fleet_counts(req_store(r), req_param(r, 0), &counts);
+	return rc == FD_OK ? reply_json(r, 200, counts) : reply_problem(r, rc, NULL, NULL);
+}
+
+/* ------------------------------------------------------------------ migration */
+
+enum fd_err users_migrate(struct req *r)
+{
+	enum fd_err rc = api_authorize(r, ACT_MIGRATE, ROLE_NONE, ROLE_NONE);
+	if (rc != FD_OK)
+		return rc;
+	const char *uid = device_path_id(r, 1, "user");
+	if (!uid)
+		return FD_ENOTFOUND;
+	json_t *old = NULL, *body = NULL, *clean = NULL, *errors = NULL, *report = NULL, *fresh = NULL;
+	int64_t version = 0;
+	rc = store_user_get(req_store(r), req_param(r, 0), uid, &old, &version);
+	if (rc != FD_OK)
+		return reply_problem(r, rc, rc == FD_ENOTFOUND ? "no such user" : NULL, NULL);
+	if (json_is_string(json_object_get(old, "deleted_at"))) {
+		json_decref(old);
+		return reply_problem(r, FD_ECONFLICT, "the user is deleted or already migrated; restore the user first",
+		                     NULL);
+	}
+	rc = req_json_body(r, &body);
+	if (rc == FD_OK) {
+		/* the body overrides the old user's fields; read-only fields may round-trip */
+		rc = user_fields_validate(body, old, &clean, &errors);
+		if (rc == FD_EINVALID)
+			rc = reply_problem(r, rc, "the new user's fields are invalid", errors);
+	}
+	json_decref(body);
+	if (rc != FD_OK) {
+		json_decref(old);
+		return rc;
+	}
+	json_t *new_user = json_object();
+	for (int i = 0; store_user_writable[i]; i++)
+		json_object_set(new_user, store_user_writable[i], json_object_get(old, store_user_writable[i]));
+	json_object_update(new_user, clean);
+	json_decref(clean);
+	enum role old_role = role_parse(json_string_value(json_object_get(old, "role")));
+	enum role new_role = role_parse(json_string_value(json_object_get(new_user, "role")));
+	json_decref(old);
+	rc = api_authorize(r, ACT_MIGRATE, old_role, new_role);
+	if (rc != FD_OK) {
+		json_decref(new_user);
+		return rc;
+	}
+	if (api_if_match(r, version) != FD_OK) {
+		json_decref(new_user);
+		return reply_problem(r, FD_EPRECOND, "the user changed since you read it (If-Match is stale); read it again",
+		                     NULL);
+	}
+	struct store_actor a = api_actor(r);
+	const char *field = NULL;
+	rc = store_user_migrate(req_store(r), &a, req_param(r, 0), uid, version, new_user, &report, &field);
+	json_decref(new_user);
+	if (rc == FD_ECONFLICT && field) {
+		char d[160];
+		snprintf(d, sizeof d, "%s is already used by another user of this org", field);
+		return reply_problem(r, rc, d,
+		                     json_pack("[o]", problem_field(field, "is already used by another user of this org")));
+	}
+	if (rc == FD_EPRECOND)
+		return reply_problem(r, rc, "the user changed during the migration; nothing was changed, try again", NULL);
+	if (rc != FD_OK)
+		return reply_problem(r, rc, "the migration was rolled back; nothing was changed", NULL);
+	const char *nid = json_string_value(json_object_get(report, "new_user_id"));
+	int64_t nv;
+	if (store_user_get(req_store(r), req_param(r, 0), nid, &fresh, &nv) == FD_OK)
+		json_object_set_new(report, "new_user", fresh);
+	json_object_set_new(report, "verified", json_true());
+	char loc[256];
+	snprintf(loc, sizeof loc, API_PREFIX "/org/%s/users/%s", req_param(r, 0), nid);
+	reply_header(r, "Location", loc);
+	return reply_json(r, 201, report);
+}
