@@ -48,9 +48,15 @@ static const struct field_rule reauth_rules[] = {
 
 static const char *const type_codes[DEV_TYPES] = {"hp", "ev", "iv"};
 
-/* End of the next day (UTC) after now_ms. */
+/* End of the next day (UTC) after now_ms. Test builds may shorten it
+ * (FLEETDESK_TEST_ONBOARDING_TTL_MS) so a test can watch a link expire. */
 static int64_t expiry(int64_t now_ms)
 {
+#ifdef FD_TEST_HOOKS
+	const char *ttl = getenv("FLEETDESK_TEST_ONBOARDING_TTL_MS");
+	if (ttl)
+		return now_ms + atoll(ttl);
+#endif
 	return (now_ms / 86400000 + 2) * 86400000;
 }
 

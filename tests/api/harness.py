@@ -220,8 +220,12 @@ class Server:
         return c
 
     # ---- lifecycle -------------------------------------------------------
-    def start(self, extra_args=(), access_log=None):
-        """Serve; access_log overrides --access-log (default: a file in the temp dir)."""
+    def start(self, extra_args=(), access_log=None, env=None):
+        """Serve; access_log overrides --access-log (default: a file in the temp dir).
+        env adds environment variables, e.g. the test hooks of the ASan build:
+        FLEETDESK_FAULT=migration.move, FLEETDESK_TEST_ONBOARDING_TTL_MS=500."""
+        penv = dict(os.environ)
+        penv.update(env or {})
         log = self.access_log if access_log is None else access_log
         last = None
         for _ in range(5):
@@ -230,7 +234,7 @@ class Server:
             self.proc = subprocess.Popen(
                 [binary(), "serve", "--listen", "%s:%d" % (self.host, self.port),
                  "--db", self.db, "--access-log", log] + list(extra_args),
-                stdout=subprocess.DEVNULL, stderr=err, cwd=self.tmp)
+                stdout=subprocess.DEVNULL, stderr=err, cwd=self.tmp, env=penv)
             err.close()
             deadline = time.time() + 15
             while time.time() < deadline:
