@@ -998,6 +998,161 @@ static enum fd_err sq_device_sweep(struct store *st, int64_t now_ms, int batch)
 	return rc;
 }
 
+/* ---------------------------------------------------------------- seeding (demo, benchmarks) */
+
+static const char SQL_SEED_USER[] = "SELECT seq FROM users WHERE org_id = ?1 AND external_user_id = ?2";
+static const char SQL_SEED_RECORD[] = "INSERT INTO records (id, org_id, user_seq, kind, attrs, created_at, updated_at) "
+                                      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)";
+
+/* Replaces a "#0" building_id with the item's first building. */
+static void resolve_building(json_t *fields, const char *first)
+{
+	const char *b0 = str(fields, "building_id");
+	if (b0 && strcmp(b0, "#0") == 0)
+		json_object_set_new(fields, "building_id", first ? json_string(first) : json_null());
+}
+
+static enum fd_err seed_records(struct conn *c, const char *org_id, int64_t user_seq, json_t *list, int kind,
+                                const char *now, char *first, const char *first_building)
+{
+	sqlite3_stmt *s = sq_prep(c, SQL_SEED_RECORD);
+	if (!s)
+		return FD_EIO;
+	size_t i;
+	json_t *f;
+	json_array_foreach(list, i, f)
+	{
+		char id[FD_UUID_LEN + 1];
+		util_uuid(id);
+		if (i == 0 && first)
+			memcpy(first, id, sizeof id);
+		resolve_building(f, first_building);
+		char *attrs = json_dumps(f, JSON_COMPACT);
+		if (!attrs)
+			return FD_ENOMEM;
+		sq_bind_text(s, 1, id);
+		sq_bind_text(s, 2, org_id);
+		sqlite3_bind_int64(s, 3, user_seq);
+		sqlite3_bind_int(s, 4, kind);
+		sqlite3_bind_text(s, 5, attrs, -1, free);
+		sq_bind_text(s, 6, now);
+		enum fd_err rc = sq_step_write(s);
+		if (rc != FD_OK)
+			return rc;
+	}
+	return FD_OK;
+}
+
+static enum fd_err seed_device(struct conn *c, const char *org_id, int64_t user_seq, json_t *d, const char *building,
+                               const char *now, int64_t now_ms, size_t *nreadings)
+{
+	json_t *fields = json_object_get(d, "fields");
+	int type = (int)json_integer_value(json_object_get(d, "type"));
+	resolve_building(fields, building);
+	sqlite3_stmt *s = sq_prep(c, SQL_DEV_INSERT);
+	char *attrs = attrs_text(fields);
+	if (!s || !attrs) {
+		free(attrs);
+		return s ? FD_ENOMEM : FD_EIO;
+	}
+	char id[FD_UUID_LEN + 1];
+	util_uuid(id);
+	sq_bind_text(s, 1, id);
+	sq_bind_text(s, 2, org_id);
+	sqlite3_bind_int64(s, 3, user_seq);
+	sqlite3_bind_int(s, 4, type);
+	sq_bind_text(s, 5, str(fields, "building_id"));
+	sqlite3_bind_int(s, 6, b(fields, "is_authenticated"));
+	sq_bind_text(s, 7, str(fields, "authorization_url"));
+	sqlite3_bind_int(s, 8, b(fields, "is_smart_optimization_active"));
+	sq_bind_text(s, 9, str(fields, "pause_power_until"));
+	sq_bind_text(s, 10, str(fields, "current_state_last_updated_at"));
+	sqlite3_bind_int(s, 11, is_stale(str(fields, "current_state_last_updated_at"), now_ms));
+	sqlite3_bind_int64(s, 12, now_ms / 1000);
+	sqlite3_bind_text(s, 13, attrs, -1, free);
+	sq_bind_text(s, 14, now);
+	enum fd_err rc = sq_step_write(s);
+	if (rc != FD_OK)
+		return rc;
+	int64_t seq = sqlite3_last_insert_rowid(sq_db(c));
+	json_t *rd = json_object_get(d, "readings");
+	size_t n = json_array_size(rd);
+	if (n == 0)
+		return FD_OK;
+	struct store_reading *v = malloc(n * sizeof *v);
+	if (!v)
+		return FD_ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		json_t *r = json_array_get(rd, i);
+		v[i] = (struct store_reading){json_integer_value(json_array_get(r, 0)),
+		                              json_number_value(json_array_get(r, 1)), json_number_value(json_array_get(r, 2))};
+	}
+	rc = put_readings(c, seq, v, n);
+	free(v);
+	*nreadings += n;
+	return rc == FD_OK ? derive(c, seq, now_ms / 1000, 0) : rc;
+}
+
+static enum fd_err sq_device_seed(struct store *st, const struct store_actor *a, const char *org_id, json_t *items)
+{
+	struct conn *c = sq_get(st);
+	if (!c)
+		return FD_EIO;
+	char now[FD_TIME_LEN + 1];
+	int64_t now_ms = util_now_ms();
+	util_format_rfc3339(now_ms, now);
+	enum fd_err rc = sq_tx_begin(c);
+	if (rc != FD_OK)
+		return rc;
+	size_t ndev = 0, nrec = 0, nreadings = 0;
+	size_t i;
+	json_t *it;
+	json_array_foreach(items, i, it)
+	{
+		sqlite3_stmt *s = sq_prep(c, SQL_SEED_USER);
+		if (!s) {
+			rc = FD_EIO;
+			break;
+		}
+		sq_bind_text(s, 1, org_id);
+		sq_bind_text(s, 2, str(it, "external_user_id"));
+		int r = sqlite3_step(s);
+		int64_t user_seq = r == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+		sq_done(s);
+		if (r != SQLITE_ROW) {
+			rc = r == SQLITE_DONE ? FD_ENOTFOUND : sq_map_rc(r);
+			break;
+		}
+		char building[FD_UUID_LEN + 1] = "";
+		json_t *bl = json_object_get(it, "buildings"), *kl = json_object_get(it, "contracts");
+		rc = seed_records(c, org_id, user_seq, bl, REC_BUILDING, now, building, NULL);
+		if (rc == FD_OK)
+			rc = seed_records(c, org_id, user_seq, kl, REC_CONTRACT, now, NULL, *building ? building : NULL);
+		nrec += json_array_size(bl) + json_array_size(kl);
+		size_t k;
+		json_t *d;
+		json_array_foreach(json_object_get(it, "devices"), k, d)
+		{
+			if (rc != FD_OK)
+				break;
+			rc = seed_device(c, org_id, user_seq, d, *building ? building : NULL, now, now_ms, &nreadings);
+			ndev++;
+		}
+		if (rc != FD_OK)
+			break;
+	}
+	if (rc == FD_OK) {
+		json_t *changes = json_pack("{sIsIsI}", "devices", (json_int_t)ndev, "records", (json_int_t)nrec, "readings",
+		                            (json_int_t)nreadings);
+		rc = sq_audit(c, a, org_id, now, "device.seed", "org", org_id, changes);
+		json_decref(changes);
+	}
+	if (rc == FD_OK)
+		return sq_tx_commit(c);
+	sq_tx_rollback(c);
+	return rc;
+}
+
 const struct store_device_ops store_sqlite_device_ops = {
     .device_create = sq_device_create,
     .device_get = sq_device_get,
@@ -1010,6 +1165,7 @@ const struct store_device_ops store_sqlite_device_ops = {
     .fleet_counts = sq_fleet_counts,
     .device_values = sq_device_values,
     .device_sweep = sq_device_sweep,
+    .device_seed = sq_device_seed,
 };
 
 /* ---------------------------------------------------------------- onboarding sessions */

@@ -262,6 +262,11 @@ enum fd_err store_device_sweep(struct store *st, int64_t now_ms, int batch)
 	return st->dev->device_sweep(st, now_ms, batch);
 }
 
+enum fd_err store_device_seed(struct store *st, const struct store_actor *a, const char *org_id, json_t *items)
+{
+	return st->dev->device_seed(st, a, org_id, items);
+}
+
 /* --- records, onboarding, migration --- */
 enum fd_err store_record_create(struct store *st, const struct store_actor *a, const char *org_id, const char *user_id,
                                 int kind, json_t *fields, json_t **rec, int64_t *version)

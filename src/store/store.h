@@ -239,6 +239,16 @@ enum fd_err store_fleet_counts(struct store *st, const char *org_id, json_t **co
 enum fd_err store_device_values(struct store *st, const char *org_id, int type, int month, double **values /* OUT */,
                                 size_t *n /* OUT */);
 
+/*
+ * Seeds buildings, contracts, devices and readings for existing users
+ * without per-row audit (demo and benchmark data); one "device.seed" audit
+ * record names the counts. items: [{"external_user_id", "buildings": [fields],
+ * "contracts": [fields], "devices": [{"type": 0..2, "fields": {...},
+ * "readings": [[ts, kwh_in, kwh_out], ...]}]}]. A building_id of "#0" in a
+ * contract or device means the item's first building.
+ */
+enum fd_err store_device_seed(struct store *st, const struct store_actor *a, const char *org_id, json_t *items);
+
 /* Housekeeping (the server runs it every few seconds): marks devices that
  * stopped reporting as stale and refreshes consumption figures older than an
  * hour, at most batch devices per call. */

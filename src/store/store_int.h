@@ -72,6 +72,7 @@ struct store_device_ops {
 	enum fd_err (*fleet_counts)(struct store *, const char *, json_t **);
 	enum fd_err (*device_values)(struct store *, const char *, int, int, double **, size_t *);
 	enum fd_err (*device_sweep)(struct store *, int64_t, int);
+	enum fd_err (*device_seed)(struct store *, const struct store_actor *, const char *, json_t *);
 };
 
 /* Buildings, contracts, onboarding sessions and migration. */
