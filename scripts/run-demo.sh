@@ -18,14 +18,18 @@ fi
 if [ -f "$creds" ]; then
   org=$(sed -n 's/.*"org_id": "\([^"]*\)".*/\1/p' "$creds")
   token=$(sed -n 's/.*"token": "\([^"]*\)".*/\1/p' "$creds")
+  itoken=$(sed -n 's/.*"integration_token": "\([^"]*\)".*/\1/p' "$creds")
   cat <<MSG
 
   fleetdesk is serving http://$listen
   demo org id:      $org
   admin API token:  $token
+  integration token: ${itoken:-(none: this demo predates devices)}
 
   try:  curl -H "Authorization: Bearer $token" \\
           "http://$listen/api/partners/v2.0/org/$org/users?limit=5"
+        curl -H "Authorization: Bearer $token" \\
+          "http://$listen/api/partners/v2.0/org/$org/devices?needs_attention=true&limit=5"
 
 MSG
 else

@@ -121,7 +121,9 @@ static const char SQL_COUNTS[] = "SELECT type, attention, n FROM device_counts W
 
 /* The fleet list: four shapes (by type or not, attention index or not), all constant text. */
 #define FLEET_WHERE " AND (d.attention & :mask) = :want AND d.seq > :after ORDER BY d.seq LIMIT :lim"
-static const char SQL_FLEET_ALL[] = "SELECT " DEV_COLS " FROM devices d JOIN users u ON u.seq = d.user_seq "
+/* INDEXED BY: ordered by seq, SQLite would otherwise walk every org's rows by rowid */
+static const char SQL_FLEET_ALL[] = "SELECT " DEV_COLS " FROM devices d INDEXED BY devices_org "
+                                    "JOIN users u ON u.seq = d.user_seq "
                                     "WHERE d.org_id = :org AND d.deleted_at IS NULL" FLEET_WHERE;
 static const char SQL_FLEET_TYPE[] = "SELECT " DEV_COLS " FROM devices d JOIN users u ON u.seq = d.user_seq "
                                      "WHERE d.org_id = :org AND d.type = :type AND d.deleted_at IS NULL" FLEET_WHERE;

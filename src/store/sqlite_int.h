@@ -64,8 +64,8 @@ enum fd_err sq_user_insert(struct conn *c, const struct store_actor *a, const ch
 enum fd_err sq_user_archive(struct conn *c, const struct store_actor *a, const char *org_id, const char *user_id,
                             int64_t expect_version, const char *now, json_t *note);
 /* GDPR erase of a user's records inside the caller's transaction: blanks
- * building names and addresses and contract meter ids, and strips their
- * values from earlier audit records. */
+ * building names and addresses, contract meter ids, device comments and
+ * external ids, and strips the values of earlier audit records about them. */
 enum fd_err sq_records_erase(struct conn *c, const char *org_id, int64_t user_seq);
 
 /* The onboarding calls (store.h), in sqlite_devices.c. */

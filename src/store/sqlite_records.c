@@ -38,10 +38,13 @@ static const char SQL_ERASE_BUILDINGS[] =
 static const char SQL_ERASE_CONTRACTS[] =
     "UPDATE records SET attrs = json_remove(attrs, '$.meter_id'), version = version + 1 "
     "WHERE user_seq = ?1 AND kind = 1";
+static const char SQL_ERASE_DEVICES[] =
+    "UPDATE devices SET attrs = json_remove(attrs, '$.comment', '$.external_device_id'), version = version + 1 "
+    "WHERE user_seq = ?1";
 static const char SQL_ERASE_AUDIT[] =
     "UPDATE audit SET changes = (SELECT json_group_object(key, json('{\"erased\":true}')) FROM json_each(audit.changes)) "
-    "WHERE org_id = ?1 AND target_type IN ('building', 'energy_contract') AND changes IS NOT NULL "
-    "AND target_id IN (SELECT id FROM records WHERE user_seq = ?2)";
+    "WHERE org_id = ?1 AND target_type IN ('building', 'energy_contract', 'device') AND changes IS NOT NULL "
+    "AND target_id IN (SELECT id FROM records WHERE user_seq = ?2 UNION ALL SELECT id FROM devices WHERE user_seq = ?2)";
 
 static json_t *rec_from_stmt(sqlite3_stmt *s)
 {
@@ -373,8 +376,8 @@ static enum fd_err sq_record_delete(struct store *st, const struct store_actor *
 
 enum fd_err sq_records_erase(struct conn *c, const char *org_id, int64_t user_seq)
 {
-	const char *const sqls[] = {SQL_ERASE_AUDIT, SQL_ERASE_BUILDINGS, SQL_ERASE_CONTRACTS};
-	for (size_t i = 0; i < 3; i++) {
+	const char *const sqls[] = {SQL_ERASE_AUDIT, SQL_ERASE_BUILDINGS, SQL_ERASE_CONTRACTS, SQL_ERASE_DEVICES};
+	for (size_t i = 0; i < 4; i++) {
 		sqlite3_stmt *s = sq_prep(c, sqls[i]);
 		if (!s)
 			return FD_EIO;
