@@ -136,6 +136,12 @@ enum fd_err devices_create(struct req *r)
 		return reply_bad_building(r);
 	if (rc == FD_ECONFLICT)
 		return reply_problem(r, rc, "the user is deleted; restore the user first", NULL);
+	if (rc == FD_ETOOLARGE) {
+		char d[160];
+		snprintf(d, sizeof d, "the user already has %d %s, the most one user may have; delete one first",
+		         STORE_MAX_PER_USER, device_types[type].path);
+		return reply_problem(r, FD_ECONFLICT, d, NULL);
+	}
 	if (rc != FD_OK)
 		return reply_problem(r, rc, NULL, NULL);
 	char loc[320];

@@ -368,6 +368,13 @@ enum fd_err connect_submit(struct req *r)
 		          NULL);
 		goto out;
 	}
+	if (rc == FD_ETOOLARGE) {
+		rc = page(r, 409, "Too many devices",
+		          "This account already has as many devices of this kind as it may have. Ask your energy partner "
+		          "to remove one first.",
+		          NULL, NULL);
+		goto out;
+	}
 	if (rc != FD_OK)
 		goto out;
 	const char *sid = json_string_value(json_object_get(s, "id"));

@@ -203,6 +203,12 @@ enum fd_err records_create(struct req *r)
 		return reply_problem(r, rc, "no such user", NULL);
 	if (rc == FD_ECONFLICT)
 		return reply_problem(r, rc, "the user is deleted; restore the user first", NULL);
+	if (rc == FD_ETOOLARGE) {
+		char d[160];
+		snprintf(d, sizeof d, "the user already has %d %s, the most one user may have; delete one first",
+		         STORE_MAX_PER_USER, kinds[kind].path);
+		return reply_problem(r, FD_ECONFLICT, d, NULL);
+	}
 	if (rc != FD_OK)
 		return reply_failed(r, kind, rc);
 	char loc[320];

@@ -93,6 +93,8 @@ static const char SQL_DEV_UPDATE[] =
     "updated_at = ?10, version = version + 1 WHERE seq = ?1";
 static const char SQL_DEV_DELETE[] =
     "UPDATE devices SET deleted_at = ?2, updated_at = ?2, version = version + 1 WHERE seq = ?1";
+static const char SQL_DEV_COUNT[] =
+    "SELECT count(*) FROM devices WHERE user_seq = ?1 AND type = ?2 AND deleted_at IS NULL";
 static const char SQL_BUILDING_LIVE[] =
     "SELECT 1 FROM records WHERE id = ?1 AND user_seq = ?2 AND kind = 0 AND deleted_at IS NULL";
 static const char SQL_READING_PUT[] = "INSERT INTO readings (device_seq, ts, kwh_in, kwh_out) VALUES (?1, ?2, ?3, ?4) "
@@ -242,6 +244,22 @@ static int is_stale(const char *state_at, int64_t now_ms)
 	return ms < now_ms - STORE_STALE_MS;
 }
 
+/* FD_ETOOLARGE when the user already has the most live devices of the type allowed. */
+static enum fd_err room_for_device(struct conn *c, int64_t user_seq, int type)
+{
+	sqlite3_stmt *s = sq_prep(c, SQL_DEV_COUNT);
+	if (!s)
+		return FD_EIO;
+	sqlite3_bind_int64(s, 1, user_seq);
+	sqlite3_bind_int(s, 2, type);
+	int r = sqlite3_step(s);
+	int64_t n = r == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+	sq_done(s);
+	if (r != SQLITE_ROW)
+		return sq_map_rc(r);
+	return n >= STORE_MAX_PER_USER ? FD_ETOOLARGE : FD_OK;
+}
+
 static enum fd_err building_live(struct conn *c, const char *building_id, int64_t user_seq)
 {
 	if (!building_id)
@@ -366,6 +384,8 @@ static enum fd_err sq_device_create(struct store *st, const struct store_actor *
 	rc = sq_user_seq(c, org_id, user_id, &user_seq, &deleted);
 	if (rc == FD_OK && deleted)
 		rc = FD_ECONFLICT;
+	if (rc == FD_OK)
+		rc = room_for_device(c, user_seq, type);
 	if (rc == FD_OK)
 		rc = building_live(c, str(fields, "building_id"), user_seq);
 	sqlite3_stmt *s = rc == FD_OK ? sq_prep(c, SQL_DEV_INSERT) : NULL;
@@ -1333,9 +1353,12 @@ enum fd_err sq_onboarding_complete(struct store *st, const char *secret_hash, in
 		json_decref(row.obj);
 	} else if (!cancel) { /* a new device of the session's type */
 		util_uuid(id);
-		sqlite3_stmt *s = sq_prep(c, SQL_DEV_INSERT);
-		char *attrs = attrs_text(fields);
-		if (!s || !attrs) {
+		rc = room_for_device(c, user_seq, type);
+		sqlite3_stmt *s = rc == FD_OK ? sq_prep(c, SQL_DEV_INSERT) : NULL;
+		char *attrs = rc == FD_OK ? attrs_text(fields) : NULL;
+		if (rc != FD_OK) {
+			free(attrs);
+		} else if (!s || !attrs) {
 			free(attrs);
 			rc = s ? FD_ENOMEM : FD_EIO;
 		} else {

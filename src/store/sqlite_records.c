@@ -26,6 +26,8 @@ static const char SQL_REC_UPDATE[] =
     "UPDATE records SET attrs = ?2, updated_at = ?3, version = version + 1 WHERE seq = ?1";
 static const char SQL_REC_DELETE[] =
     "UPDATE records SET deleted_at = ?2, updated_at = ?2, version = version + 1 WHERE seq = ?1";
+static const char SQL_REC_COUNT[] =
+    "SELECT count(*) FROM records WHERE user_seq = ?1 AND kind = ?2 AND deleted_at IS NULL";
 static const char SQL_BUILDING_OF[] =
     "SELECT 1 FROM records WHERE id = ?1 AND user_seq = ?2 AND kind = 0 AND deleted_at IS NULL";
 static const char SQL_BUILDING_USERS[] =
@@ -122,6 +124,22 @@ static enum fd_err check_building(struct conn *c, int kind, json_t *fields, int6
 	return r == SQLITE_ROW ? FD_OK : r == SQLITE_DONE ? FD_EINVALID : sq_map_rc(r);
 }
 
+/* FD_ETOOLARGE when the user already has the most live records of the kind allowed. */
+static enum fd_err room_for_record(struct conn *c, int64_t user_seq, int kind)
+{
+	sqlite3_stmt *s = sq_prep(c, SQL_REC_COUNT);
+	if (!s)
+		return FD_EIO;
+	sqlite3_bind_int64(s, 1, user_seq);
+	sqlite3_bind_int(s, 2, kind);
+	int r = sqlite3_step(s);
+	int64_t n = r == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+	sq_done(s);
+	if (r != SQLITE_ROW)
+		return sq_map_rc(r);
+	return n >= STORE_MAX_PER_USER ? FD_ETOOLARGE : FD_OK;
+}
+
 static json_t *diff(json_t *before, json_t *after, json_t *keys)
 {
 	json_t *ch = json_object();
@@ -160,6 +178,8 @@ static enum fd_err sq_record_create(struct store *st, const struct store_actor *
 	rc = sq_user_seq(c, org_id, user_id, &user_seq, &deleted);
 	if (rc == FD_OK && deleted)
 		rc = FD_ECONFLICT;
+	if (rc == FD_OK)
+		rc = room_for_record(c, user_seq, kind);
 	if (rc == FD_OK)
 		rc = check_building(c, kind, fields, user_seq);
 	sqlite3_stmt *s = rc == FD_OK ? sq_prep(c, SQL_REC_INSERT) : NULL;

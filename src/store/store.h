@@ -166,6 +166,10 @@ enum fd_err store_optimize(struct store *st);
  * another type is FD_ENOTFOUND. */
 enum store_device_type { DEV_HEAT_PUMP = 0, DEV_EV = 1, DEV_INVERTER = 2, DEV_TYPES };
 
+/* At most this many live devices of each type, buildings and contracts per
+ * user: creating one more is FD_ETOOLARGE. */
+#define STORE_MAX_PER_USER 50
+
 /* The device stops reporting for this long before it counts as stale. */
 #define STORE_STALE_MS (2 * 3600 * 1000LL)
 
