@@ -233,3 +233,18 @@ char *api_form_value(const char *body, size_t len, const char *key)
 	}
 	return NULL;
 }
+
+enum fd_err api_reply_invalid(struct req *r, json_t *errors)
+{
+	char d[64];
+	size_t n = json_array_size(errors);
+	snprintf(d, sizeof d, "%zu field%s invalid", n, n == 1 ? " is" : "s are");
+	return reply_problem(r, FD_EINVALID, d, errors);
+}
+
+enum fd_err api_bad_param(struct req *r, const char *name, const char *detail)
+{
+	char d[200];
+	snprintf(d, sizeof d, "%s %s", name, detail);
+	return reply_problem(r, FD_EBADREQ, d, json_pack("[o]", problem_field(name, detail)));
+}

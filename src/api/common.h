@@ -52,6 +52,11 @@ void api_link_next(struct req *r, const char *const *names, int limit, const cha
 /* Percent-encodes s for a query string. malloc'd, caller frees. */
 char *api_url_encode(const char *s);
 
+/* Replies 422 with errors (stolen), "N fields are invalid". */
+enum fd_err api_reply_invalid(struct req *r, json_t *errors);
+/* Replies 400 naming the query parameter: "{name} {detail}". */
+enum fd_err api_bad_param(struct req *r, const char *name, const char *detail);
+
 /* The decoded value of key in an application/x-www-form-urlencoded body
  * (malloc'd, caller frees), or NULL when absent or malformed. */
 char *api_form_value(const char *body, size_t len, const char *key);

@@ -56,14 +56,6 @@ enum fd_err device_reply_failed(struct req *r, enum fd_err rc)
 	}
 }
 
-static enum fd_err reply_invalid(struct req *r, json_t *errors)
-{
-	char d[64];
-	size_t n = json_array_size(errors);
-	snprintf(d, sizeof d, "%zu field%s invalid", n, n == 1 ? " is" : "s are");
-	return reply_problem(r, FD_EINVALID, d, errors);
-}
-
 static enum fd_err reply_bad_building(struct req *r)
 {
 	const char *d = "is not a building of this user (or it is deleted)";
@@ -123,7 +115,7 @@ enum fd_err devices_create(struct req *r)
 	rc = device_fields_validate(type, FM_CREATE, body, NULL, &clean, &errors);
 	json_decref(body);
 	if (rc == FD_EINVALID)
-		return reply_invalid(r, errors);
+		return api_reply_invalid(r, errors);
 	if (rc != FD_OK)
 		return rc;
 	struct store_actor a = api_actor(r);
@@ -210,7 +202,7 @@ static enum fd_err write_device(struct req *r, json_t *body, json_t *fixed, cons
 			json_decref(view);
 			if (rc != FD_OK) {
 				json_decref(dev);
-				return rc == FD_EINVALID ? reply_invalid(r, errors) : rc;
+				return rc == FD_EINVALID ? api_reply_invalid(r, errors) : rc;
 			}
 		}
 		json_decref(dev);
@@ -432,7 +424,7 @@ enum fd_err devices_report_state(struct req *r)
 	json_decref(body);
 	if (rc != FD_OK) {
 		report_release(&in);
-		return rc == FD_EINVALID ? reply_invalid(r, errors) : (json_decref(errors), rc);
+		return rc == FD_EINVALID ? api_reply_invalid(r, errors) : (json_decref(errors), rc);
 	}
 	json_decref(errors);
 	struct store_report rep = {.device_id = did, .user_id = uid, .type = type, .state = in.state,
@@ -566,13 +558,6 @@ out:
 
 static const char *const resolutions[] = {"1DAY", "1WEEK", "1MONTH", "1QUARTER", "1YEAR", NULL};
 
-static enum fd_err bad_param(struct req *r, const char *name, const char *detail)
-{
-	char d[200];
-	snprintf(d, sizeof d, "%s %s", name, detail);
-	return reply_problem(r, FD_EBADREQ, d, json_pack("[o]", problem_field(name, detail)));
-}
-
 static enum fd_err time_param(struct req *r, const char *name, int64_t def, int64_t *out)
 {
 	const char *s = req_query(r, name);
@@ -582,7 +567,7 @@ static enum fd_err time_param(struct req *r, const char *name, int64_t def, int6
 	}
 	int64_t ms;
 	if (util_parse_rfc3339(s, &ms) != FD_OK)
-		return bad_param(r, name, "must be an RFC 3339 date-time, like 2026-11-01T00:00:00Z");
+		return api_bad_param(r, name, "must be an RFC 3339 date-time, like 2026-11-01T00:00:00Z");
 	*out = ms;
 	return FD_OK;
 }
@@ -604,7 +589,7 @@ enum fd_err devices_statistics(struct req *r)
 	for (const char *const *p = resolutions; *p; p++)
 		ok |= strcmp(*p, res) == 0;
 	if (!ok)
-		return bad_param(r, "resolution", "must be one of 1DAY, 1WEEK, 1MONTH, 1QUARTER, 1YEAR");
+		return api_bad_param(r, "resolution", "must be one of 1DAY, 1WEEK, 1MONTH, 1QUARTER, 1YEAR");
 	const char *kw = req_query(r, "keywords");
 	if (!kw)
 		kw = "consumption";
@@ -617,9 +602,9 @@ enum fd_err devices_statistics(struct req *r)
 		else if (strcmp(t, "production") == 0 && type == DEV_INVERTER)
 			want_prod = 1;
 		else if (strcmp(t, "savings") == 0)
-			return bad_param(r, "keywords", "savings are not computed by fleetdesk; ask for consumption");
+			return api_bad_param(r, "keywords", "savings are not computed by fleetdesk; ask for consumption");
 		else
-			return bad_param(r, "keywords",
+			return api_bad_param(r, "keywords",
 			                 type == DEV_INVERTER ? "must be consumption, production or both, comma-separated"
 			                                      : "must be consumption");
 	}
@@ -627,12 +612,12 @@ enum fd_err devices_statistics(struct req *r)
 	if (time_param(r, "to", now, &to_ms) != FD_OK || time_param(r, "from", to_ms - 30LL * 86400000, &from_ms) != FD_OK)
 		return FD_EBADREQ;
 	if (from_ms >= to_ms)
-		return bad_param(r, "from", "must be before to");
+		return api_bad_param(r, "from", "must be before to");
 	json_t *buckets = NULL;
 	rc = store_device_statistics(req_store(r), req_param(r, 0), uid, type, did, res, from_ms / 1000,
 	                             (to_ms + 999) / 1000, &buckets);
 	if (rc == FD_ETOOLARGE)
-		return bad_param(r, "from", "gives more than 1000 periods at this resolution; narrow the range");
+		return api_bad_param(r, "from", "gives more than 1000 periods at this resolution; narrow the range");
 	if (rc != FD_OK)
 		return device_reply_failed(r, rc);
 	char nows[FD_TIME_LEN + 1], froms[FD_TIME_LEN + 1], tos[FD_TIME_LEN + 1];

@@ -76,14 +76,6 @@ static int route_kind(struct req *r)
 	return r->route->arg;
 }
 
-static enum fd_err reply_invalid(struct req *r, json_t *errors)
-{
-	char d[64];
-	size_t n = json_array_size(errors);
-	snprintf(d, sizeof d, "%zu field%s invalid", n, n == 1 ? " is" : "s are");
-	return reply_problem(r, FD_EINVALID, d, errors);
-}
-
 static enum fd_err reply_failed(struct req *r, int kind, enum fd_err rc)
 {
 	char d[160];
@@ -192,7 +184,7 @@ enum fd_err records_create(struct req *r)
 	rc = validate(kind, FM_CREATE, body, NULL, &clean, &errors);
 	json_decref(body);
 	if (rc == FD_EINVALID)
-		return reply_invalid(r, errors);
+		return api_reply_invalid(r, errors);
 	if (rc != FD_OK)
 		return rc;
 	struct store_actor a = api_actor(r);
@@ -273,7 +265,7 @@ enum fd_err records_update(struct req *r)
 		rc = validate(kind, FM_UPDATE, body, view, &clean, &errors);
 		json_decref(view);
 		if (rc != FD_OK) {
-			rc = rc == FD_EINVALID ? reply_invalid(r, errors) : rc;
+			rc = rc == FD_EINVALID ? api_reply_invalid(r, errors) : rc;
 			break;
 		}
 		struct store_actor a = api_actor(r);

@@ -26,13 +26,6 @@ static const char *const sort_names[STORE_SORT_COUNT] = {
     [STORE_SORT_UPDATED] = "updated_at",
 };
 
-static enum fd_err bad_param(struct req *r, const char *name, const char *detail)
-{
-	char d[160];
-	snprintf(d, sizeof d, "%s %s", name, detail);
-	return reply_problem(r, FD_EBADREQ, d, json_pack("[o]", problem_field(name, detail)));
-}
-
 static enum role user_role(json_t *user)
 {
 	return role_parse(json_string_value(json_object_get(user, "role")));
@@ -82,14 +75,6 @@ static enum fd_err reply_conflict(struct req *r, const char *field)
 	return reply_problem(r, FD_ECONFLICT, d, json_pack("[o]", problem_field(field, detail)));
 }
 
-static enum fd_err reply_invalid(struct req *r, json_t *errors)
-{
-	char d[64];
-	size_t n = json_array_size(errors);
-	snprintf(d, sizeof d, "%zu field%s invalid", n, n == 1 ? " is" : "s are");
-	return reply_problem(r, FD_EINVALID, d, errors);
-}
-
 /* ------------------------------------------------------------------ list */
 
 static enum fd_err parse_sort(struct req *r, struct store_user_query *q)
@@ -109,7 +94,7 @@ static enum fd_err parse_sort(struct req *r, struct store_user_query *q)
 			return FD_OK;
 		}
 	}
-	return bad_param(r, "sort",
+	return api_bad_param(r, "sort",
 	                 "must be one of created_at, email, last_name, updated_at, optionally with a leading -");
 }
 
@@ -127,7 +112,7 @@ static enum fd_err parse_cursor(struct req *r, struct store_user_query *q, json_
 	if (!json_is_string(s) || !json_is_boolean(d) || !json_is_integer(n) || (k && !json_is_string(k)) ||
 	    strcmp(json_string_value(s), sort_names[q->sort]) != 0 || json_is_true(d) != q->desc) {
 		json_decref(j);
-		return bad_param(r, "cursor", "does not belong to this sort; start again without a cursor");
+		return api_bad_param(r, "cursor", "does not belong to this sort; start again without a cursor");
 	}
 	q->has_after = 1;
 	q->after_seq = json_integer_value(n);
@@ -149,17 +134,17 @@ enum fd_err users_list(struct req *r)
 		return rc;
 	q.role = req_query(r, "role");
 	if (q.role && role_parse(q.role) == ROLE_NONE)
-		return bad_param(r, "role", "must be one of user, viewer, staff, admin");
+		return api_bad_param(r, "role", "must be one of user, viewer, staff, admin");
 	const char *del = req_query(r, "include_deleted");
 	if (del) {
 		if (strcmp(del, "true") == 0 || strcmp(del, "1") == 0)
 			q.include_deleted = 1;
 		else if (strcmp(del, "false") != 0 && strcmp(del, "0") != 0)
-			return bad_param(r, "include_deleted", "must be true or false");
+			return api_bad_param(r, "include_deleted", "must be true or false");
 	}
 	q.search = req_query(r, "search");
 	if (q.search && strlen(q.search) > 256)
-		return bad_param(r, "search", "must be at most 256 bytes");
+		return api_bad_param(r, "search", "must be at most 256 bytes");
 	rc = parse_sort(r, &q);
 	if (rc == FD_OK)
 		rc = parse_cursor(r, &q, &cursor);
@@ -203,7 +188,7 @@ enum fd_err users_create(struct req *r)
 	rc = user_fields_validate(body, NULL, &clean, &errors);
 	json_decref(body);
 	if (rc == FD_EINVALID)
-		return reply_invalid(r, errors);
+		return api_reply_invalid(r, errors);
 	if (rc != FD_OK)
 		return rc;
 	rc = api_authorize(r, ACT_USER_CREATE, ROLE_NONE, user_role(clean));
@@ -330,7 +315,7 @@ enum fd_err users_update(struct req *r)
 	if (rc == FD_OK) {
 		rc = user_fields_validate(body, cur, &clean, &errors);
 		if (rc == FD_EINVALID)
-			rc = reply_invalid(r, errors);
+			rc = api_reply_invalid(r, errors);
 	}
 	json_decref(body);
 	json_decref(cur);

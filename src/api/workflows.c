@@ -263,13 +263,6 @@ enum fd_err devices_consumption_comparison(struct req *r)
 static const char *const fleet_params[] = {"type", "authenticated", "stale", "optimization_active", "needs_attention",
                                            NULL};
 
-static enum fd_err bad_param(struct req *r, const char *name, const char *detail)
-{
-	char d[200];
-	snprintf(d, sizeof d, "%s %s", name, detail);
-	return reply_problem(r, FD_EBADREQ, d, json_pack("[o]", problem_field(name, detail)));
-}
-
 static enum fd_err bool_param(struct req *r, const char *name, int *out)
 {
 	const char *s = req_query(r, name);
@@ -281,7 +274,7 @@ static enum fd_err bool_param(struct req *r, const char *name, int *out)
 	else if (strcmp(s, "false") == 0 || strcmp(s, "0") == 0)
 		*out = 0;
 	else
-		return bad_param(r, name, "must be true or false");
+		return api_bad_param(r, name, "must be true or false");
 	return FD_OK;
 }
 
@@ -298,7 +291,7 @@ enum fd_err fleet_list(struct req *r)
 				q.type = i;
 		}
 		if (q.type < 0)
-			return bad_param(r, "type", "must be one of heat-pumps, electric-vehicles, inverters");
+			return api_bad_param(r, "type", "must be one of heat-pumps, electric-vehicles, inverters");
 	}
 	if ((rc = bool_param(r, "authenticated", &q.authenticated)) != FD_OK ||
 	    (rc = bool_param(r, "stale", &q.stale)) != FD_OK ||
@@ -314,7 +307,7 @@ enum fd_err fleet_list(struct req *r)
 		json_t *n = json_object_get(j, "n");
 		if (!json_is_integer(n) || json_integer_value(n) < 0) {
 			json_decref(j);
-			return bad_param(r, "cursor", "is not a cursor of this list; start again without one");
+			return api_bad_param(r, "cursor", "is not a cursor of this list; start again without one");
 		}
 		q.after_seq = json_integer_value(n);
 		json_decref(j);

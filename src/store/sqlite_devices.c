@@ -365,6 +365,34 @@ static enum fd_err derive(struct conn *c, int64_t seq, int64_t now_s, int bump_v
 
 /* ---------------------------------------------------------------- create, get, list */
 
+/* Inserts a device row with id (its fields validated) inside the caller's transaction. */
+static enum fd_err dev_insert(struct conn *c, const char *id, const char *org_id, int64_t user_seq, int type,
+                              json_t *fields, const char *now, int64_t now_ms)
+{
+	sqlite3_stmt *s = sq_prep(c, SQL_DEV_INSERT);
+	char *attrs = attrs_text(fields);
+	if (!s || !attrs) {
+		free(attrs);
+		return s ? FD_ENOMEM : FD_EIO;
+	}
+	sq_bind_text(s, 1, id);
+	sq_bind_text(s, 2, org_id);
+	sqlite3_bind_int64(s, 3, user_seq);
+	sqlite3_bind_int(s, 4, type);
+	sq_bind_text(s, 5, str(fields, "building_id"));
+	sqlite3_bind_int(s, 6, b(fields, "is_authenticated"));
+	sq_bind_text(s, 7, str(fields, "authorization_url"));
+	sqlite3_bind_int(s, 8, b(fields, "is_smart_optimization_active"));
+	sq_bind_text(s, 9, str(fields, "pause_power_until"));
+	sq_bind_text(s, 10, str(fields, "current_state_last_updated_at"));
+	sqlite3_bind_int(s, 11, is_stale(str(fields, "current_state_last_updated_at"), now_ms));
+	sqlite3_bind_int64(s, 12, now_ms / 1000);
+	sqlite3_bind_text(s, 13, attrs, -1, free);
+	sq_bind_text(s, 14, now);
+	return sq_step_write(s);
+}
+
+
 static enum fd_err sq_device_create(struct store *st, const struct store_actor *a, const char *org_id,
                                     const char *user_id, int type, json_t *fields, json_t **dev, int64_t *version)
 {
@@ -388,29 +416,8 @@ static enum fd_err sq_device_create(struct store *st, const struct store_actor *
 		rc = room_for_device(c, user_seq, type);
 	if (rc == FD_OK)
 		rc = building_live(c, str(fields, "building_id"), user_seq);
-	sqlite3_stmt *s = rc == FD_OK ? sq_prep(c, SQL_DEV_INSERT) : NULL;
-	char *attrs = rc == FD_OK ? attrs_text(fields) : NULL;
-	if (rc == FD_OK && (!s || !attrs))
-		rc = s ? FD_ENOMEM : FD_EIO;
-	if (rc != FD_OK) {
-		free(attrs);
-		goto out;
-	}
-	sq_bind_text(s, 1, id);
-	sq_bind_text(s, 2, org_id);
-	sqlite3_bind_int64(s, 3, user_seq);
-	sqlite3_bind_int(s, 4, type);
-	sq_bind_text(s, 5, str(fields, "building_id"));
-	sqlite3_bind_int(s, 6, b(fields, "is_authenticated"));
-	sq_bind_text(s, 7, str(fields, "authorization_url"));
-	sqlite3_bind_int(s, 8, b(fields, "is_smart_optimization_active"));
-	sq_bind_text(s, 9, str(fields, "pause_power_until"));
-	sq_bind_text(s, 10, str(fields, "current_state_last_updated_at"));
-	sqlite3_bind_int(s, 11, is_stale(str(fields, "current_state_last_updated_at"), now_ms));
-	sqlite3_bind_int64(s, 12, now_ms / 1000);
-	sqlite3_bind_text(s, 13, attrs, -1, free);
-	sq_bind_text(s, 14, now);
-	rc = sq_step_write(s);
+	if (rc == FD_OK)
+		rc = dev_insert(c, id, org_id, user_seq, type, fields, now, now_ms);
 	if (rc == FD_OK)
 		rc = dev_read(c, org_id, user_id, type, id, &row);
 	if (rc == FD_OK) {
@@ -420,7 +427,6 @@ static enum fd_err sq_device_create(struct store *st, const struct store_actor *
 	}
 	if (rc == FD_OK)
 		rc = sq_tx_commit(c);
-out:
 	if (rc != FD_OK) {
 		sq_tx_rollback(c);
 		json_decref(row.obj);
@@ -1071,29 +1077,9 @@ static enum fd_err seed_device(struct conn *c, const char *org_id, int64_t user_
 	json_t *fields = json_object_get(d, "fields");
 	int type = (int)json_integer_value(json_object_get(d, "type"));
 	resolve_building(fields, building);
-	sqlite3_stmt *s = sq_prep(c, SQL_DEV_INSERT);
-	char *attrs = attrs_text(fields);
-	if (!s || !attrs) {
-		free(attrs);
-		return s ? FD_ENOMEM : FD_EIO;
-	}
 	char id[FD_UUID_LEN + 1];
 	util_uuid(id);
-	sq_bind_text(s, 1, id);
-	sq_bind_text(s, 2, org_id);
-	sqlite3_bind_int64(s, 3, user_seq);
-	sqlite3_bind_int(s, 4, type);
-	sq_bind_text(s, 5, str(fields, "building_id"));
-	sqlite3_bind_int(s, 6, b(fields, "is_authenticated"));
-	sq_bind_text(s, 7, str(fields, "authorization_url"));
-	sqlite3_bind_int(s, 8, b(fields, "is_smart_optimization_active"));
-	sq_bind_text(s, 9, str(fields, "pause_power_until"));
-	sq_bind_text(s, 10, str(fields, "current_state_last_updated_at"));
-	sqlite3_bind_int(s, 11, is_stale(str(fields, "current_state_last_updated_at"), now_ms));
-	sqlite3_bind_int64(s, 12, now_ms / 1000);
-	sqlite3_bind_text(s, 13, attrs, -1, free);
-	sq_bind_text(s, 14, now);
-	enum fd_err rc = sq_step_write(s);
+	enum fd_err rc = dev_insert(c, id, org_id, user_seq, type, fields, now, now_ms);
 	if (rc != FD_OK)
 		return rc;
 	int64_t seq = sqlite3_last_insert_rowid(sq_db(c));
@@ -1354,29 +1340,8 @@ enum fd_err sq_onboarding_complete(struct store *st, const char *secret_hash, in
 	} else if (!cancel) { /* a new device of the session's type */
 		util_uuid(id);
 		rc = room_for_device(c, user_seq, type);
-		sqlite3_stmt *s = rc == FD_OK ? sq_prep(c, SQL_DEV_INSERT) : NULL;
-		char *attrs = rc == FD_OK ? attrs_text(fields) : NULL;
-		if (rc != FD_OK) {
-			free(attrs);
-		} else if (!s || !attrs) {
-			free(attrs);
-			rc = s ? FD_ENOMEM : FD_EIO;
-		} else {
-			sq_bind_text(s, 1, id);
-			sq_bind_text(s, 2, org);
-			sqlite3_bind_int64(s, 3, user_seq);
-			sqlite3_bind_int(s, 4, type);
-			sq_bind_text(s, 5, str(fields, "building_id"));
-			sqlite3_bind_int(s, 6, b(fields, "is_authenticated"));
-			sq_bind_text(s, 7, str(fields, "authorization_url"));
-			sqlite3_bind_int(s, 8, b(fields, "is_smart_optimization_active"));
-			sq_bind_text(s, 9, str(fields, "pause_power_until"));
-			sq_bind_text(s, 10, str(fields, "current_state_last_updated_at"));
-			sqlite3_bind_int(s, 11, is_stale(str(fields, "current_state_last_updated_at"), now_ms));
-			sqlite3_bind_int64(s, 12, now_ms / 1000);
-			sqlite3_bind_text(s, 13, attrs, -1, free);
-			sq_bind_text(s, 14, now);
-			rc = sq_step_write(s);
+		if (rc == FD_OK) {
+			rc = dev_insert(c, id, org, user_seq, type, fields, now, now_ms);
 			if (rc == FD_OK) {
 				json_t *changes = dev_diff(NULL, fields, fields);
 				rc = sq_audit(c, &a, org, now, "device.create", "device", id, changes);
