@@ -37,18 +37,21 @@ enum fd_err api_authorize(struct req *r, enum policy_action action, enum role ta
 	return FD_OK;
 }
 
+void api_etag_of(int64_t version, char tag[API_ETAG_LEN])
+{
+	snprintf(tag, API_ETAG_LEN, "\"%lld\"", (long long)version);
+}
+
 void api_set_etag(struct req *r, int64_t version)
 {
-	char etag[32];
-	snprintf(etag, sizeof etag, "\"%lld\"", (long long)version);
+	char etag[API_ETAG_LEN];
+	api_etag_of(version, etag);
 	reply_header(r, "ETag", etag);
 }
 
-/* 1 if the comma-separated entity-tag list in h holds version (strong comparison) or "*". */
-static int etag_list_matches(const char *h, int64_t version, int weak_ok)
+/* 1 if the comma-separated entity-tag list in h holds want (strong comparison) or "*". */
+static int etag_list_matches(const char *h, const char *want, int weak_ok)
 {
-	char want[32];
-	snprintf(want, sizeof want, "\"%lld\"", (long long)version);
 	size_t wl = strlen(want);
 	const char *p = h;
 	while (*p) {
@@ -75,18 +78,32 @@ static int etag_list_matches(const char *h, int64_t version, int weak_ok)
 	return 0;
 }
 
-enum fd_err api_if_match(struct req *r, int64_t version)
+enum fd_err api_if_match_tag(struct req *r, const char *tag)
 {
 	const char *h = req_header(r, "If-Match");
 	if (!h)
 		return FD_OK;
-	return etag_list_matches(h, version, 0) ? FD_OK : FD_EPRECOND;
+	return etag_list_matches(h, tag, 0) ? FD_OK : FD_EPRECOND;
+}
+
+int api_if_none_match_tag(struct req *r, const char *tag)
+{
+	const char *h = req_header(r, "If-None-Match");
+	return h && etag_list_matches(h, tag, 1);
+}
+
+enum fd_err api_if_match(struct req *r, int64_t version)
+{
+	char tag[API_ETAG_LEN];
+	api_etag_of(version, tag);
+	return api_if_match_tag(r, tag);
 }
 
 int api_if_none_match(struct req *r, int64_t version)
 {
-	const char *h = req_header(r, "If-None-Match");
-	return h && etag_list_matches(h, version, 1);
+	char tag[API_ETAG_LEN];
+	api_etag_of(version, tag);
+	return api_if_none_match_tag(r, tag);
 }
 
 enum fd_err api_limit(struct req *r, int *limit)

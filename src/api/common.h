@@ -22,8 +22,16 @@ struct store_actor api_actor(struct req *r);
  * Replies and returns the error when denied. */
 enum fd_err api_authorize(struct req *r, enum policy_action action, enum role target_role, enum role new_role);
 
+#define API_ETAG_LEN 48
+
+/* The entity tag of a record at version: "\"42\"". */
+void api_etag_of(int64_t version, char tag[API_ETAG_LEN]);
 /* Sets the ETag header for version. */
 void api_set_etag(struct req *r, int64_t version);
+/* If-Match and If-None-Match against a quoted entity tag (for records whose
+ * representation also changes with time, such as devices). */
+enum fd_err api_if_match_tag(struct req *r, const char *tag);
+int api_if_none_match_tag(struct req *r, const char *tag);
 
 /*
  * Evaluates If-Match against version. FD_OK when absent or matching,

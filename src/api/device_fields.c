@@ -220,3 +220,26 @@ json_t *device_view(int type, json_t *dev, int64_t now_ms)
 	json_object_set_new(v, "actions", actions);
 	return v;
 }
+
+static const char *const timely[] = {"is_pause_power_active",  "consumption_last_day_kwh",
+                                     "consumption_last_week_kwh", "consumption_last_month_kwh",
+                                     "production_last_day_kwh",  "production_last_week_kwh",
+                                     "production_last_month_kwh", NULL};
+
+void device_etag(json_t *view, int64_t version, char tag[DEVICE_ETAG_LEN])
+{
+	uint32_t h = 2166136261u; /* FNV-1a over the time-dependent values */
+	for (const char *const *k = timely; *k; k++) {
+		json_t *v = json_object_get(view, *k);
+		char t[40];
+		if (json_is_number(v))
+			snprintf(t, sizeof t, "%.17g;", json_number_value(v));
+		else
+			snprintf(t, sizeof t, "%s;", json_is_true(v) ? "t" : json_is_false(v) ? "f" : "-");
+		for (const char *c = t; *c; c++) {
+			h ^= (unsigned char)*c;
+			h *= 16777619u;
+		}
+	}
+	snprintf(tag, DEVICE_ETAG_LEN, "\"%lld-%08x\"", (long long)version, (unsigned)h);
+}

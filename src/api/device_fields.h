@@ -39,4 +39,14 @@ enum fd_err device_fields_validate(int type, enum field_mode mode, json_t *body,
  */
 json_t *device_view(int type, json_t *dev, int64_t now_ms);
 
+#define DEVICE_ETAG_LEN 48
+
+/*
+ * The entity tag of a device view: its version, and a digest of the parts
+ * that change with time alone (is_pause_power_active, the consumption and
+ * production figures), so If-None-Match never keeps a client on a view that
+ * the clock has changed. "\"42-1a2b3c4d\"".
+ */
+void device_etag(json_t *view, int64_t version, char tag[DEVICE_ETAG_LEN]);
+
 #endif

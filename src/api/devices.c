@@ -63,13 +63,23 @@ static enum fd_err reply_bad_building(struct req *r)
 	                     json_pack("[o]", problem_field("building_id", d)));
 }
 
+/* The entity tag of the device as shown now (its view changes with time as well as with writes). */
+static void etag_now(int type, json_t *dev, int64_t version, char tag[DEVICE_ETAG_LEN])
+{
+	json_t *v = device_view(type, dev, util_now_ms());
+	device_etag(v, version, tag);
+	json_decref(v);
+}
+
 static enum fd_err reply_device(struct req *r, unsigned status, int type, json_t *dev, int64_t version)
 {
 	json_t *v = device_view(type, dev, util_now_ms());
 	json_decref(dev);
 	if (!v)
 		return FD_ENOMEM;
-	api_set_etag(r, version);
+	char tag[DEVICE_ETAG_LEN];
+	device_etag(v, version, tag);
+	reply_header(r, "ETag", tag);
 	return reply_json(r, status, v);
 }
 
@@ -163,9 +173,11 @@ enum fd_err devices_get(struct req *r)
 	rc = device_load(r, &dev, &version);
 	if (rc != FD_OK)
 		return rc;
-	if (api_if_none_match(r, version)) {
+	char tag[DEVICE_ETAG_LEN];
+	etag_now(device_route_type(r), dev, version, tag);
+	if (api_if_none_match_tag(r, tag)) {
 		json_decref(dev);
-		api_set_etag(r, version);
+		reply_header(r, "ETag", tag);
 		return reply_empty(r, 304);
 	}
 	return reply_device(r, 200, device_route_type(r), dev, version);
@@ -190,7 +202,9 @@ static enum fd_err write_device(struct req *r, json_t *body, json_t *fixed, cons
 			json_decref(dev);
 			return device_reply_failed(r, FD_ECONFLICT);
 		}
-		if (api_if_match(r, version) != FD_OK) {
+		char tag[DEVICE_ETAG_LEN];
+		etag_now(type, dev, version, tag);
+		if (api_if_match_tag(r, tag) != FD_OK) {
 			json_decref(dev);
 			return device_reply_failed(r, FD_EPRECOND);
 		}
@@ -257,8 +271,10 @@ enum fd_err devices_delete(struct req *r)
 		rc = device_load(r, &dev, &version);
 		if (rc != FD_OK)
 			return rc;
+		char tag[DEVICE_ETAG_LEN];
+		etag_now(device_route_type(r), dev, version, tag);
 		json_decref(dev);
-		if (api_if_match(r, version) != FD_OK)
+		if (api_if_match_tag(r, tag) != FD_OK)
 			return device_reply_failed(r, FD_EPRECOND);
 		struct store_actor a = api_actor(r);
 		rc = store_device_delete(req_store(r), &a, req_param(r, 0), req_param(r, 1), device_route_type(r),
@@ -288,11 +304,28 @@ static void report_release(struct report_in *in)
 	memset(in, 0, sizeof *in);
 }
 
-static void add_err(json_t *errors, const char *prefix, const char *field, const char *detail)
+/*
+ * Appends the error e (stolen) about a report, under reports/{item} when the
+ * report is an item of a batch (item >= 0), and under the nested member
+ * path given by inner segments (e.g. "readings", "3") first.
+ */
+static void push(json_t *errors, long item, json_t *e, const char *seg1, const char *seg2)
 {
-	char f[300];
-	snprintf(f, sizeof f, "%s%s", prefix, field);
-	json_array_append_new(errors, problem_field(f, detail));
+	if (seg2)
+		problem_prefix(e, seg2);
+	if (seg1)
+		problem_prefix(e, seg1);
+	if (item >= 0) {
+		char idx[24];
+		snprintf(idx, sizeof idx, "%ld", item);
+		problem_prefix(problem_prefix(e, idx), "reports");
+	}
+	json_array_append_new(errors, e);
+}
+
+static void add_err(json_t *errors, long item, const char *field, const char *detail)
+{
+	push(errors, item, problem_field(field, detail), NULL, NULL);
 }
 
 static int reading_number(json_t *v, double *out)
@@ -310,18 +343,18 @@ static int reading_number(json_t *v, double *out)
 	return 1;
 }
 
-static void parse_readings(json_t *arr, const char *prefix, struct report_in *in, json_t *errors)
+static void parse_readings(json_t *arr, long item, struct report_in *in, json_t *errors)
 {
 	if (!arr)
 		return;
 	if (!json_is_array(arr) || json_array_size(arr) > MAX_READINGS) {
-		add_err(errors, prefix, "readings", "must be an array of at most 20000 readings");
+		add_err(errors, item, "readings", "must be an array of at most 20000 readings");
 		return;
 	}
 	size_t n = json_array_size(arr);
 	in->readings = n ? calloc(n, sizeof *in->readings) : NULL;
 	if (n && !in->readings) {
-		add_err(errors, prefix, "readings", "too many readings to hold");
+		add_err(errors, item, "readings", "too many readings to hold");
 		return;
 	}
 	int64_t latest = util_now_ms() + FUTURE_SLACK_MS;
@@ -329,8 +362,8 @@ static void parse_readings(json_t *arr, const char *prefix, struct report_in *in
 	json_t *e;
 	json_array_foreach(arr, i, e)
 	{
-		char f[64];
-		snprintf(f, sizeof f, "readings/%zu", i);
+		char idx[24];
+		snprintf(idx, sizeof idx, "%zu", i);
 		const char *ts = json_string_value(json_object_get(e, "timestamp"));
 		int64_t ms;
 		const char *key;
@@ -340,20 +373,23 @@ static void parse_readings(json_t *arr, const char *prefix, struct report_in *in
 		                                          strcmp(key, "consumption_kwh") != 0 &&
 		                                          strcmp(key, "production_kwh") != 0;
 		if (!json_is_object(e) || unknown) {
-			add_err(errors, prefix, f, "must be an object with timestamp, consumption_kwh and production_kwh");
+			push(errors, item, problem_field(idx, "must be an object with timestamp, consumption_kwh and production_kwh"),
+			     "readings", NULL);
 			return;
 		}
 		if (!ts || util_parse_rfc3339(ts, &ms) != FD_OK || ms < 946684800000LL || ms > latest) {
-			char g[80];
-			snprintf(g, sizeof g, "%s/timestamp", f);
-			add_err(errors, prefix, g,
-			        "must be an RFC 3339 date-time (the interval's start) from 2000 on, not in the future");
+			push(errors, item,
+			     problem_field("timestamp", "must be an RFC 3339 date-time (the interval's start) from 2000 on, "
+			                                "at most 5 minutes ahead of the server's clock"),
+			     "readings", idx);
 			return;
 		}
 		struct store_reading *rd = &in->readings[in->n];
 		if (!reading_number(json_object_get(e, "consumption_kwh"), &rd->kwh_in) ||
 		    !reading_number(json_object_get(e, "production_kwh"), &rd->kwh_out)) {
-			add_err(errors, prefix, f, "consumption_kwh and production_kwh must be numbers from 0 to 1000000");
+			push(errors, item,
+			     problem_field(idx, "consumption_kwh and production_kwh must be numbers from 0 to 1000000"),
+			     "readings", NULL);
 			return;
 		}
 		rd->ts = ms / 1000;
@@ -362,44 +398,39 @@ static void parse_readings(json_t *arr, const char *prefix, struct report_in *in
 }
 
 /* Validates one report object for type; FD_EINVALID with errors added. */
-static enum fd_err parse_report(json_t *body, int type, const char *prefix, struct report_in *in, json_t *errors,
-                                int batch)
+static enum fd_err parse_report(json_t *body, int type, long item, struct report_in *in, json_t *errors)
 {
 	size_t before = json_array_size(errors);
 	const char *key;
 	json_t *v;
 	json_object_foreach(body, key, v)
 	{
+		int batch = item >= 0;
 		if (strcmp(key, "state") != 0 && strcmp(key, "readings") != 0 &&
 		    !(batch && (strcmp(key, "device_id") == 0 || strcmp(key, "device_type") == 0)))
-			add_err(errors, prefix, key,
+			add_err(errors, item, key,
 			        batch ? "is not a field of a report (device_id, device_type, state, readings)"
 			              : "is not a field of a report (state, readings)");
 	}
 	json_t *state = json_object_get(body, "state");
 	if (state && !json_is_object(state)) {
-		add_err(errors, prefix, "state", "must be an object of state fields");
+		add_err(errors, item, "state", "must be an object of state fields");
 	} else if (state) {
 		json_t *clean = NULL, *errs = NULL;
 		enum fd_err rc = device_fields_validate(type, FM_STATE, state, NULL, &clean, &errs);
 		if (rc == FD_EINVALID) {
 			size_t i;
 			json_t *e;
-			json_array_foreach(errs, i, e)
-			{
-				char d[240];
-				snprintf(d, sizeof d, "state/%s", json_string_value(json_object_get(e, "field")));
-				add_err(errors, prefix, d, json_string_value(json_object_get(e, "detail")));
-			}
+			json_array_foreach(errs, i, e) push(errors, item, json_incref(e), "state", NULL);
 			json_decref(errs);
 		} else if (rc != FD_OK) {
 			return rc;
 		}
 		in->state = clean;
 	}
-	parse_readings(json_object_get(body, "readings"), prefix, in, errors);
+	parse_readings(json_object_get(body, "readings"), item, in, errors);
 	if (!state && !json_object_get(body, "readings"))
-		add_err(errors, prefix, "state", "a report needs state, readings or both");
+		add_err(errors, item, "state", "a report needs state, readings or both");
 	return json_array_size(errors) > before ? FD_EINVALID : FD_OK;
 }
 
@@ -420,7 +451,7 @@ enum fd_err devices_report_state(struct req *r)
 		return rc;
 	}
 	struct report_in in = {0};
-	rc = parse_report(body, type, "", &in, errors, 0);
+	rc = parse_report(body, type, -1, &in, errors);
 	json_decref(body);
 	if (rc != FD_OK) {
 		report_release(&in);
@@ -481,21 +512,22 @@ enum fd_err devices_report_batch(struct req *r)
 	for (size_t i = 0; i < n; i++) {
 		json_t *it = json_array_get(items, i);
 		errs[i] = json_array();
-		char prefix[32];
-		snprintf(prefix, sizeof prefix, "reports/%zu/", i);
+		long item = (long)i;
 		if (!json_is_object(it)) {
-			add_err(errs[i], prefix, "", "must be an object");
+			char idx[24];
+			snprintf(idx, sizeof idx, "%zu", i);
+			push(errs[i], -1, problem_field(idx, "must be a report object"), "reports", NULL);
 			continue;
 		}
 		const char *did = json_string_value(json_object_get(it, "device_id"));
 		int type = type_from_path(json_string_value(json_object_get(it, "device_type")));
 		if (!did || !util_is_uuid(did))
-			add_err(errs[i], prefix, "device_id", "must be a device id (a UUID)");
+			add_err(errs[i], item, "device_id", "must be a device id (a UUID)");
 		if (type < 0)
-			add_err(errs[i], prefix, "device_type", "must be one of heat-pumps, electric-vehicles, inverters");
+			add_err(errs[i], item, "device_type", "must be one of heat-pumps, electric-vehicles, inverters");
 		if (json_array_size(errs[i]) > 0)
 			continue;
-		rc = parse_report(it, type, prefix, &ins[i], errs[i], 1);
+		rc = parse_report(it, type, item, &ins[i], errs[i]);
 		if (rc == FD_ENOMEM)
 			goto out;
 		if (rc != FD_OK)
@@ -516,7 +548,7 @@ enum fd_err devices_report_batch(struct req *r)
 			continue;
 		}
 		status[map[k]] = problem_status(reps[k].result);
-		add_err(errs[map[k]], "", "device_id",
+		add_err(errs[map[k]], (long)map[k], "device_id",
 		        reps[k].result == FD_ENOTFOUND ? "is not a device of this org of that type" : "is deleted");
 	}
 	json_t *results = json_array();
@@ -528,10 +560,19 @@ enum fd_err devices_report_batch(struct req *r)
 		                        failed ? "error" : "success");
 		if (failed) {
 			unsigned st = status[i] ? status[i] : 422;
+			char detail[64];
+			size_t ne = json_array_size(errs[i]);
+			if (st == 404)
+				snprintf(detail, sizeof detail, "no such device of this type in this org");
+			else if (st == 409)
+				snprintf(detail, sizeof detail, "the device is deleted");
+			else
+				snprintf(detail, sizeof detail, "%zu field%s invalid", ne, ne == 1 ? " is" : "s are");
 			json_object_set_new(res, "error",
-			                    json_pack("{sssssisO}", "type", "about:blank", "title",
+			                    json_pack("{sssssissss sO}", "type", "about:blank", "title",
 			                              st == 404 ? "Not Found" : st == 409 ? "Conflict" : "Unprocessable Content",
-			                              "status", (int)st, "errors", errs[i]));
+			                              "status", (int)st, "detail", detail, "request_id", r->request_id,
+			                              "errors", errs[i]));
 		} else {
 			ok++;
 		}
@@ -595,6 +636,8 @@ enum fd_err devices_statistics(struct req *r)
 		kw = "consumption";
 	int want_cons = 0, want_prod = 0;
 	char kwbuf[64];
+	if (strlen(kw) >= sizeof kwbuf)
+		return api_bad_param(r, "keywords", "is too long: name consumption, production or both");
 	snprintf(kwbuf, sizeof kwbuf, "%s", kw);
 	for (char *save = NULL, *t = strtok_r(kwbuf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
 		if (strcmp(t, "consumption") == 0)
@@ -608,6 +651,9 @@ enum fd_err devices_statistics(struct req *r)
 			                 type == DEV_INVERTER ? "must be consumption, production or both, comma-separated"
 			                                      : "must be consumption");
 	}
+	if (!want_cons && !want_prod)
+		return api_bad_param(r, "keywords", type == DEV_INVERTER ? "must name consumption, production or both"
+		                                                         : "must be consumption");
 	int64_t now = util_now_ms(), to_ms = 0, from_ms = 0;
 	if (time_param(r, "to", now, &to_ms) != FD_OK || time_param(r, "from", to_ms - 30LL * 86400000, &from_ms) != FD_OK)
 		return FD_EBADREQ;

@@ -53,6 +53,20 @@ static void add_range_error(json_t *errors, const char *field, double lo, double
 	add_error(errors, field, d);
 }
 
+/* Appends the entries of inner (stolen) to errors, each under [outer/]seg. */
+static void append_nested(json_t *errors, json_t *inner, const char *outer, const char *seg)
+{
+	size_t i;
+	json_t *e;
+	json_array_foreach(inner, i, e)
+	{
+		if (seg)
+			problem_prefix(e, seg);
+		json_array_append(errors, problem_prefix(e, outer));
+	}
+	json_decref(inner);
+}
+
 /* A string value without NULs, or NULL. */
 static const char *plain_string(json_t *v)
 {
@@ -141,25 +155,25 @@ static json_t *check_model(const char *field, json_t *v, json_t *errors)
 	const char *key;
 	json_t *m;
 	int bad = 0;
+	json_t *inner = json_array();
 	json_object_foreach(v, key, m)
 	{
-		char f[64];
-		snprintf(f, sizeof f, "%s/%.40s", field, key);
 		json_t *c = NULL;
 		if (strcmp(key, "year") == 0) {
 			static const struct field_rule year = {"year", FT_INT, 0, 1950, 2100, NULL, NULL, NULL};
-			c = json_is_null(m) ? json_null() : check_number(&year, f, m, errors);
+			c = json_is_null(m) ? json_null() : check_number(&year, key, m, inner);
 		} else if (strcmp(key, "manufacturer") == 0 || strcmp(key, "model") == 0 ||
 		           strcmp(key, "device_type") == 0) {
-			c = json_is_null(m) ? json_null() : check_text(f, m, 100, errors);
+			c = json_is_null(m) ? json_null() : check_text(key, m, 100, inner);
 		} else {
-			add_error(errors, f, "is not a field of device_model (manufacturer, model, year, device_type)");
+			add_error(inner, key, "is not a field of device_model (manufacturer, model, year, device_type)");
 		}
 		if (c)
 			json_object_set_new(out, key, c);
 		else
 			bad = 1;
 	}
+	append_nested(errors, inner, field, NULL);
 	if (bad) {
 		json_decref(out);
 		return NULL;
@@ -181,17 +195,18 @@ static json_t *check_prices(const char *field, json_t *v, json_t *errors)
 	static const struct field_rule price = {"price", FT_NUM, 0, -100000, 100000, NULL, NULL, NULL};
 	json_array_foreach(v, i, e)
 	{
-		char f[64];
-		snprintf(f, sizeof f, "%s/%zu", field, i);
+		char idx[24];
+		snprintf(idx, sizeof idx, "%zu", i);
+		json_t *inner = json_array();
 		json_t *p = json_object_get(e, "price"), *t = json_object_get(e, "timestamp");
+		json_t *cp = NULL, *ct = NULL;
 		if (!json_is_object(e) || json_object_size(e) != 2 || !p || !t) {
-			add_error(errors, f, "must be an object with exactly price and timestamp");
-			break;
+			add_error(inner, "", "must be an object with exactly price and timestamp");
+		} else {
+			cp = check_number(&price, "price", p, inner);
+			ct = check_time("timestamp", t, inner);
 		}
-		char fp[80], ft[80];
-		snprintf(fp, sizeof fp, "%s/price", f);
-		snprintf(ft, sizeof ft, "%s/timestamp", f);
-		json_t *cp = check_number(&price, fp, p, errors), *ct = check_time(ft, t, errors);
+		append_nested(errors, inner, field, idx);
 		if (!cp || !ct) {
 			json_decref(cp);
 			json_decref(ct);
@@ -273,6 +288,36 @@ static json_t *check_value(const struct field_rule *r, json_t *v, json_t *errors
 	return NULL;
 }
 
+/* json_equal, but 1 and 1.0 are the same number (a client may print 0.0 as 0). */
+static int same_value(json_t *a, json_t *b)
+{
+	if (json_is_number(a) && json_is_number(b))
+		return json_number_value(a) == json_number_value(b);
+	if (json_is_object(a) && json_is_object(b)) {
+		if (json_object_size(a) != json_object_size(b))
+			return 0;
+		const char *k;
+		json_t *v;
+		json_object_foreach(a, k, v)
+		{
+			json_t *w = json_object_get(b, k);
+			if (!w || !same_value(v, w))
+				return 0;
+		}
+		return 1;
+	}
+	if (json_is_array(a) && json_is_array(b)) {
+		if (json_array_size(a) != json_array_size(b))
+			return 0;
+		for (size_t i = 0; i < json_array_size(a); i++) {
+			if (!same_value(json_array_get(a, i), json_array_get(b, i)))
+				return 0;
+		}
+		return 1;
+	}
+	return json_equal(a, b);
+}
+
 static unsigned mode_flag(enum field_mode m)
 {
 	return m == FM_CREATE ? FF_CREATE : m == FM_UPDATE ? FF_UPDATE : FF_STATE;
@@ -312,7 +357,7 @@ enum fd_err fields_validate(const struct field_rule *rules, enum field_mode mode
 		}
 		if (!(r->flags & want)) {
 			json_t *have = current ? json_object_get(current, key) : NULL;
-			if (!have || !json_equal(have, v))
+			if (!have || !same_value(have, v))
 				add_error(errs, key, refusal(r, mode));
 			continue;
 		}

@@ -68,19 +68,18 @@ static enum fd_err validate(struct req *r, const struct field_rule *rules, const
 	if (rc != FD_OK)
 		return rc;
 	rc = fields_validate(rules, FM_CREATE, body, NULL, &sent, &errors);
-	json_decref(body);
-	if (rc == FD_OK) {
+	if (rc == FD_OK)
 		errors = json_array();
-		for (const char *const *k = required; *k; k++) {
-			if (!json_object_get(sent, *k))
-				json_array_append_new(errors, problem_field(*k, "is required"));
-		}
-		if (json_array_size(errors) > 0) {
-			json_decref(sent);
-			rc = FD_EINVALID;
-		} else {
-			json_decref(errors);
-		}
+	for (const char *const *k = required; errors && *k; k++) {
+		if (!json_object_get(body, *k))
+			json_array_append_new(errors, problem_field(*k, "is required"));
+	}
+	json_decref(body);
+	if (rc == FD_OK && json_array_size(errors) > 0) {
+		json_decref(sent);
+		rc = FD_EINVALID;
+	} else if (rc == FD_OK) {
+		json_decref(errors);
 	}
 	if (rc == FD_EINVALID)
 		return reply_problem(r, rc, "the session request is invalid", errors);
@@ -366,6 +365,13 @@ enum fd_err connect_submit(struct req *r)
 	if (rc == FD_ECONFLICT) {
 		rc = page(r, 410, "Link already used", "This connection link has already been used or has expired.", NULL,
 		          NULL);
+		goto out;
+	}
+	if (rc == FD_EINVALID) {
+		rc = page(r, 410, "Link no longer valid",
+		          "This connection link is no longer valid: the account or building it was made for has been "
+		          "removed. Ask your energy partner for a new one.",
+		          NULL, NULL);
 		goto out;
 	}
 	if (rc == FD_ETOOLARGE) {

@@ -252,13 +252,13 @@ enum fd_err records_update(struct req *r)
 	for (int attempt = 0; attempt < 3; attempt++) {
 		json_t *rec = NULL, *clean = NULL, *errors = NULL, *out = NULL;
 		int64_t version = 0, nv = 0;
-		rc = load(r, &rec, &version);
+		rc = load(r, &rec, &version); /* replies on failure */
 		if (rc != FD_OK)
-			break;
+			goto done;
 		if (api_if_match(r, version) != FD_OK) {
 			json_decref(rec);
 			rc = reply_failed(r, kind, FD_EPRECOND);
-			break;
+			goto done;
 		}
 		json_t *view = record_view(kind, rec);
 		json_decref(rec);
@@ -266,21 +266,20 @@ enum fd_err records_update(struct req *r)
 		json_decref(view);
 		if (rc != FD_OK) {
 			rc = rc == FD_EINVALID ? api_reply_invalid(r, errors) : rc;
-			break;
+			goto done;
 		}
 		struct store_actor a = api_actor(r);
 		rc = store_record_update(req_store(r), &a, req_param(r, 0), req_param(r, 1), kind, req_param(r, 2), clean,
 		                         version, &out, &nv);
 		json_decref(clean);
 		if (rc == FD_EPRECOND)
-			continue;
+			continue; /* written by someone else since we read it: validate again */
 		rc = rc == FD_OK ? reply_record(r, 200, kind, out, nv) : reply_failed(r, kind, rc);
-		json_decref(body);
-		return rc;
+		goto done;
 	}
+	rc = reply_problem(r, FD_EBUSY, "the record is being changed by others; try again", NULL);
+done:
 	json_decref(body);
-	if (rc == FD_EPRECOND)
-		return reply_problem(r, FD_EBUSY, "the record is being changed by others; try again", NULL);
 	return rc;
 }
 

@@ -133,7 +133,7 @@ enum fd_err users_list(struct req *r)
 	if (rc != FD_OK)
 		return rc;
 	q.role = req_query(r, "role");
-	if (q.role && role_parse(q.role) == ROLE_NONE)
+	if (q.role && (role_parse(q.role) == ROLE_NONE || role_parse(q.role) == ROLE_INTEGRATION))
 		return api_bad_param(r, "role", "must be one of user, viewer, staff, admin");
 	const char *del = req_query(r, "include_deleted");
 	if (del) {

@@ -38,7 +38,7 @@ static json_t *user_contracts(struct req *r, enum fd_err *rc)
 
 enum fd_err devices_diagnosis(struct req *r)
 {
-	enum fd_err rc = api_authorize(r, ACT_DEVICE_READ, ROLE_NONE, ROLE_NONE);
+	enum fd_err rc = api_authorize(r, ACT_PROPERTY_READ, ROLE_NONE, ROLE_NONE);
 	if (rc != FD_OK)
 		return rc;
 	json_t *dev = NULL;
@@ -221,7 +221,7 @@ static json_t *compare_one(double x, const struct support_dist *d, size_t n)
 
 enum fd_err devices_consumption_comparison(struct req *r)
 {
-	enum fd_err rc = api_authorize(r, ACT_DEVICE_READ, ROLE_NONE, ROLE_NONE);
+	enum fd_err rc = api_authorize(r, ACT_PROPERTY_READ, ROLE_NONE, ROLE_NONE);
 	if (rc != FD_OK)
 		return rc;
 	json_t *dev = NULL;
@@ -280,7 +280,7 @@ static enum fd_err bool_param(struct req *r, const char *name, int *out)
 
 enum fd_err fleet_list(struct req *r)
 {
-	enum fd_err rc = api_authorize(r, ACT_DEVICE_READ, ROLE_NONE, ROLE_NONE);
+	enum fd_err rc = api_authorize(r, ACT_PROPERTY_READ, ROLE_NONE, ROLE_NONE);
 	if (rc != FD_OK)
 		return rc;
 	struct store_fleet_query q = {.org_id = req_param(r, 0), .type = -1};
@@ -351,7 +351,7 @@ enum fd_err fleet_list(struct req *r)
 
 enum fd_err fleet_counts(struct req *r)
 {
-	enum fd_err rc = api_authorize(r, ACT_DEVICE_READ, ROLE_NONE, ROLE_NONE);
+	enum fd_err rc = api_authorize(r, ACT_PROPERTY_READ, ROLE_NONE, ROLE_NONE);
 	if (rc != FD_OK)
 		return rc;
 	json_t *counts = NULL;

@@ -37,11 +37,11 @@ enum policy_action {
 	ACT_USER_RESTORE,
 	ACT_USER_ERASE,
 	ACT_AUDIT_READ,
-	ACT_DEVICE_READ,     /* devices, their diagnosis, statistics, the fleet view */
+	ACT_DEVICE_READ,     /* devices and their statistics */
 	ACT_DEVICE_CREATE,   /* register a device */
 	ACT_DEVICE_UPDATE,   /* settings, reset, delete */
 	ACT_DEVICE_STATE,    /* report state and readings */
-	ACT_PROPERTY_READ,   /* buildings, energy contracts, the user summary */
+	ACT_PROPERTY_READ,   /* buildings, contracts, summary, diagnosis, comparison, fleet view: the team's reads */
 	ACT_PROPERTY_WRITE,  /* buildings and energy contracts */
 	ACT_ONBOARDING,      /* create a self-service connection link */
 	ACT_MIGRATE,         /* move a user's records to a new user */

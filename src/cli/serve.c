@@ -26,12 +26,16 @@
 
 static const char serve_help[] =
     "usage: fleetdesk serve [--listen HOST:PORT] [--db PATH] [--threads N] [--access-log PATH|-|off]\n"
+    "                       [--public-url URL]\n"
     "Serves the API. Defaults: --listen 127.0.0.1:8080 --db ./fleetdesk.db, one thread per CPU,\n"
-    "access log on stderr. SIGINT or SIGTERM stop it gracefully.\n";
+    "access log on stderr. --public-url is the server's address as users reach it (for example\n"
+    "https://desk.example.com behind a TLS proxy), used in the links it hands out; without it\n"
+    "they are built from the request's Host. SIGINT or SIGTERM stop it gracefully.\n";
 
 int cmd_serve(int argc, char **argv, const char *db)
 {
-	struct cli_opt opts[] = {{"listen", 1, NULL}, {"db", 1, NULL}, {"threads", 1, NULL}, {"access-log", 1, NULL}};
+	struct cli_opt opts[] = {{"listen", 1, NULL},     {"db", 1, NULL}, {"threads", 1, NULL},
+	                         {"access-log", 1, NULL}, {"public-url", 1, NULL}};
 	size_t n = sizeof opts / sizeof opts[0];
 	int prc = args_parse(argc, argv, opts, n, "serve");
 	if (prc < 0) {
@@ -49,6 +53,18 @@ int cmd_serve(int argc, char **argv, const char *db)
 	if (args_get(opts, n, "threads") && util_parse_int(args_get(opts, n, "threads"), 1, 256, &threads) != FD_OK)
 		return args_usage_error("serve", "--threads must be an integer from 1 to 256");
 	cfg.threads = threads > 0 ? (int)threads : 1;
+	cfg.public_url = args_get(opts, n, "public-url");
+	if (cfg.public_url) {
+		const char *u = cfg.public_url;
+		size_t ul = strlen(u);
+		int scheme = strncmp(u, "https://", 8) == 0 ? 8 : strncmp(u, "http://", 7) == 0 ? 7 : 0;
+		int ok = scheme && ul > (size_t)scheme && ul < 200 && u[ul - 1] != '/';
+		for (const char *p = u; ok && *p; p++)
+			ok = *p > 0x20 && *p < 0x7f && *p != '"' && *p != '<' && *p != '>';
+		if (!ok)
+			return args_usage_error("serve", "--public-url must be an http(s) URL without a trailing slash, "
+			                                 "like https://desk.example.com");
+	}
 	const char *alog = args_get(opts, n, "access-log");
 	if (log_open(alog ? alog : "-") != 0) {
 		fprintf(stderr, "fleetdesk: serve: cannot open the access log %s\n", alog);

@@ -57,6 +57,30 @@ json_t *problem_field(const char *field, const char *detail)
 	return o2;
 }
 
+json_t *problem_prefix(json_t *e, const char *seg)
+{
+	const char *f = json_string_value(json_object_get(e, "field"));
+	const char *p = json_string_value(json_object_get(e, "pointer"));
+	json_t *head = problem_field(seg, "");
+	const char *hp = json_string_value(json_object_get(head, "pointer"));
+	if (!f || !p || !hp) {
+		json_decref(head);
+		return e;
+	}
+	size_t fl = strlen(seg) + strlen(f) + 2, pl = strlen(hp) + strlen(p) + 1;
+	char *nf = malloc(fl), *np = malloc(pl);
+	if (nf && np) {
+		snprintf(nf, fl, "%s%s%s", seg, *f ? "/" : "", f);
+		snprintf(np, pl, "%s%s", hp, strcmp(p, "/") == 0 && !*f ? "" : p);
+		json_object_set_new(e, "field", json_string(nf));
+		json_object_set_new(e, "pointer", json_string(np));
+	}
+	free(nf);
+	free(np);
+	json_decref(head);
+	return e;
+}
+
 void reply_header(struct req *r, const char *name, const char *value)
 {
 	if (r->nhdr == REQ_MAX_HEADERS)

@@ -92,8 +92,12 @@ enum fd_err reply_empty(struct req *r, unsigned status);
  */
 enum fd_err reply_problem(struct req *r, enum fd_err rc, const char *detail, json_t *errors);
 
-/* One entry of a problem's errors array. New reference. */
+/* One entry of a problem's errors array: field is one member name (its
+ * pointer escapes "/" and "~"). New reference. */
 json_t *problem_field(const char *field, const char *detail);
+/* Puts the member or index seg in front of an entry's field ("a/b") and
+ * pointer ("/seg/a/b"), for errors inside nested objects. Returns e. */
+json_t *problem_prefix(json_t *e, const char *seg);
 
 /* The HTTP status of an error. */
 unsigned problem_status(enum fd_err rc);

@@ -29,6 +29,7 @@ struct server {
 	struct metrics *metrics;
 	_Atomic int inflight;
 	char url[128];
+	char public_url[256]; /* "" unless configured */
 };
 
 /* ---------------------------------------------------------------- req accessors */
@@ -56,6 +57,8 @@ struct store *req_store(struct req *r)
 const char *req_base_url(struct req *r)
 {
 	static _Thread_local char base[300];
+	if (r->srv->public_url[0])
+		return r->srv->public_url;
 	const char *host = req_header(r, "Host");
 	int ok = host && *host && strlen(host) < 256;
 	for (const char *p = host; ok && *p; p++) {
@@ -283,6 +286,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		json_object_set_new(line, "method", json_string(r->method));
 		if (r->route && (r->route->flags & ROUTE_SECRET_PATH)) /* the path holds a secret: log its pattern */
 			json_object_set_new(line, "path", json_string(r->route->pattern));
+		else if (!r->route && strncmp(r->path, "/connect/", 9) == 0) /* a wrong method or path on a link */
+			json_object_set_new(line, "path", json_string("/connect/{secret}"));
 		else
 			json_object_set_new(line, "path", json_stringn_nocheck(r->path, strnlen(r->path, 512)));
 		json_object_set_new(line, "route", json_string(r->route ? r->route->name : "unmatched"));
@@ -340,6 +345,8 @@ enum fd_err server_start(const struct server_config *cfg, struct store *st, cons
 	if (!s)
 		return FD_ENOMEM;
 	s->st = st;
+	if (cfg->public_url)
+		snprintf(s->public_url, sizeof s->public_url, "%s", cfg->public_url);
 	s->routes = routes;
 	s->nroutes = n;
 	s->metrics = metrics_new(routes, n);

@@ -21,6 +21,7 @@ struct server;
 struct server_config {
 	const char *listen; /* "HOST:PORT", "[v6]:PORT" */
 	int threads;        /* worker threads, >= 1 */
+	const char *public_url; /* "https://desk.example.com" as clients reach it (links we hand out); NULL: from Host */
 };
 
 /* Starts serving routes (n entries, borrowed for the server's life) from st.

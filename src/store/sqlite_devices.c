@@ -178,6 +178,8 @@ static json_t *dev_from_stmt(sqlite3_stmt *s)
 	return d;
 }
 
+static enum fd_err live_figures(struct conn *c, int64_t seq, int type, json_t *d);
+
 struct dev_row {
 	int64_t seq, version, user_seq;
 	int type, deleted;
@@ -206,7 +208,9 @@ static enum fd_err dev_read(struct conn *c, const char *org_id, const char *user
 	row->deleted = sqlite3_column_type(s, C_DELETED) != SQLITE_NULL;
 	row->obj = dev_from_stmt(s);
 	sq_done(s);
-	return row->obj ? FD_OK : FD_ENOMEM;
+	if (!row->obj)
+		return FD_ENOMEM;
+	return live_figures(c, row->seq, row->type, row->obj);
 }
 
 static int b(json_t *o, const char *k)
@@ -322,8 +326,8 @@ static double wh(double kwh)
 	return nearbyint(kwh * 1000.0) / 1000.0;
 }
 
-/* Recomputes a device's last day, week and month from its readings up to now. */
-static enum fd_err derive(struct conn *c, int64_t seq, int64_t now_s, int bump_version)
+/* A device's consumption and production over the last day, week and month before now_s, in Wh steps. */
+static enum fd_err sums(struct conn *c, int64_t seq, int64_t now_s, double v[6])
 {
 	sqlite3_stmt *s = sq_prep(c, SQL_SUMS);
 	if (!s)
@@ -333,15 +337,36 @@ static enum fd_err derive(struct conn *c, int64_t seq, int64_t now_s, int bump_v
 	sqlite3_bind_int64(s, 3, now_s - 86400);
 	sqlite3_bind_int64(s, 4, now_s - 7 * 86400);
 	sqlite3_bind_int64(s, 5, now_s - 30 * 86400);
-	double v[6] = {0};
 	int r = sqlite3_step(s);
-	if (r == SQLITE_ROW) {
-		for (int i = 0; i < 6; i++)
-			v[i] = wh(sqlite3_column_double(s, i));
-	}
+	for (int i = 0; i < 6; i++)
+		v[i] = r == SQLITE_ROW ? wh(sqlite3_column_double(s, i)) : 0;
 	sq_done(s);
-	if (r != SQLITE_ROW)
-		return sq_map_rc(r);
+	return r == SQLITE_ROW ? FD_OK : sq_map_rc(r);
+}
+
+static const char *const figure_names[6] = {"consumption_last_day_kwh", "consumption_last_week_kwh",
+                                            "consumption_last_month_kwh", "production_last_day_kwh",
+                                            "production_last_week_kwh", "production_last_month_kwh"};
+
+/* Sets the device's figures in d from its readings as of now (exact at any moment). */
+static enum fd_err live_figures(struct conn *c, int64_t seq, int type, json_t *d)
+{
+	double v[6];
+	enum fd_err rc = sums(c, seq, util_now_ms() / 1000, v);
+	if (rc != FD_OK)
+		return rc;
+	for (int i = 0; i < (type == DEV_INVERTER ? 6 : 3); i++)
+		json_object_set_new(d, figure_names[i], json_real(v[i]));
+	return FD_OK;
+}
+
+/* Recomputes the stored figures (used by the fleet view and comparisons) from the readings up to now. */
+static enum fd_err derive(struct conn *c, int64_t seq, int64_t now_s, int bump_version)
+{
+	double v[6];
+	enum fd_err rc = sums(c, seq, now_s, v);
+	if (rc != FD_OK)
+		return rc;
 	int changed = 0;
 	sqlite3_stmt *g = sq_prep(c, SQL_DERIVED_GET);
 	if (!g)
@@ -468,12 +493,16 @@ static enum fd_err sq_device_list(struct store *st, const char *org_id, const ch
 	sqlite3_bind_int(s, 2, type);
 	json_t *arr = json_array();
 	int r;
-	while ((r = sqlite3_step(s)) == SQLITE_ROW)
-		json_array_append_new(arr, dev_from_stmt(s));
+	enum fd_err fr = FD_OK;
+	while (fr == FD_OK && (r = sqlite3_step(s)) == SQLITE_ROW) {
+		json_t *d = dev_from_stmt(s);
+		fr = d ? live_figures(c, sqlite3_column_int64(s, C_SEQ), type, d) : FD_ENOMEM;
+		json_array_append_new(arr, d);
+	}
 	sq_done(s);
-	if (r != SQLITE_DONE) {
+	if (fr != FD_OK || r != SQLITE_DONE) {
 		json_decref(arr);
-		return sq_map_rc(r);
+		return fr != FD_OK ? fr : sq_map_rc(r);
 	}
 	*devs = arr;
 	return FD_OK;
@@ -635,8 +664,18 @@ static enum fd_err report_one(struct conn *c, const struct store_actor *a, const
 		json_decref(row.obj);
 		return FD_ENOMEM;
 	}
-	if (rep->state)
-		json_object_update(merged, rep->state);
+	if (rep->state) {
+		/* a model report completes the stored model: {"year": 2022} keeps the make */
+		json_t *model = json_object_get(rep->state, "device_model"), *have = json_object_get(merged, "device_model");
+		json_t *state = json_deep_copy(rep->state);
+		if (json_is_object(model) && json_is_object(have) && state) {
+			json_t *m = json_deep_copy(have);
+			json_object_update(m, model);
+			json_object_set_new(state, "device_model", m);
+		}
+		json_object_update(merged, state ? state : rep->state);
+		json_decref(state);
+	}
 	/* a report is news from the device: it is current now unless it says when */
 	if (!rep->state || !json_object_get(rep->state, "current_state_last_updated_at"))
 		json_object_set_new(merged, "current_state_last_updated_at", json_string(now));
@@ -770,9 +809,11 @@ static enum fd_err sq_device_statistics(struct store *st, const char *org_id, co
 		json_decref(arr);
 		return FD_EIO;
 	}
+	/* whole periods: the first may start before from_s, the last end after to_s */
+	size_t nb = json_array_size(arr);
 	sqlite3_bind_int64(s, 1, row.seq);
-	sqlite3_bind_int64(s, 2, from_s);
-	sqlite3_bind_int64(s, 3, to_s);
+	sqlite3_bind_int64(s, 2, nb ? json_integer_value(json_object_get(json_array_get(arr, 0), "start")) : from_s);
+	sqlite3_bind_int64(s, 3, nb ? json_integer_value(json_object_get(json_array_get(arr, nb - 1), "end")) : to_s);
 	size_t bi = 0;
 	double in = 0, out = 0;
 	int r;
@@ -807,8 +848,13 @@ static enum fd_err sq_device_statistics(struct store *st, const char *org_id, co
 
 static const char *const type_keys[DEV_TYPES] = {"heat_pumps", "electric_vehicles", "inverters"};
 
-/* The attention bits a query filters on (mask) and their wanted values (want). */
-static void fleet_bits(const struct store_fleet_query *q, int *mask, int *want, int *attn)
+/*
+ * The attention bits a query filters on (mask) and their wanted values
+ * (want); attn: the query only wants devices that need attention. Returns 0
+ * when the filters contradict each other (needs_attention=false with, say,
+ * stale=true): nothing can match.
+ */
+static int fleet_bits(const struct store_fleet_query *q, int *mask, int *want, int *attn)
 {
 	*mask = *want = *attn = 0;
 	if (q->authenticated >= 0) {
@@ -824,10 +870,12 @@ static void fleet_bits(const struct store_fleet_query *q, int *mask, int *want, 
 		*want |= q->stale ? 4 : 0;
 	}
 	if (q->needs_attention == 0) {
+		if (*want != 0)
+			return 0;
 		*mask = 7;
-		*want = 0;
 	}
-	*attn = q->needs_attention == 1 || (*want != 0);
+	*attn = q->needs_attention == 1 || *want != 0;
+	return 1;
 }
 
 static void bind_fleet(sqlite3_stmt *s, const struct store_fleet_query *q, int mask, int want, int attn)
@@ -860,7 +908,12 @@ static enum fd_err sq_fleet_list(struct store *st, const struct store_fleet_quer
 	if (!c)
 		return FD_EIO;
 	int mask, want, attn;
-	fleet_bits(q, &mask, &want, &attn);
+	if (!fleet_bits(q, &mask, &want, &attn)) {
+		*items = json_array();
+		*has_more = 0;
+		*total = 0;
+		return *items ? FD_OK : FD_ENOMEM;
+	}
 	const char *sql = q->type >= 0 ? (attn ? SQL_FLEET_ATTN_TYPE : SQL_FLEET_TYPE)
 	                               : (attn ? SQL_FLEET_ATTN : SQL_FLEET_ALL);
 	sqlite3_stmt *s = sq_prep(c, sql), *t = sq_prep(c, SQL_FLEET_TOTAL);
@@ -1315,6 +1368,19 @@ enum fd_err sq_onboarding_complete(struct store *st, const char *secret_hash, in
 	}
 	const char *sid = str(sess, "id"), *org = str(sess, "org_id"), *uid = str(sess, "user_id");
 	json_t *req = json_object_get(sess, "request");
+	int deleted = 0;
+	if (!cancel) { /* the user, and the building a new device goes into, must still be there */
+		rc = sq_user_seq(c, org, uid, &user_seq, &deleted);
+		if (rc == FD_OK && deleted)
+			rc = FD_EINVALID;
+		if (rc == FD_OK && !str(req, "device_id"))
+			rc = building_live(c, str(req, "building_id"), user_seq);
+		if (rc != FD_OK) {
+			json_decref(sess);
+			sq_tx_rollback(c);
+			return rc;
+		}
+	}
 	struct store_actor a = {.type = "onboarding", .id = sid, .name = "self-service connection"};
 	char id[FD_UUID_LEN + 1] = "";
 	int type = onboarding_type(req);

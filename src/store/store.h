@@ -280,14 +280,16 @@ enum fd_err store_record_delete(struct store *st, const struct store_actor *a, c
 enum fd_err store_onboarding_create(struct store *st, const struct store_actor *a, const char *org_id,
                                     const char *user_id, json_t *request, const char *secret_hash,
                                     int64_t expires_ms, json_t **session /* OUT */);
-/* The session for a link's secret: FD_ENOTFOUND (unknown), FD_EEXPIRED-like
- * states are reported in the object: {"id", "org_id", "user_id", "request",
- * "expires_ms", "used_at"}. */
+/* The session for a link's secret, FD_ENOTFOUND if none: {"id", "org_id",
+ * "user_id", "request", "expires_ms", "used_at", "device_id", "created_at"}.
+ * The caller tells used and expired sessions by used_at and expires_ms. */
 enum fd_err store_onboarding_find(struct store *st, const char *secret_hash, json_t **session /* OUT */);
 /* Uses the session once, atomically: creates the device (fields) or, for a
  * re-authentication, sets fields on request.device_id. FD_ECONFLICT when the
- * session was used already or has expired at now_ms. cancel: marks it used
- * and changes nothing else. *device_id OUT (FD_UUID_LEN + 1) unless cancel. */
+ * session was used already or has expired at now_ms; FD_EINVALID when its
+ * user or building has been deleted since; FD_ETOOLARGE when the user has
+ * the most devices of the type. cancel: marks it used and changes nothing
+ * else. *device_id OUT (FD_UUID_LEN + 1) unless cancel. */
 enum fd_err store_onboarding_complete(struct store *st, const char *secret_hash, int64_t now_ms, int cancel,
                                       json_t *fields, char *device_id /* OUT */);
 

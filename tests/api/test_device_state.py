@@ -85,11 +85,6 @@ class SingleReportTest(_Base):
         self.assertEqual(d["device_model"], {"manufacturer": "Vaillant", "model": "aroTHERM", "year": 2020,
                                              "device_type": "heat_pump"})
         got = self.report_ok(self.org, self.uid, "heat-pumps", d["id"], {"state": {"device_model": {"year": 2022}}})
-        # BUG: the report replaces the whole model with {"year": 2022}: manufacturer, model and
-        # device_type are lost. device_fields_validate() (src/api/device_fields.c) returns early for
-        # FM_STATE with current == NULL (parse_report in src/api/devices.c always passes NULL), so the
-        # "a model report completes the stored model" merge never runs, and report_one()
-        # (src/store/sqlite_devices.c) then does a shallow json_object_update().
         self.assertEqual(got["device_model"], {"manufacturer": "Vaillant", "model": "aroTHERM", "year": 2022,
                                                "device_type": "heat_pump"})
         self.assertEqual(self.get("heat-pumps", d["id"])["device_model"], got["device_model"])
@@ -146,10 +141,6 @@ class SingleReportTest(_Base):
         time.sleep(max(0.0, (ts + D - utcnow()).total_seconds()) + 1.5)
         now = self.get("heat-pumps", d["id"])
         self.assertEqual(now["consumption_last_week_kwh"], 2.0)
-        # BUG: still 2.0: the figures are computed at report time and refreshed only by the sweep for
-        # devices whose derived_at is over an hour old (SQL_SWEEP_DERIVED, sq_device_sweep() in
-        # src/store/sqlite_devices.c), so a reading stays in "the last 24 h" for up to an hour too long
-        # (and the ETag does not change either).
         self.assertEqual(now["consumption_last_day_kwh"], 0.0)
 
     def test_inverter_production_is_derived_from_production_readings(self):
@@ -480,17 +471,12 @@ class StatisticsTest(_Base):
                 self.assertProblemFields(self.stats(**params), 400, field)
 
     def test_savings_after_a_long_keyword_list_is_still_400(self):
-        # BUG: 200: devices_statistics() (src/api/devices.c) copies keywords into a 64-byte buffer
-        # with snprintf and silently drops the rest, so "savings" past byte 63 is never seen.
         r = self.stats(keywords="consumption" + "," * 60 + "savings")
         self.assertProblemFields(r, 400, "keywords")
 
     def test_an_empty_keywords_parameter_does_not_give_figureless_data(self):
         r = self.stats(keywords="")
         if r.status == 200:
-            # BUG: 200 with "keywords": [], "units": {} and periods without any total: an empty
-            # keywords list is neither refused nor read as the default (consumption);
-            # src/api/devices.c devices_statistics() (no check that want_cons || want_prod).
             self.assertEqual(r.body["metadata"]["query"]["keywords"], ["consumption"], r.body["metadata"])
             self.assertIn("consumption", r.body["data"][0])
         else:

@@ -558,8 +558,6 @@ class DeviceEdgeTest(DeviceApiTestCase):
                            body={"device_model": {"colour": "red"}}, token=self.admin)
         body = self.assertProblemFields(r, 422, "device_model/colour")
         err = [e for e in body["errors"] if e["field"] == "device_model/colour"][0]
-        # BUG: the pointer escapes the path's "/" ("/device_model~1colour"), so it does not point at
-        # body["device_model"]["colour"] (RFC 6901 would be "/device_model/colour").
         self.assertEqual(err["pointer"], "/device_model/colour")
 
     def test_put_back_of_a_get_body_sent_with_integral_numbers_as_integers(self):
@@ -572,9 +570,6 @@ class DeviceEdgeTest(DeviceApiTestCase):
         self.assertEqual(js["consumption_last_day_kwh"], 0)
         self.assertIsInstance(js["consumption_last_day_kwh"], int)
         r = self.put_device(self.org, u, "heat-pumps", d["id"], js)
-        # BUG: 422 naming consumption_last_*_kwh and indoor_actual_temperature: the server compares the
-        # sent integer 0 with the stored real 0.0 by JSON type (json_equal), src/api/fields.c
-        # fields_validate().
         self.assertEqual(r.status, 200, r)
         self.assertEqual(r.body, d)
 
@@ -589,8 +584,6 @@ class DeviceEdgeTest(DeviceApiTestCase):
         time.sleep(max(0.0, (until - utcnow()).total_seconds()) + 0.3)
         r2 = self.S.get(self.dpath(self.org, u, "inverters", d["id"]), token=self.admin,
                         headers={"If-None-Match": etag})
-        # BUG: 304: the ETag is the row version only, but is_pause_power_active changed with time,
-        # so the client keeps a representation that says "paused" (src/api/devices.c devices_get()).
         self.assertEqual(r2.status, 200, r2)
         self.assertFalse(r2.body["is_pause_power_active"])
 

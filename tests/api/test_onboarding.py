@@ -257,13 +257,6 @@ class ConnectPageTest(OnboardingBase):
         self.assertEqual(d["device_model"]["device_type"], "inverter")
 
     def test_building_deleted_after_link_created(self):
-        # BUG: the link's building_id is not checked again when the device is created:
-        # after DELETE of the building (allowed, nothing points to it yet) POST
-        # /connect/{secret} answers 303 and creates a device whose building_id is the
-        # deleted building (POST or PUT of a device with that building_id is 422).
-        # Suspected: sq_onboarding_complete() in src/store/sqlite_devices.c inserts the
-        # device without building_live(). Consequence: the user can no longer be
-        # migrated (500, see test_migration).
         br = self.S.request("POST", self.upath + "/buildings", body={"name": "Old house"}, token=self.admin)
         self.assertEqual(br.status, 201, br)
         s = self.create_session(building_id=br.body["id"]).body
@@ -354,11 +347,6 @@ class ConnectPageTest(OnboardingBase):
                 self.assertEqual(r.status, 404, r)
 
     def test_user_deleted_after_link_created(self):
-        # BUG: a link created before its user was deleted still connects: POST
-        # /connect/{secret} answers 303 and creates a device under the deleted user
-        # (store_onboarding_complete() in src/store/sqlite_devices.c never checks the
-        # user's deleted_at), although creating a device (POST .../heat-pumps) or a
-        # link for a deleted user is 409.
         s = self.create_session().body
         r = self.S.request("DELETE", self.upath, token=self.admin)
         self.assertEqual(r.status, 204, r)
@@ -485,11 +473,6 @@ class AccessLogTest(OnboardingBase):
             self.assertNotIn(secret, err)
 
     def test_other_methods_on_a_link_do_not_log_the_secret(self):
-        # BUG: PUT, DELETE or OPTIONS /connect/{secret} (405, e.g. a CORS preflight
-        # or a crawler) write the live link's secret into the access log: the line has
-        # "route":"unmatched" and the raw path. Suspected: on_completed() in
-        # src/http/server.c only redacts when r->route is set, and the router's 405
-        # leaves it unset.
         r = self.S.request("POST", self.onboarding, token=self.admin,
                            body={"user_id": self.user["id"], "device_type": "hp", "success_url": SUCCESS,
                                  "cancel_url": CANCEL})   # (not in ISSUED: the test above stays independent)

@@ -150,9 +150,6 @@ class BuildingTest(_Base):
         r = self.post("buildings", {"name": "Stale"})
         b, etag = r.body, r.headers["ETag"]
         self.assertEqual(self.put("buildings", b["id"], {"name": "Stale 2"}).status, 200)
-        # BUG: 503 "the record is being changed by others": records_update() (src/api/records.c) sets
-        # rc = reply_failed(..., FD_EPRECOND), which returns FD_EPRECOND, breaks out of the retry loop,
-        # and the check after the loop (rc == FD_EPRECOND) replies a second time with 503.
         self.assertProblem(self.put("buildings", b["id"], {"name": "Stale 3"}, headers={"If-Match": etag}), 412)
         self.assertEqual(self.get("buildings", b["id"])["name"], "Stale 2")
 
@@ -297,7 +294,6 @@ class ContractTest(_Base):
         self.assertEqual(r1.status, 200, r1)
         self.assertProblem(self.delete("energy-contracts", c["id"], headers={"If-Match": etag}), 412)
         self.assertIsNone(self.get("energy-contracts", c["id"])["deleted_at"])
-        # BUG: 503 instead of 412, as for buildings (records_update() in src/api/records.c replies twice).
         self.assertProblem(self.put("energy-contracts", c["id"], {"supplier": "B"}, headers={"If-Match": etag}), 412)
         self.assertEqual(self.get("energy-contracts", c["id"])["supplier"], "A")
 
