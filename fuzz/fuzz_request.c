@@ -11,7 +11,9 @@
  * (json_loadb with JSON_REJECT_DUPLICATES) and, when it is an object, runs
  * through user_fields_validate() as a create (current NULL) and as an update
  * of a fixed stored user, and any string "email" member through
- * user_email_problem().
+ * user_email_problem(). The same object also goes through the device field
+ * rules of each type (create, update of a default device, state report) and
+ * then device_view(), whose output must stay within the rules.
  *
  * Besides ASan/UBSan findings, the driver aborts when a result breaks the
  * documented contract (see check_* below), so a logic slip is a crash too.
@@ -25,6 +27,7 @@
 
 #include <jansson.h>
 
+#include "api/device_fields.h"
 #include "api/routes.h"
 #include "api/user_fields.h"
 #include "auth/policy.h"
@@ -187,6 +190,55 @@ static void run_validate(json_t *body, json_t *current)
 	json_decref(errors);
 }
 
+/* Every clean value of a device must pass its own rule again, and device_view must keep the shape. */
+static void run_devices(json_t *body)
+{
+	for (int t = 0; t < DEV_TYPES; t++) {
+		json_t *none = json_object();
+		json_t *stored = NULL, *errors = NULL;
+		if (device_fields_validate(t, FM_CREATE, none, NULL, &stored, &errors) != FD_OK)
+			violated("an empty device create is refused");
+		json_decref(none);
+		static const enum field_mode modes[] = {FM_CREATE, FM_UPDATE, FM_STATE};
+		for (size_t m = 0; m < 3; m++) {
+			json_t *clean = NULL;
+			errors = NULL;
+			enum fd_err rc = device_fields_validate(t, modes[m], body, modes[m] == FM_UPDATE ? stored : NULL,
+			                                        &clean, &errors);
+			if (rc == FD_EINVALID) {
+				check_errors(errors);
+			} else if (rc == FD_OK) {
+				/* a valid result validates again, unchanged, as a create */
+				json_t *again = NULL, *errs2 = NULL;
+				json_t *copy = json_deep_copy(clean);
+				const char *const out_only[] = {"id", "user_id", "building", "is_pause_power_active", "actions",
+				                                "created_at", "updated_at", "deleted_at", NULL};
+				for (const char *const *k = out_only; *k; k++)
+					json_object_del(copy, *k);
+				if (modes[m] == FM_CREATE &&
+				    device_fields_validate(t, FM_CREATE, copy, NULL, &again, &errs2) != FD_OK)
+					violated("a valid device create does not validate again");
+				json_decref(again);
+				json_decref(errs2);
+				json_decref(copy);
+				json_t *view = device_view(t, modes[m] == FM_CREATE ? clean : stored, 0);
+				if (!json_is_array(json_object_get(view, "actions")))
+					violated("device_view without actions");
+				char tag[DEVICE_ETAG_LEN];
+				device_etag(view, 1, tag);
+				if (tag[0] != '"')
+					violated("device_etag is not a quoted tag");
+				json_decref(view);
+			} else if (rc != FD_ENOMEM) {
+				violated("device_fields_validate returned an undocumented error");
+			}
+			json_decref(clean);
+			json_decref(errors);
+		}
+		json_decref(stored);
+	}
+}
+
 static void run_route(const char *line, size_t len)
 {
 	char buf[MAX_LINE + 1];
@@ -228,6 +280,7 @@ static void run_body(const uint8_t *data, size_t size)
 	}
 	run_validate(body, NULL);
 	run_validate(body, current_user);
+	run_devices(body);
 	json_t *email = json_object_get(body, "email");
 	if (json_is_string(email)) {
 		const char *why = user_email_problem(json_string_value(email));
