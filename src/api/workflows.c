@@ -4,7 +4,6 @@
  * and the user migration. The computations are support.c's; this file
  * gathers their input from the store and replies.
  */
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,6 +11,7 @@
 #include "api/device_fields.h"
 #include "api/devices.h"
 #include "api/handlers.h"
+#include "api/peers.h"
 #include "api/records.h"
 #include "api/support.h"
 #include "api/user_fields.h"
@@ -100,116 +100,6 @@ enum fd_err users_summary(struct req *r)
 
 /* ------------------------------------------------------------------ consumption comparison */
 
-/*
- * The org's distribution of last-day and last-month consumption per device
- * type, cached: reading a million values takes a scan, answering from them
- * takes a binary search. Up to EXACT_MAX values are kept as they are; a
- * larger population keeps its exact median and p90 and a 10,001-point
- * quantile sketch for ranks (within 0.01 percentage points).
- */
-#define DIST_SLOTS 64
-#define DIST_TTL_MS (5 * 60 * 1000LL)
-#define EXACT_MAX  20000
-#define SKETCH     10001
-
-struct dist {
-	char org_id[FD_UUID_LEN + 1];
-	int type, month;
-	int64_t built_ms;
-	size_t n;       /* devices */
-	double *v;      /* sorted values or the sketch */
-	size_t nv;
-	double median, p90;
-	int users;      /* readers holding v */
-};
-
-static struct dist dists[DIST_SLOTS];
-static pthread_mutex_t dist_lock = PTHREAD_MUTEX_INITIALIZER;
-
-static enum fd_err dist_build(struct store *st, const char *org, int type, int month, struct dist *d)
-{
-	double *v = NULL;
-	size_t n = 0;
-	enum fd_err rc = store_device_values(st, org, type, month, &v, &n);
-	if (rc != FD_OK)
-		return rc;
-	struct support_dist sd = {0};
-	support_distribution(v, n, 0, &sd);
-	d->n = n;
-	d->median = sd.median;
-	d->p90 = sd.p90;
-	if (n > EXACT_MAX) {
-		double *s = malloc(SKETCH * sizeof *s);
-		if (!s) {
-			free(v);
-			return FD_ENOMEM;
-		}
-		for (size_t i = 0; i < SKETCH; i++)
-			s[i] = v[(size_t)((double)i / (SKETCH - 1) * (double)(n - 1))];
-		free(v);
-		v = s;
-		d->nv = SKETCH;
-	} else {
-		d->nv = n;
-	}
-	d->v = v;
-	return FD_OK;
-}
-
-/* Fills out for x from the cached distribution (building it when missing or old). */
-static enum fd_err dist_lookup(struct store *st, const char *org, int type, int month, double x, int64_t now,
-                               struct support_dist *out, size_t *n, int64_t *as_of)
-{
-	pthread_mutex_lock(&dist_lock);
-	struct dist *hit = NULL, *victim = &dists[0];
-	for (int i = 0; i < DIST_SLOTS; i++) {
-		struct dist *d = &dists[i];
-		if (d->v && d->type == type && d->month == month && strcmp(d->org_id, org) == 0) {
-			hit = d;
-			break;
-		}
-		if (d->users == 0 && (!d->v || d->built_ms < victim->built_ms))
-			victim = d;
-	}
-	if (!hit || now - hit->built_ms > DIST_TTL_MS) {
-		struct dist fresh = {0};
-		pthread_mutex_unlock(&dist_lock);
-		enum fd_err rc = dist_build(st, org, type, month, &fresh);
-		if (rc != FD_OK)
-			return rc;
-		pthread_mutex_lock(&dist_lock);
-		struct dist *slot = hit && hit->users == 0 ? hit : victim;
-		if (slot->users != 0) { /* every slot busy: answer from this one and drop it */
-			pthread_mutex_unlock(&dist_lock);
-			support_distribution(fresh.v, fresh.nv, x, out);
-			out->median = fresh.median;
-			out->p90 = fresh.p90;
-			*n = fresh.n;
-			*as_of = now;
-			free(fresh.v);
-			return FD_OK;
-		}
-		free(slot->v);
-		*slot = fresh;
-		snprintf(slot->org_id, sizeof slot->org_id, "%s", org);
-		slot->type = type;
-		slot->month = month;
-		slot->built_ms = now;
-		hit = slot;
-	}
-	hit->users++;
-	pthread_mutex_unlock(&dist_lock);
-	support_distribution(hit->v, hit->nv, x, out);
-	out->median = hit->median;
-	out->p90 = hit->p90;
-	*n = hit->n;
-	*as_of = hit->built_ms;
-	pthread_mutex_lock(&dist_lock);
-	hit->users--;
-	pthread_mutex_unlock(&dist_lock);
-	return FD_OK;
-}
-
 static json_t *compare_one(double x, const struct support_dist *d, size_t n)
 {
 	if (n == 0)
@@ -235,9 +125,9 @@ enum fd_err devices_consumption_comparison(struct req *r)
 	double month = json_number_value(json_object_get(dev, "consumption_last_month_kwh"));
 	struct support_dist dd = {0}, dm = {0};
 	size_t nd = 0, nm = 0;
-	rc = dist_lookup(req_store(r), req_param(r, 0), type, 0, day, now, &dd, &nd, &as_of);
+	rc = peers_lookup(req_store(r), req_param(r, 0), type, 0, day, now, &dd, &nd, &as_of);
 	if (rc == FD_OK)
-		rc = dist_lookup(req_store(r), req_param(r, 0), type, 1, month, now, &dm, &nm, &as_of);
+		rc = peers_lookup(req_store(r), req_param(r, 0), type, 1, month, now, &dm, &nm, &as_of);
 	if (rc != FD_OK) {
 		json_decref(dev);
 		return reply_problem(r, rc, NULL, NULL);

@@ -104,11 +104,11 @@ static const char SQL_SUMS[] =
     "ifnull(sum(kwh_in), 0), ifnull(sum(kwh_out) FILTER (WHERE ts >= ?3), 0), "
     "ifnull(sum(kwh_out) FILTER (WHERE ts >= ?4), 0), ifnull(sum(kwh_out), 0) "
     "FROM readings WHERE device_seq = ?1 AND ts >= ?5 AND ts <= ?2";
+/* ?9: whether a change of the figures makes a new version (not when the caller writes one anyway) */
 static const char SQL_DERIVED_SET[] =
     "UPDATE devices SET cons_day = ?2, cons_week = ?3, cons_month = ?4, prod_day = ?5, prod_week = ?6, "
-    "prod_month = ?7, derived_at = ?8, version = version + ?9 WHERE seq = ?1";
-static const char SQL_DERIVED_GET[] =
-    "SELECT cons_day, cons_week, cons_month, prod_day, prod_week, prod_month FROM devices WHERE seq = ?1";
+    "prod_month = ?7, derived_at = ?8, version = version + (?9 AND (cons_day, cons_week, cons_month, prod_day, "
+    "prod_week, prod_month) IS NOT (?2, ?3, ?4, ?5, ?6, ?7)) WHERE seq = ?1";
 static const char SQL_READINGS_RANGE[] =
     "SELECT ts, kwh_in, kwh_out FROM readings WHERE device_seq = ?1 AND ts >= ?2 AND ts < ?3 ORDER BY ts";
 static const char SQL_SWEEP_STALE[] = "UPDATE devices SET stale = 1 WHERE seq IN (SELECT seq FROM devices "
@@ -186,9 +186,11 @@ struct dev_row {
 	json_t *obj;
 };
 
-/* Reads a device of the org (of user_id and type when given) into row. */
+/* Reads a device of the org (of user_id and type when given) into row; with
+ * figures, its consumption figures computed from its readings as of now
+ * (what a reader sees), else the stored ones (enough for a writer). */
 static enum fd_err dev_read(struct conn *c, const char *org_id, const char *user_id, int type, const char *id,
-                            struct dev_row *row)
+                            struct dev_row *row, int figures)
 {
 	sqlite3_stmt *s = sq_prep(c, SQL_DEV_GET);
 	if (!s)
@@ -210,7 +212,7 @@ static enum fd_err dev_read(struct conn *c, const char *org_id, const char *user
 	sq_done(s);
 	if (!row->obj)
 		return FD_ENOMEM;
-	return live_figures(c, row->seq, row->type, row->obj);
+	return figures ? live_figures(c, row->seq, row->type, row->obj) : FD_OK;
 }
 
 static int b(json_t *o, const char *k)
@@ -367,16 +369,6 @@ static enum fd_err derive(struct conn *c, int64_t seq, int64_t now_s, int bump_v
 	enum fd_err rc = sums(c, seq, now_s, v);
 	if (rc != FD_OK)
 		return rc;
-	int changed = 0;
-	sqlite3_stmt *g = sq_prep(c, SQL_DERIVED_GET);
-	if (!g)
-		return FD_EIO;
-	sqlite3_bind_int64(g, 1, seq);
-	if (sqlite3_step(g) == SQLITE_ROW) {
-		for (int i = 0; i < 6; i++)
-			changed |= sqlite3_column_double(g, i) != v[i];
-	}
-	sq_done(g);
 	sqlite3_stmt *u = sq_prep(c, SQL_DERIVED_SET);
 	if (!u)
 		return FD_EIO;
@@ -384,7 +376,7 @@ static enum fd_err derive(struct conn *c, int64_t seq, int64_t now_s, int bump_v
 	for (int i = 0; i < 6; i++)
 		sqlite3_bind_double(u, 2 + i, v[i]);
 	sqlite3_bind_int64(u, 8, now_s);
-	sqlite3_bind_int(u, 9, changed && bump_version);
+	sqlite3_bind_int(u, 9, bump_version);
 	return sq_step_write(u);
 }
 
@@ -444,7 +436,7 @@ static enum fd_err sq_device_create(struct store *st, const struct store_actor *
 	if (rc == FD_OK)
 		rc = dev_insert(c, id, org_id, user_seq, type, fields, now, now_ms);
 	if (rc == FD_OK)
-		rc = dev_read(c, org_id, user_id, type, id, &row);
+		rc = dev_read(c, org_id, user_id, type, id, &row, 1);
 	if (rc == FD_OK) {
 		json_t *changes = dev_diff(NULL, row.obj, fields);
 		rc = sq_audit(c, a, org_id, now, "device.create", "device", id, changes);
@@ -469,7 +461,7 @@ static enum fd_err sq_device_get(struct store *st, const char *org_id, const cha
 	if (!c)
 		return FD_EIO;
 	struct dev_row row = {0};
-	enum fd_err rc = dev_read(c, org_id, user_id, type, device_id, &row);
+	enum fd_err rc = dev_read(c, org_id, user_id, type, device_id, &row, 1);
 	if (rc != FD_OK)
 		return rc;
 	*dev = row.obj;
@@ -517,7 +509,7 @@ static enum fd_err dev_write_begin(struct conn *c, const char *org_id, const cha
 	enum fd_err rc = sq_tx_begin(c);
 	if (rc != FD_OK)
 		return rc;
-	rc = dev_read(c, org_id, user_id, type, id, row);
+	rc = dev_read(c, org_id, user_id, type, id, row, 0);
 	if (rc == FD_OK && expect >= 0 && expect != row->version)
 		rc = FD_EPRECOND;
 	if (rc == FD_OK && row->deleted)
@@ -548,7 +540,9 @@ static enum fd_err sq_device_update(struct store *st, const struct store_actor *
 	}
 	changes = dev_diff(row.obj, merged, patch);
 	if (json_object_size(changes) == 0) { /* nothing changes: nothing is written */
-		rc = sq_tx_commit(c);
+		rc = live_figures(c, row.seq, row.type, row.obj);
+		if (rc == FD_OK)
+			rc = sq_tx_commit(c);
 		if (rc == FD_OK) {
 			*dev = row.obj;
 			*version = row.version;
@@ -571,7 +565,7 @@ static enum fd_err sq_device_update(struct store *st, const struct store_actor *
 	if (rc == FD_OK)
 		rc = sq_audit(c, a, org_id, now, action, "device", device_id, changes);
 	if (rc == FD_OK)
-		rc = dev_read(c, org_id, user_id, type, device_id, &after);
+		rc = dev_read(c, org_id, user_id, type, device_id, &after, 1);
 	if (rc == FD_OK)
 		rc = sq_tx_commit(c);
 out:
@@ -652,7 +646,7 @@ static enum fd_err report_one(struct conn *c, const struct store_actor *a, const
                               const char *now, int64_t now_ms)
 {
 	struct dev_row row = {0};
-	enum fd_err rc = dev_read(c, org_id, rep->user_id, rep->type, rep->device_id, &row);
+	enum fd_err rc = dev_read(c, org_id, rep->user_id, rep->type, rep->device_id, &row, 0);
 	if (rc == FD_OK && row.deleted)
 		rc = FD_ECONFLICT;
 	if (rc != FD_OK) {
@@ -782,7 +776,7 @@ static enum fd_err sq_device_statistics(struct store *st, const char *org_id, co
 	if (!c)
 		return FD_EIO;
 	struct dev_row row = {0};
-	enum fd_err rc = dev_read(c, org_id, user_id, type, device_id, &row);
+	enum fd_err rc = dev_read(c, org_id, user_id, type, device_id, &row, 0);
 	json_decref(row.obj);
 	if (rc != FD_OK)
 		return rc;
@@ -1277,7 +1271,7 @@ enum fd_err sq_onboarding_create(struct store *st, const struct store_actor *a, 
 		rc = building_live(c, str(request, "building_id"), user_seq);
 	if (rc == FD_OK && str(request, "device_id")) { /* a re-authentication: the user's live device */
 		struct dev_row row = {0};
-		rc = dev_read(c, org_id, user_id, onboarding_type(request), str(request, "device_id"), &row);
+		rc = dev_read(c, org_id, user_id, onboarding_type(request), str(request, "device_id"), &row, 0);
 		if (rc == FD_OK && row.deleted)
 			rc = FD_ENOTFOUND;
 		json_decref(row.obj);
@@ -1387,7 +1381,7 @@ enum fd_err sq_onboarding_complete(struct store *st, const char *secret_hash, in
 	if (!cancel && str(req, "device_id")) { /* re-authenticate the device */
 		snprintf(id, sizeof id, "%s", str(req, "device_id"));
 		struct dev_row row = {0};
-		rc = dev_read(c, org, uid, type, id, &row);
+		rc = dev_read(c, org, uid, type, id, &row, 0);
 		if (rc == FD_OK && row.deleted)
 			rc = FD_ECONFLICT;
 		json_t *merged = rc == FD_OK ? json_deep_copy(row.obj) : NULL;
