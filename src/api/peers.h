@@ -33,6 +33,11 @@ enum fd_err peers_lookup(struct store *st, const char *org_id, int type, int mon
  * the last day. Called from one thread (the server's housekeeping loop). */
 void peers_refresh(struct store *st, int64_t now_ms);
 
+/* Builds the distributions of the orgs with more than 20,000 live devices
+ * (where a build takes a scan), so their first comparison does not wait.
+ * Called once from the housekeeping loop when the server starts. */
+void peers_warm(struct store *st, int64_t now_ms);
+
 /* Frees every cached distribution (at shutdown, after the last request). */
 void peers_clear(void);
 

@@ -98,6 +98,7 @@ int cmd_serve(int argc, char **argv, const char *db)
 	fprintf(stderr, "fleetdesk: serving %s on %s with %d threads\n", db, server_url(srv), cfg.threads);
 	/* Housekeeping between signals: stale devices, consumption of quiet devices. */
 	int sig = 0;
+	int warmed = 0;
 	for (;;) {
 		struct timespec tick = {.tv_sec = 1, .tv_nsec = 0};
 		sig = sigtimedwait(&set, NULL, &tick);
@@ -106,6 +107,10 @@ int cmd_serve(int argc, char **argv, const char *db)
 		enum fd_err sw = store_device_sweep(st, util_now_ms(), SWEEP_BATCH);
 		if (sw != FD_OK && sw != FD_EBUSY)
 			log_msg("error", "the device sweep failed; it runs again in a second");
+		if (!warmed) {
+			peers_warm(st, util_now_ms());
+			warmed = 1;
+		}
 		peers_refresh(st, util_now_ms());
 	}
 	fprintf(stderr, "fleetdesk: %s received, finishing in-flight requests\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
