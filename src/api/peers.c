@@ -88,6 +88,19 @@ static struct slot *victim(void)
 	return best;
 }
 
+/* Puts a built distribution (fresh, emptied) into slot d, freeing the one it held. */
+static void install(struct slot *d, struct slot *fresh, int64_t now)
+{
+	free(d->v);
+	d->v = fresh->v;
+	d->nv = fresh->nv;
+	d->n = fresh->n;
+	d->median = fresh->median;
+	d->p90 = fresh->p90;
+	d->built_ms = now;
+	fresh->v = NULL;
+}
+
 static void answer(const struct slot *d, double x, struct support_dist *out, size_t *n, int64_t *as_of)
 {
 	support_distribution(d->v, d->nv, x, out);
@@ -129,13 +142,8 @@ enum fd_err peers_lookup(struct store *st, const char *org, int type, int month,
 	}
 	if (d) {
 		if (rc == FD_OK) {
-			d->v = fresh.v;
-			d->nv = fresh.nv;
-			d->n = fresh.n;
-			d->median = fresh.median;
-			d->p90 = fresh.p90;
-			d->built_ms = d->asked_ms = now;
-			fresh.v = NULL;
+			install(d, &fresh, now);
+			d->asked_ms = now;
 		} else {
 			d->used = 0; /* the waiters build it themselves */
 		}
@@ -165,15 +173,8 @@ void peers_refresh(struct store *st, int64_t now)
 		struct slot fresh = {0};
 		enum fd_err rc = build(st, key.org_id, key.type, key.month, &fresh);
 		pthread_mutex_lock(&lock);
-		if (rc == FD_OK) { /* the slot is still this key: building kept it from being taken */
-			free(d->v);
-			d->v = fresh.v;
-			d->nv = fresh.nv;
-			d->n = fresh.n;
-			d->median = fresh.median;
-			d->p90 = fresh.p90;
-			d->built_ms = now;
-		}
+		if (rc == FD_OK) /* the slot is still this key: building kept it from being taken */
+			install(d, &fresh, now);
 		d->building = 0;
 		pthread_mutex_unlock(&lock);
 	}
