@@ -15,6 +15,7 @@
 #include "api/records.h"
 #include "api/support.h"
 #include "api/user_fields.h"
+#include "core/jsonw.h"
 #include "core/util.h"
 
 /* ------------------------------------------------------------------ diagnosis */
@@ -208,12 +209,15 @@ enum fd_err fleet_list(struct req *r)
 	rc = store_fleet_list(req_store(r), &q, &items, &has_more, &last, &total);
 	if (rc != FD_OK)
 		return reply_problem(r, rc, NULL, NULL);
-	json_t *out = json_array();
+	/* written as it goes, each device's tree freed once written: a page of 1000 never holds two copies */
+	struct buf out;
+	buf_init(&out, 64u * 1024 * 1024);
+	rc = buf_reserve(&out, json_array_size(items) * 1600 + 16); /* a device is about 1.4 kB */
+	if (rc == FD_OK)
+		rc = buf_append(&out, "[", 1);
 	int64_t now = util_now_ms();
-	size_t i;
-	json_t *d;
-	json_array_foreach(items, i, d)
-	{
+	for (size_t i = 0; rc == FD_OK && i < json_array_size(items); i++) {
+		json_t *d = json_array_get(items, i);
 		int type = 0;
 		for (int k = 0; k < DEV_TYPES; k++) {
 			if (strcmp(json_string_value(json_object_get(d, "device_type")), device_types[k].key) == 0)
@@ -222,9 +226,20 @@ enum fd_err fleet_list(struct req *r)
 		json_t *v = device_view(type, d, now);
 		json_object_set_new(v, "device_type", json_string(device_types[type].path));
 		json_object_set(v, "attention", json_object_get(d, "attention"));
-		json_array_append_new(out, v);
+		if (i)
+			rc = buf_append(&out, ",", 1);
+		if (rc == FD_OK)
+			rc = v ? jsonw_value(&out, v) : FD_ENOMEM;
+		json_decref(v);
+		json_array_set_new(items, i, json_null());
 	}
 	json_decref(items);
+	if (rc == FD_OK)
+		rc = buf_append(&out, "]", 1);
+	if (rc != FD_OK) {
+		buf_release(&out);
+		return reply_problem(r, rc, NULL, NULL);
+	}
 	char tot[32];
 	snprintf(tot, sizeof tot, "%lld", (long long)total);
 	reply_header(r, "X-Total-Count", tot);
@@ -236,7 +251,9 @@ enum fd_err fleet_list(struct req *r)
 			api_link_next(r, fleet_params, q.limit, enc);
 		free(enc);
 	}
-	return reply_json(r, 200, out);
+	size_t len = 0;
+	char *text = buf_detach(&out, &len);
+	return reply_take(r, 200, "application/json", text, len);
 }
 
 enum fd_err fleet_counts(struct req *r)

@@ -33,6 +33,22 @@ enum fd_err buf_append(struct buf *b, const void *p, size_t n)
 	return FD_OK;
 }
 
+enum fd_err buf_reserve(struct buf *b, size_t n)
+{
+	if (n > b->max)
+		n = b->max;
+	if (n + 1 <= b->cap)
+		return FD_OK;
+	char *d = realloc(b->data, n + 1);
+	if (!d)
+		return FD_ENOMEM;
+	if (!b->data)
+		d[0] = '\0';
+	b->data = d;
+	b->cap = n + 1;
+	return FD_OK;
+}
+
 enum fd_err buf_puts(struct buf *b, const char *s)
 {
 	return buf_append(b, s, strlen(s));

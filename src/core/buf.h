@@ -22,6 +22,10 @@ struct buf {
 /* Initialises an empty buffer that may hold at most max bytes. */
 void buf_init(struct buf *b, size_t max);
 
+/* Makes room for n bytes in all without growing again (a hint: FD_OK even
+ * when n is over max, which then still bounds the appends). */
+enum fd_err buf_reserve(struct buf *b, size_t n);
+
 /* Appends n bytes. FD_ETOOLARGE past max (the buffer is unchanged), FD_ENOMEM. */
 enum fd_err buf_append(struct buf *b, const void *p, size_t n);
 
