@@ -71,6 +71,11 @@ json_t *support_connection(json_t *dev, int64_t now_ms)
 	return json_pack("{ss}", "status", "healthy");
 }
 
+static const char *text_or(const char *s, const char *fallback)
+{
+	return s ? s : fallback;
+}
+
 static json_t *check(const char *id, const char *title, int passed, const char *detail, const char *resolution)
 {
 	return json_pack("{sssssbssss}", "check", id, "title", title, "passed", passed, "detail", detail, "resolution",
@@ -137,7 +142,7 @@ json_t *support_optimization(int type, json_t *dev, json_t *contracts, int64_t n
 	if (!active)
 		snprintf(d, sizeof d, "is_smart_optimization_active is false");
 	else if (paused)
-		snprintf(d, sizeof d, "optimization is paused until %s", str(dev, "pause_power_until"));
+		snprintf(d, sizeof d, "optimization is paused until %s", text_or(str(dev, "pause_power_until"), "later"));
 	else
 		snprintf(d, sizeof d, "is_smart_optimization_active is true and nothing is paused");
 	json_array_append_new(checks, check("optimization_active", "Smart optimization is active", active && !paused, d,
@@ -161,8 +166,8 @@ json_t *support_optimization(int type, json_t *dev, json_t *contracts, int64_t n
 		}
 	}
 	if (current)
-		snprintf(d, sizeof d, "energy contract %s (%s) is current", str(current, "id"),
-		         str(current, "energy_contract_type"));
+		snprintf(d, sizeof d, "energy contract %s (%s) is current", text_or(str(current, "id"), "-"),
+		         text_or(str(current, "energy_contract_type"), "-"));
 	else if (n)
 		snprintf(d, sizeof d, "none of the user's %zu energy contracts covers today for this device's building", n);
 	else
