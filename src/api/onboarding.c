@@ -121,7 +121,7 @@ static enum fd_err create_session(struct req *r, const char *user_id, json_t *re
 		                "session_id", json_object_get(session, "id"), "expiration_date",
 		                json_object_get(session, "expiration_date"));
 	} else {
-		out = json_pack("{sOsssssssOsOsOsOsOsOsO}", "id", json_object_get(session, "id"), "authentication_url", url,
+		out = json_pack("{sOsssssssO?sOsOsOsOsOsO}", "id", json_object_get(session, "id"), "authentication_url", url,
 		                "user", user_id, "user_id", user_id, "building_id", json_object_get(request, "building_id"),
 		                "device_type", json_object_get(request, "device_type"), "success_url",
 		                json_object_get(request, "success_url"), "cancel_url", json_object_get(request, "cancel_url"),

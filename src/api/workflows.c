@@ -139,7 +139,7 @@ enum fd_err devices_consumption_comparison(struct req *r)
 	                                             : "at_or_below_median";
 	char at[FD_TIME_LEN + 1];
 	util_format_rfc3339(as_of, at);
-	json_t *out = json_pack("{sOsssssIsoso ss sOsOsO}", "device_id", json_object_get(dev, "id"), "device_type",
+	json_t *out = json_pack("{sOsssssIsoso ss sO?sO?sO?}", "device_id", json_object_get(dev, "id"), "device_type",
 	                        device_types[type].path, "peers_as_of", at, "peers", (json_int_t)nm, "last_day",
 	                        compare_one(day, &dd, nd), "last_month", compare_one(month, &dm, nm), "assessment",
 	                        assessment, "operational_mode", json_object_get(dev, "operational_mode"),
