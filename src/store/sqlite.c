@@ -424,6 +424,39 @@ enum fd_err sq_fault(const char *name)
 #endif
 }
 
+json_t *sq_diff(json_t *before, json_t *after, json_t *keys)
+{
+	json_t *ch = json_object();
+	const char *k;
+	json_t *v;
+	json_object_foreach(keys, k, v)
+	{
+		json_t *x = json_object_get(before, k), *y = json_object_get(after, k);
+		if (!x)
+			x = json_null();
+		if (!y)
+			y = json_null();
+		if (!json_equal(x, y))
+			json_object_set_new(ch, k, json_pack("{sOsO}", "before", x, "after", y));
+	}
+	return ch;
+}
+
+enum fd_err sq_room(struct conn *c, const char *count_sql, int64_t user_seq, int kind)
+{
+	sqlite3_stmt *s = sq_prep(c, count_sql);
+	if (!s)
+		return FD_EIO;
+	sqlite3_bind_int64(s, 1, user_seq);
+	sqlite3_bind_int(s, 2, kind);
+	int r = sqlite3_step(s);
+	int64_t n = r == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+	sq_done(s);
+	if (r != SQLITE_ROW)
+		return sq_map_rc(r);
+	return n >= STORE_MAX_PER_USER ? FD_ETOOLARGE : FD_OK;
+}
+
 static const char SQL_USER_SEQ[] = "SELECT seq, deleted_at IS NOT NULL FROM users WHERE id = ?1 AND org_id = ?2";
 
 enum fd_err sq_user_seq(struct conn *c, const char *org_id, const char *user_id, int64_t *seq, int *deleted)

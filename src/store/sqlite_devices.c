@@ -90,13 +90,14 @@ static const char SQL_DEV_INSERT[] =
 static const char SQL_DEV_UPDATE[] =
     "UPDATE devices SET building_id = ?2, is_authenticated = ?3, authorization_url = ?4, "
     "is_smart_optimization_active = ?5, pause_power_until = ?6, state_at = ?7, stale = ?8, attrs = ?9, "
-    "updated_at = ?10, version = version + 1 WHERE seq = ?1";
+    "updated_at = ?10, cons_day = ifnull(?11, cons_day), cons_week = ifnull(?12, cons_week), "
+    "cons_month = ifnull(?13, cons_month), prod_day = ifnull(?14, prod_day), prod_week = ifnull(?15, prod_week), "
+    "prod_month = ifnull(?16, prod_month), derived_at = ifnull(?17, derived_at), version = version + 1 "
+    "WHERE seq = ?1";
 static const char SQL_DEV_DELETE[] =
     "UPDATE devices SET deleted_at = ?2, updated_at = ?2, version = version + 1 WHERE seq = ?1";
 static const char SQL_DEV_COUNT[] =
     "SELECT count(*) FROM devices WHERE user_seq = ?1 AND type = ?2 AND deleted_at IS NULL";
-static const char SQL_BUILDING_LIVE[] =
-    "SELECT 1 FROM records WHERE id = ?1 AND user_seq = ?2 AND kind = 0 AND deleted_at IS NULL";
 static const char SQL_READING_PUT[] = "INSERT INTO readings (device_seq, ts, kwh_in, kwh_out) VALUES (?1, ?2, ?3, ?4) "
                                       "ON CONFLICT DO UPDATE SET kwh_in = excluded.kwh_in, kwh_out = excluded.kwh_out";
 static const char SQL_SUMS[] =
@@ -250,57 +251,10 @@ static int is_stale(const char *state_at, int64_t now_ms)
 	return ms < now_ms - STORE_STALE_MS;
 }
 
-/* FD_ETOOLARGE when the user already has the most live devices of the type allowed. */
-static enum fd_err room_for_device(struct conn *c, int64_t user_seq, int type)
-{
-	sqlite3_stmt *s = sq_prep(c, SQL_DEV_COUNT);
-	if (!s)
-		return FD_EIO;
-	sqlite3_bind_int64(s, 1, user_seq);
-	sqlite3_bind_int(s, 2, type);
-	int r = sqlite3_step(s);
-	int64_t n = r == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
-	sq_done(s);
-	if (r != SQLITE_ROW)
-		return sq_map_rc(r);
-	return n >= STORE_MAX_PER_USER ? FD_ETOOLARGE : FD_OK;
-}
-
-static enum fd_err building_live(struct conn *c, const char *building_id, int64_t user_seq)
-{
-	if (!building_id)
-		return FD_OK;
-	sqlite3_stmt *s = sq_prep(c, SQL_BUILDING_LIVE);
-	if (!s)
-		return FD_EIO;
-	sq_bind_text(s, 1, building_id);
-	sqlite3_bind_int64(s, 2, user_seq);
-	int r = sqlite3_step(s);
-	sq_done(s);
-	return r == SQLITE_ROW ? FD_OK : r == SQLITE_DONE ? FD_EINVALID : sq_map_rc(r);
-}
-
-/* The changes between two device objects over the keys of patch. */
-static json_t *dev_diff(json_t *before, json_t *after, json_t *keys)
-{
-	json_t *ch = json_object();
-	const char *k;
-	json_t *v;
-	json_object_foreach(keys, k, v)
-	{
-		json_t *x = json_object_get(before, k), *y = json_object_get(after, k);
-		if (!x)
-			x = json_null();
-		if (!y)
-			y = json_null();
-		if (!json_equal(x, y))
-			json_object_set_new(ch, k, json_pack("{sOsO}", "before", x, "after", y));
-	}
-	return ch;
-}
-
-/* Writes obj's fields to the device row seq (version + 1). */
-static enum fd_err dev_write(struct conn *c, int64_t seq, json_t *obj, const char *now, int64_t now_ms)
+/* Writes obj's fields to the device row seq (version + 1), and with figures
+ * (not NULL: the six sums of sums()) its stored figures as of now_ms too. */
+static enum fd_err dev_write(struct conn *c, int64_t seq, json_t *obj, const char *now, int64_t now_ms,
+                             const double *figures)
 {
 	sqlite3_stmt *s = sq_prep(c, SQL_DEV_UPDATE);
 	char *attrs = attrs_text(obj);
@@ -318,6 +272,10 @@ static enum fd_err dev_write(struct conn *c, int64_t seq, json_t *obj, const cha
 	sqlite3_bind_int(s, 8, is_stale(str(obj, "current_state_last_updated_at"), now_ms));
 	sqlite3_bind_text(s, 9, attrs, -1, free);
 	sq_bind_text(s, 10, now);
+	for (int i = 0; figures && i < 6; i++)
+		sqlite3_bind_double(s, 11 + i, figures[i]);
+	if (figures)
+		sqlite3_bind_int64(s, 17, now_ms / 1000);
 	return sq_step_write(s);
 }
 
@@ -430,15 +388,15 @@ static enum fd_err sq_device_create(struct store *st, const struct store_actor *
 	if (rc == FD_OK && deleted)
 		rc = FD_ECONFLICT;
 	if (rc == FD_OK)
-		rc = room_for_device(c, user_seq, type);
+		rc = sq_room(c, SQL_DEV_COUNT, user_seq, type);
 	if (rc == FD_OK)
-		rc = building_live(c, str(fields, "building_id"), user_seq);
+		rc = sq_building_live(c, str(fields, "building_id"), user_seq);
 	if (rc == FD_OK)
 		rc = dev_insert(c, id, org_id, user_seq, type, fields, now, now_ms);
 	if (rc == FD_OK)
 		rc = dev_read(c, org_id, user_id, type, id, &row, 1);
 	if (rc == FD_OK) {
-		json_t *changes = dev_diff(NULL, row.obj, fields);
+		json_t *changes = sq_diff(NULL, row.obj, fields);
 		rc = sq_audit(c, a, org_id, now, "device.create", "device", id, changes);
 		json_decref(changes);
 	}
@@ -538,7 +496,7 @@ static enum fd_err sq_device_update(struct store *st, const struct store_actor *
 		rc = FD_ENOMEM;
 		goto out;
 	}
-	changes = dev_diff(row.obj, merged, patch);
+	changes = sq_diff(row.obj, merged, patch);
 	if (json_object_size(changes) == 0) { /* nothing changes: nothing is written */
 		rc = live_figures(c, row.seq, row.type, row.obj);
 		if (rc == FD_OK)
@@ -554,14 +512,14 @@ static enum fd_err sq_device_update(struct store *st, const struct store_actor *
 		int64_t user_seq;
 		rc = sq_user_seq(c, org_id, str(row.obj, "user_id"), &user_seq, NULL);
 		if (rc == FD_OK)
-			rc = building_live(c, str(merged, "building_id"), user_seq);
+			rc = sq_building_live(c, str(merged, "building_id"), user_seq);
 		if (rc != FD_OK)
 			goto out;
 	}
 	char now[FD_TIME_LEN + 1];
 	int64_t now_ms = util_now_ms();
 	util_format_rfc3339(now_ms, now);
-	rc = dev_write(c, row.seq, merged, now, now_ms);
+	rc = dev_write(c, row.seq, merged, now, now_ms, NULL);
 	if (rc == FD_OK)
 		rc = sq_audit(c, a, org_id, now, action, "device", device_id, changes);
 	if (rc == FD_OK)
@@ -673,16 +631,18 @@ static enum fd_err report_one(struct conn *c, const struct store_actor *a, const
 	/* a report is news from the device: it is current now unless it says when */
 	if (!rep->state || !json_object_get(rep->state, "current_state_last_updated_at"))
 		json_object_set_new(merged, "current_state_last_updated_at", json_string(now));
-	rc = dev_write(c, row.seq, merged, now, now_ms);
-	if (rc == FD_OK && rep->nreadings)
-		rc = put_readings(c, row.seq, rep->readings, rep->nreadings);
+	/* the readings first, so the one write of the row carries the figures they make */
+	double figures[6];
+	rc = rep->nreadings ? put_readings(c, row.seq, rep->readings, rep->nreadings) : FD_OK;
 	if (rc == FD_OK)
-		rc = derive(c, row.seq, now_ms / 1000, 0);
+		rc = sums(c, row.seq, now_ms / 1000, figures);
+	if (rc == FD_OK)
+		rc = dev_write(c, row.seq, merged, now, now_ms, figures);
 	if (rc == FD_OK) {
 		json_t *keys = json_object();
 		for (const char *const *k = connection_fields; *k; k++)
 			json_object_set_new(keys, *k, json_true());
-		changes = dev_diff(row.obj, merged, keys);
+		changes = sq_diff(row.obj, merged, keys);
 		json_decref(keys);
 		if (json_object_size(changes) > 0)
 			rc = sq_audit(c, a, org_id, now, "device.connection", "device", rep->device_id, changes);
@@ -1268,7 +1228,7 @@ enum fd_err sq_onboarding_create(struct store *st, const struct store_actor *a, 
 	if (rc == FD_OK && deleted)
 		rc = FD_ECONFLICT;
 	if (rc == FD_OK)
-		rc = building_live(c, str(request, "building_id"), user_seq);
+		rc = sq_building_live(c, str(request, "building_id"), user_seq);
 	if (rc == FD_OK && str(request, "device_id")) { /* a re-authentication: the user's live device */
 		struct dev_row row = {0};
 		rc = dev_read(c, org_id, user_id, onboarding_type(request), str(request, "device_id"), &row, 0);
@@ -1368,7 +1328,7 @@ enum fd_err sq_onboarding_complete(struct store *st, const char *secret_hash, in
 		if (rc == FD_OK && deleted)
 			rc = FD_EINVALID;
 		if (rc == FD_OK && !str(req, "device_id"))
-			rc = building_live(c, str(req, "building_id"), user_seq);
+			rc = sq_building_live(c, str(req, "building_id"), user_seq);
 		if (rc != FD_OK) {
 			json_decref(sess);
 			sq_tx_rollback(c);
@@ -1387,8 +1347,8 @@ enum fd_err sq_onboarding_complete(struct store *st, const char *secret_hash, in
 		json_t *merged = rc == FD_OK ? json_deep_copy(row.obj) : NULL;
 		if (merged) {
 			json_object_update(merged, fields);
-			rc = dev_write(c, row.seq, merged, now, now_ms);
-			json_t *changes = rc == FD_OK ? dev_diff(row.obj, merged, fields) : NULL;
+			rc = dev_write(c, row.seq, merged, now, now_ms, NULL);
+			json_t *changes = rc == FD_OK ? sq_diff(row.obj, merged, fields) : NULL;
 			if (rc == FD_OK)
 				rc = sq_audit(c, &a, org, now, "device.reauthenticate", "device", id, changes);
 			json_decref(changes);
@@ -1399,11 +1359,11 @@ enum fd_err sq_onboarding_complete(struct store *st, const char *secret_hash, in
 		json_decref(row.obj);
 	} else if (!cancel) { /* a new device of the session's type */
 		util_uuid(id);
-		rc = room_for_device(c, user_seq, type);
+		rc = sq_room(c, SQL_DEV_COUNT, user_seq, type);
 		if (rc == FD_OK) {
 			rc = dev_insert(c, id, org, user_seq, type, fields, now, now_ms);
 			if (rc == FD_OK) {
-				json_t *changes = dev_diff(NULL, fields, fields);
+				json_t *changes = sq_diff(NULL, fields, fields);
 				rc = sq_audit(c, &a, org, now, "device.create", "device", id, changes);
 				json_decref(changes);
 			}

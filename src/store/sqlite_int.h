@@ -54,6 +54,15 @@ enum fd_err sq_audit(struct conn *c, const struct store_actor *a, const char *or
 enum fd_err sq_user_seq(struct conn *c, const char *org_id, const char *user_id, int64_t *seq /* OUT */,
                         int *deleted /* OUT, may be NULL */);
 
+/* The changes between two objects over the keys of keys: {"k": {"before", "after"}}
+ * for each key whose value differs (absent counts as null). before may be NULL. */
+json_t *sq_diff(json_t *before, json_t *after, json_t *keys);
+/* FD_ETOOLARGE when count_sql (?1 the user's row, ?2 the type or kind) counts
+ * STORE_MAX_PER_USER or more live rows: the user has no room for another. */
+enum fd_err sq_room(struct conn *c, const char *count_sql, int64_t user_seq, int kind);
+/* FD_OK when building_id is NULL or a live building of the user, FD_EINVALID otherwise. */
+enum fd_err sq_building_live(struct conn *c, const char *building_id, int64_t user_seq);
+
 /* Inserts a user (validated fields) and its audit record inside the
  * caller's transaction; id OUT is FD_UUID_LEN + 1 bytes. */
 enum fd_err sq_user_insert(struct conn *c, const struct store_actor *a, const char *org_id, json_t *fields,

@@ -108,51 +108,26 @@ static char *attrs_text(json_t *rec)
 	return t;
 }
 
-/* FD_EINVALID unless a contract's building_id (if any) is a live building of the user. */
-static enum fd_err check_building(struct conn *c, int kind, json_t *fields, int64_t user_seq)
+enum fd_err sq_building_live(struct conn *c, const char *building_id, int64_t user_seq)
 {
-	const char *bid = json_string_value(json_object_get(fields, "building_id"));
-	if (kind != REC_CONTRACT || !bid)
+	if (!building_id)
 		return FD_OK;
 	sqlite3_stmt *s = sq_prep(c, SQL_BUILDING_OF);
 	if (!s)
 		return FD_EIO;
-	sq_bind_text(s, 1, bid);
+	sq_bind_text(s, 1, building_id);
 	sqlite3_bind_int64(s, 2, user_seq);
 	int r = sqlite3_step(s);
 	sq_done(s);
 	return r == SQLITE_ROW ? FD_OK : r == SQLITE_DONE ? FD_EINVALID : sq_map_rc(r);
 }
 
-/* FD_ETOOLARGE when the user already has the most live records of the kind allowed. */
-static enum fd_err room_for_record(struct conn *c, int64_t user_seq, int kind)
+/* FD_EINVALID unless a contract's building_id (if any) is a live building of the user. */
+static enum fd_err check_building(struct conn *c, int kind, json_t *fields, int64_t user_seq)
 {
-	sqlite3_stmt *s = sq_prep(c, SQL_REC_COUNT);
-	if (!s)
-		return FD_EIO;
-	sqlite3_bind_int64(s, 1, user_seq);
-	sqlite3_bind_int(s, 2, kind);
-	int r = sqlite3_step(s);
-	int64_t n = r == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
-	sq_done(s);
-	if (r != SQLITE_ROW)
-		return sq_map_rc(r);
-	return n >= STORE_MAX_PER_USER ? FD_ETOOLARGE : FD_OK;
-}
-
-static json_t *diff(json_t *before, json_t *after, json_t *keys)
-{
-	json_t *ch = json_object();
-	const char *k;
-	json_t *v;
-	json_object_foreach(keys, k, v)
-	{
-		json_t *x = before ? json_object_get(before, k) : NULL, *y = json_object_get(after, k);
-		if (!json_equal(x ? x : json_null(), y ? y : json_null()))
-			json_object_set_new(ch, k, json_pack("{sOsO}", "before", x ? x : json_null(), "after",
-			                                     y ? y : json_null()));
-	}
-	return ch;
+	if (kind != REC_CONTRACT)
+		return FD_OK;
+	return sq_building_live(c, json_string_value(json_object_get(fields, "building_id")), user_seq);
 }
 
 static void action_name(char *out, size_t n, int kind, const char *verb)
@@ -179,7 +154,7 @@ static enum fd_err sq_record_create(struct store *st, const struct store_actor *
 	if (rc == FD_OK && deleted)
 		rc = FD_ECONFLICT;
 	if (rc == FD_OK)
-		rc = room_for_record(c, user_seq, kind);
+		rc = sq_room(c, SQL_REC_COUNT, user_seq, kind);
 	if (rc == FD_OK)
 		rc = check_building(c, kind, fields, user_seq);
 	sqlite3_stmt *s = rc == FD_OK ? sq_prep(c, SQL_REC_INSERT) : NULL;
@@ -200,7 +175,7 @@ static enum fd_err sq_record_create(struct store *st, const struct store_actor *
 	if (rc == FD_OK)
 		rc = rec_read(c, org_id, user_id, kind, id, &row);
 	if (rc == FD_OK) {
-		json_t *changes = diff(NULL, row.obj, fields);
+		json_t *changes = sq_diff(NULL, row.obj, fields);
 		action_name(action, sizeof action, kind, "create");
 		rc = sq_audit(c, a, org_id, now, action, kind_names[kind], id, changes);
 		json_decref(changes);
@@ -296,7 +271,7 @@ static enum fd_err sq_record_update(struct store *st, const struct store_actor *
 		rc = FD_ENOMEM;
 		goto out;
 	}
-	changes = diff(row.obj, merged, patch);
+	changes = sq_diff(row.obj, merged, patch);
 	if (json_object_size(changes) == 0) {
 		rc = sq_tx_commit(c);
 		if (rc == FD_OK) {
