@@ -265,3 +265,29 @@ enum fd_err api_bad_param(struct req *r, const char *name, const char *detail)
 	snprintf(d, sizeof d, "%s %s", name, detail);
 	return reply_problem(r, FD_EBADREQ, d, json_pack("[o]", problem_field(name, detail)));
 }
+
+enum fd_err api_reply_bad_building(struct req *r)
+{
+	return reply_problem(r, FD_EINVALID, "building_id is not a building of this user",
+	                     json_pack("[o]", problem_field("building_id",
+	                                                    "is not a building of this user (or it is deleted)")));
+}
+
+enum fd_err api_reply_create_failed(struct req *r, enum fd_err rc, const char *plural)
+{
+	char d[160];
+	switch (rc) {
+	case FD_ENOTFOUND:
+		return reply_problem(r, rc, "no such user", NULL);
+	case FD_ECONFLICT:
+		return reply_problem(r, rc, "the user is deleted; restore the user first", NULL);
+	case FD_EINVALID:
+		return api_reply_bad_building(r);
+	case FD_ETOOLARGE:
+		snprintf(d, sizeof d, "the user already has %d %s, the most one user may have; delete one first",
+		         STORE_MAX_PER_USER, plural);
+		return reply_problem(r, FD_ECONFLICT, d, NULL);
+	default:
+		return reply_problem(r, rc, NULL, NULL);
+	}
+}

@@ -65,6 +65,13 @@ enum fd_err api_reply_invalid(struct req *r, json_t *errors);
 /* Replies 400 naming the query parameter: "{name} {detail}". */
 enum fd_err api_bad_param(struct req *r, const char *name, const char *detail);
 
+/* Replies 422: building_id is not a live building of the user. */
+enum fd_err api_reply_bad_building(struct req *r);
+/* Replies for a failed create of something a user owns (plural names it,
+ * "heat-pumps"): 404 no such user, 409 a deleted user or the per-user limit,
+ * 422 a building_id that is not the user's; any other error as its problem. */
+enum fd_err api_reply_create_failed(struct req *r, enum fd_err rc, const char *plural);
+
 /* The decoded value of key in an application/x-www-form-urlencoded body
  * (malloc'd, caller frees), or NULL when absent or malformed. */
 char *api_form_value(const char *body, size_t len, const char *key);

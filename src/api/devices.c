@@ -56,31 +56,23 @@ enum fd_err device_reply_failed(struct req *r, enum fd_err rc)
 	}
 }
 
-static enum fd_err reply_bad_building(struct req *r)
+/* Replies with a device view (stolen) and its entity tag. */
+static enum fd_err reply_view(struct req *r, unsigned status, json_t *view, int64_t version)
 {
-	const char *d = "is not a building of this user (or it is deleted)";
-	return reply_problem(r, FD_EINVALID, "building_id is not a building of this user",
-	                     json_pack("[o]", problem_field("building_id", d)));
+	if (!view)
+		return FD_ENOMEM;
+	char tag[DEVICE_ETAG_LEN];
+	device_etag(view, version, tag);
+	reply_header(r, "ETag", tag);
+	return reply_json(r, status, view);
 }
 
-/* The entity tag of the device as shown now (its view changes with time as well as with writes). */
-static void etag_now(int type, json_t *dev, int64_t version, char tag[DEVICE_ETAG_LEN])
-{
-	json_t *v = device_view(type, dev, util_now_ms());
-	device_etag(v, version, tag);
-	json_decref(v);
-}
-
+/* Replies with a stored device (stolen) as the API shows it now. */
 static enum fd_err reply_device(struct req *r, unsigned status, int type, json_t *dev, int64_t version)
 {
 	json_t *v = device_view(type, dev, util_now_ms());
 	json_decref(dev);
-	if (!v)
-		return FD_ENOMEM;
-	char tag[DEVICE_ETAG_LEN];
-	device_etag(v, version, tag);
-	reply_header(r, "ETag", tag);
-	return reply_json(r, status, v);
+	return reply_view(r, status, v, version);
 }
 
 /* ------------------------------------------------------------------ list, create, get */
@@ -132,20 +124,8 @@ enum fd_err devices_create(struct req *r)
 	int64_t version = 0;
 	rc = store_device_create(req_store(r), &a, req_param(r, 0), uid, type, clean, &dev, &version);
 	json_decref(clean);
-	if (rc == FD_ENOTFOUND)
-		return reply_problem(r, rc, "no such user", NULL);
-	if (rc == FD_EINVALID)
-		return reply_bad_building(r);
-	if (rc == FD_ECONFLICT)
-		return reply_problem(r, rc, "the user is deleted; restore the user first", NULL);
-	if (rc == FD_ETOOLARGE) {
-		char d[160];
-		snprintf(d, sizeof d, "the user already has %d %s, the most one user may have; delete one first",
-		         STORE_MAX_PER_USER, device_types[type].path);
-		return reply_problem(r, FD_ECONFLICT, d, NULL);
-	}
 	if (rc != FD_OK)
-		return reply_problem(r, rc, NULL, NULL);
+		return api_reply_create_failed(r, rc, device_types[type].path);
 	char loc[320];
 	snprintf(loc, sizeof loc, API_PREFIX "/org/%s/users/%s/%s/%s", req_param(r, 0), uid, device_types[type].path,
 	         json_string_value(json_object_get(dev, "id")));
@@ -153,14 +133,19 @@ enum fd_err devices_create(struct req *r)
 	return reply_device(r, 201, type, dev, version);
 }
 
-enum fd_err device_load(struct req *r, json_t **dev, int64_t *version)
+enum fd_err device_load(struct req *r, int64_t now_ms, json_t **view, int64_t *version)
 {
 	const char *uid = device_path_id(r, 1, "user");
 	const char *did = uid ? device_path_id(r, 2, "device") : NULL;
 	if (!did)
 		return FD_ENOTFOUND;
-	enum fd_err rc = store_device_get(req_store(r), req_param(r, 0), uid, device_route_type(r), did, dev, version);
-	return rc == FD_OK ? FD_OK : device_reply_failed(r, rc);
+	json_t *dev = NULL;
+	enum fd_err rc = store_device_get(req_store(r), req_param(r, 0), uid, device_route_type(r), did, &dev, version);
+	if (rc != FD_OK)
+		return device_reply_failed(r, rc);
+	*view = device_view(device_route_type(r), dev, now_ms);
+	json_decref(dev);
+	return *view ? FD_OK : FD_ENOMEM;
 }
 
 enum fd_err devices_get(struct req *r)
@@ -168,19 +153,19 @@ enum fd_err devices_get(struct req *r)
 	enum fd_err rc = api_authorize(r, ACT_DEVICE_READ, ROLE_NONE, ROLE_NONE);
 	if (rc != FD_OK)
 		return rc;
-	json_t *dev = NULL;
+	json_t *view = NULL;
 	int64_t version = 0;
-	rc = device_load(r, &dev, &version);
+	rc = device_load(r, util_now_ms(), &view, &version);
 	if (rc != FD_OK)
 		return rc;
 	char tag[DEVICE_ETAG_LEN];
-	etag_now(device_route_type(r), dev, version, tag);
+	device_etag(view, version, tag);
 	if (api_if_none_match_tag(r, tag)) {
-		json_decref(dev);
+		json_decref(view);
 		reply_header(r, "ETag", tag);
 		return reply_empty(r, 304);
 	}
-	return reply_device(r, 200, device_route_type(r), dev, version);
+	return reply_view(r, 200, view, version);
 }
 
 /* ------------------------------------------------------------------ writes */
@@ -193,33 +178,28 @@ static enum fd_err write_device(struct req *r, json_t *body, json_t *fixed, cons
 {
 	int type = device_route_type(r);
 	for (int attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
-		json_t *dev = NULL, *clean = NULL, *errors = NULL, *out = NULL;
+		json_t *view = NULL, *clean = NULL, *errors = NULL, *out = NULL;
 		int64_t version = 0, nv = 0;
-		enum fd_err rc = device_load(r, &dev, &version);
+		enum fd_err rc = device_load(r, util_now_ms(), &view, &version);
 		if (rc != FD_OK)
 			return rc;
-		if (json_is_string(json_object_get(dev, "deleted_at"))) {
-			json_decref(dev);
+		if (json_is_string(json_object_get(view, "deleted_at"))) {
+			json_decref(view);
 			return device_reply_failed(r, FD_ECONFLICT);
 		}
 		char tag[DEVICE_ETAG_LEN];
-		etag_now(type, dev, version, tag);
+		device_etag(view, version, tag);
 		if (api_if_match_tag(r, tag) != FD_OK) {
-			json_decref(dev);
+			json_decref(view);
 			return device_reply_failed(r, FD_EPRECOND);
 		}
-		if (fixed) {
+		if (fixed)
 			clean = json_incref(fixed);
-		} else {
-			json_t *view = device_view(type, dev, util_now_ms());
+		else
 			rc = device_fields_validate(type, FM_UPDATE, body, view, &clean, &errors);
-			json_decref(view);
-			if (rc != FD_OK) {
-				json_decref(dev);
-				return rc == FD_EINVALID ? api_reply_invalid(r, errors) : rc;
-			}
-		}
-		json_decref(dev);
+		json_decref(view);
+		if (rc != FD_OK)
+			return rc == FD_EINVALID ? api_reply_invalid(r, errors) : rc;
 		struct store_actor a = api_actor(r);
 		rc = store_device_update(req_store(r), &a, req_param(r, 0), req_param(r, 1), type, req_param(r, 2), clean,
 		                         version, action, &out, &nv);
@@ -227,7 +207,7 @@ static enum fd_err write_device(struct req *r, json_t *body, json_t *fixed, cons
 		if (rc == FD_EPRECOND)
 			continue;
 		if (rc == FD_EINVALID)
-			return reply_bad_building(r);
+			return api_reply_bad_building(r);
 		if (rc != FD_OK)
 			return device_reply_failed(r, rc);
 		return reply_device(r, 200, type, out, nv);
@@ -266,14 +246,14 @@ enum fd_err devices_delete(struct req *r)
 	if (rc != FD_OK)
 		return rc;
 	for (int attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
-		json_t *dev = NULL;
+		json_t *view = NULL;
 		int64_t version = 0;
-		rc = device_load(r, &dev, &version);
+		rc = device_load(r, util_now_ms(), &view, &version);
 		if (rc != FD_OK)
 			return rc;
 		char tag[DEVICE_ETAG_LEN];
-		etag_now(device_route_type(r), dev, version, tag);
-		json_decref(dev);
+		device_etag(view, version, tag);
+		json_decref(view);
 		if (api_if_match_tag(r, tag) != FD_OK)
 			return device_reply_failed(r, FD_EPRECOND);
 		struct store_actor a = api_actor(r);
@@ -467,10 +447,10 @@ enum fd_err devices_report_state(struct req *r)
 		return reply_problem(r, rc, NULL, NULL);
 	if (rep.result != FD_OK)
 		return device_reply_failed(r, rep.result);
-	json_t *dev = NULL;
+	json_t *view = NULL;
 	int64_t version = 0;
-	rc = device_load(r, &dev, &version);
-	return rc == FD_OK ? reply_device(r, 200, type, dev, version) : rc;
+	rc = device_load(r, util_now_ms(), &view, &version);
+	return rc == FD_OK ? reply_view(r, 200, view, version) : rc;
 }
 
 static int type_from_path(const char *s)

@@ -103,16 +103,10 @@ static enum fd_err create_session(struct req *r, const char *user_id, json_t *re
 	json_t *session = NULL;
 	enum fd_err rc =
 	    store_onboarding_create(req_store(r), &a, req_param(r, 0), user_id, request, hash, exp, &session);
-	if (rc == FD_ENOTFOUND)
-		return reply_problem(r, rc, reauth ? "no such device for this user" : "no such user", NULL);
-	if (rc == FD_ECONFLICT)
-		return reply_problem(r, rc, "the user is deleted; restore the user first", NULL);
-	if (rc == FD_EINVALID)
-		return reply_problem(r, rc, "building_id is not a building of this user",
-		                     json_pack("[o]", problem_field("building_id",
-		                                                    "is not a building of this user (or it is deleted)")));
+	if (rc == FD_ENOTFOUND && reauth)
+		return reply_problem(r, rc, "no such device for this user", NULL);
 	if (rc != FD_OK)
-		return reply_problem(r, rc, NULL, NULL);
+		return api_reply_create_failed(r, rc, "devices");
 	char url[512];
 	snprintf(url, sizeof url, "%s/connect/%s", req_base_url(r), secret);
 	json_t *out;

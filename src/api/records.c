@@ -84,9 +84,7 @@ static enum fd_err reply_failed(struct req *r, int kind, enum fd_err rc)
 		snprintf(d, sizeof d, "no such %s for this user", kinds[kind].what);
 		return reply_problem(r, rc, d, NULL);
 	case FD_EINVALID:
-		return reply_problem(r, rc, "building_id is not a building of this user",
-		                     json_pack("[o]", problem_field("building_id",
-		                                                    "is not a building of this user (or it is deleted)")));
+		return api_reply_bad_building(r);
 	case FD_ECONFLICT:
 		if (kind == REC_BUILDING && strcmp(r->method, "DELETE") == 0)
 			return reply_problem(r, rc,
@@ -191,18 +189,8 @@ enum fd_err records_create(struct req *r)
 	int64_t version = 0;
 	rc = store_record_create(req_store(r), &a, req_param(r, 0), uid, kind, clean, &rec, &version);
 	json_decref(clean);
-	if (rc == FD_ENOTFOUND)
-		return reply_problem(r, rc, "no such user", NULL);
-	if (rc == FD_ECONFLICT)
-		return reply_problem(r, rc, "the user is deleted; restore the user first", NULL);
-	if (rc == FD_ETOOLARGE) {
-		char d[160];
-		snprintf(d, sizeof d, "the user already has %d %s, the most one user may have; delete one first",
-		         STORE_MAX_PER_USER, kinds[kind].path);
-		return reply_problem(r, FD_ECONFLICT, d, NULL);
-	}
 	if (rc != FD_OK)
-		return reply_failed(r, kind, rc);
+		return api_reply_create_failed(r, rc, kinds[kind].path);
 	char loc[320];
 	snprintf(loc, sizeof loc, API_PREFIX "/org/%s/users/%s/%s/%s", req_param(r, 0), uid, kinds[kind].path,
 	         json_string_value(json_object_get(rec, "id")));

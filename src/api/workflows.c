@@ -42,15 +42,13 @@ enum fd_err devices_diagnosis(struct req *r)
 	enum fd_err rc = api_authorize(r, ACT_PROPERTY_READ, ROLE_NONE, ROLE_NONE);
 	if (rc != FD_OK)
 		return rc;
-	json_t *dev = NULL;
+	json_t *view = NULL;
 	int64_t version = 0;
-	rc = device_load(r, &dev, &version);
+	int64_t now = util_now_ms();
+	rc = device_load(r, now, &view, &version);
 	if (rc != FD_OK)
 		return rc;
 	int type = device_route_type(r);
-	int64_t now = util_now_ms();
-	json_t *view = device_view(type, dev, now);
-	json_decref(dev);
 	json_t *contracts = user_contracts(r, &rc);
 	if (!contracts) {
 		json_decref(view);
@@ -115,13 +113,13 @@ enum fd_err devices_consumption_comparison(struct req *r)
 	enum fd_err rc = api_authorize(r, ACT_PROPERTY_READ, ROLE_NONE, ROLE_NONE);
 	if (rc != FD_OK)
 		return rc;
-	json_t *dev = NULL;
+	json_t *dev = NULL; /* the device as the API shows it */
 	int64_t version = 0;
-	rc = device_load(r, &dev, &version);
+	int64_t now = util_now_ms(), as_of = now;
+	rc = device_load(r, now, &dev, &version);
 	if (rc != FD_OK)
 		return rc;
 	int type = device_route_type(r);
-	int64_t now = util_now_ms(), as_of = now;
 	double day = json_number_value(json_object_get(dev, "consumption_last_day_kwh"));
 	double month = json_number_value(json_object_get(dev, "consumption_last_month_kwh"));
 	struct support_dist dd = {0}, dm = {0};
