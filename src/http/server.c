@@ -269,6 +269,25 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	return send_reply(r);
 }
 
+/*
+ * The pattern to log instead of a path that carries a secret: the route's,
+ * or for a path no route took (a wrong method or extra segment), that of the
+ * secret route whose literal start it shares. NULL: log the path.
+ */
+static const char *secret_pattern(const struct server *srv, const struct req *r)
+{
+	if (r->route)
+		return (r->route->flags & ROUTE_SECRET_PATH) ? r->route->pattern : NULL;
+	for (size_t i = 0; i < srv->nroutes; i++) {
+		const struct route *rt = &srv->routes[i];
+		const char *brace = strchr(rt->pattern, '{');
+		if ((rt->flags & ROUTE_SECRET_PATH) && brace &&
+		    strncmp(r->path, rt->pattern, (size_t)(brace - rt->pattern)) == 0)
+			return rt->pattern;
+	}
+	return NULL;
+}
+
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_RequestTerminationCode toe)
 {
 	(void)conn;
@@ -284,10 +303,9 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	if (line) {
 		json_object_set_new(line, "request_id", json_string(r->request_id));
 		json_object_set_new(line, "method", json_string(r->method));
-		if (r->route && (r->route->flags & ROUTE_SECRET_PATH)) /* the path holds a secret: log its pattern */
-			json_object_set_new(line, "path", json_string(r->route->pattern));
-		else if (!r->route && strncmp(r->path, "/connect/", 9) == 0) /* a wrong method or path on a link */
-			json_object_set_new(line, "path", json_string("/connect/{secret}"));
+		const char *secret = secret_pattern(srv, r);
+		if (secret) /* the path holds a secret: log its pattern */
+			json_object_set_new(line, "path", json_string(secret));
 		else
 			json_object_set_new(line, "path", json_stringn_nocheck(r->path, strnlen(r->path, 512)));
 		json_object_set_new(line, "route", json_string(r->route ? r->route->name : "unmatched"));
