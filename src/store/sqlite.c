@@ -1167,30 +1167,298 @@ enum fd_err sq_user_archive(struct conn *c, const struct store_actor *a, const c
 	return rc;
 }
 
-static enum fd_err sq_user_create(struct store *st, const struct store_actor *a, const char *org_id, json_t *fields,
-                                  json_t **user, int64_t *version, const char **conflict_field)
+/* Reads the user for a write inside the caller's transaction, checking the
+ * expected version (< 0: any). */
+static enum fd_err user_load_for_write(struct conn *c, const char *org_id, const char *user_id, int64_t expect,
+                                       struct user_row *row)
+{
+	enum fd_err rc = user_read(c, org_id, user_id, row);
+	if (rc == FD_OK && expect >= 0 && expect != row->version) {
+		json_decref(row->obj);
+		row->obj = NULL;
+		rc = FD_EPRECOND;
+	}
+	return rc;
+}
+
+/* Hands a row's object and version to an op's outputs (the object when
+ * want_user, else it is released). */
+static void user_hand_out(struct user_row *row, struct store_user_op *op, int want_user)
+{
+	op->version = row->version;
+	if (want_user)
+		op->user = row->obj;
+	else
+		json_decref(row->obj);
+	row->obj = NULL;
+}
+
+/* After a write inside the caller's transaction: re-reads the user and
+ * audits the diff (or changes_override). Releases before->obj. */
+static enum fd_err user_changed(struct conn *c, const struct store_actor *a, const char *org_id, const char *now,
+                                const char *action, struct user_row *before, json_t *changes_override,
+                                struct store_user_op *op, int want_user)
+{
+	struct user_row after = {0};
+	enum fd_err rc = user_read(c, org_id, op->user_id, &after);
+	if (rc == FD_OK) {
+		json_t *changes =
+		    changes_override ? json_incref(changes_override) : store_user_diff(before->obj, after.obj);
+		rc = sq_audit(c, a, org_id, now, action, "user", op->user_id, changes);
+		json_decref(changes);
+	}
+	json_decref(before->obj);
+	before->obj = NULL;
+	if (rc != FD_OK) {
+		json_decref(after.obj);
+		return rc;
+	}
+	user_hand_out(&after, op, want_user);
+	return FD_OK;
+}
+
+static enum fd_err user_create_in(struct conn *c, const struct store_actor *a, const char *org_id, const char *now,
+                                  struct store_user_op *op)
+{
+	enum fd_err rc = sq_user_insert(c, a, org_id, op->fields, now, op->new_id, &op->conflict_field);
+	struct user_row row = {0};
+	if (rc == FD_OK)
+		rc = user_read(c, org_id, op->new_id, &row);
+	if (rc == FD_OK)
+		user_hand_out(&row, op, 1);
+	return rc;
+}
+
+static enum fd_err user_update_in(struct conn *c, const struct store_actor *a, const char *org_id, const char *now,
+                                  struct store_user_op *op)
+{
+	struct user_row row = {0};
+	enum fd_err rc = user_load_for_write(c, org_id, op->user_id, op->expect_version, &row);
+	if (rc != FD_OK)
+		return rc;
+	if (row.erased) {
+		op->conflict_field = NULL;
+		json_decref(row.obj);
+		return FD_ECONFLICT;
+	}
+	json_t *merged = json_deep_copy(row.obj);
+	if (!merged) {
+		json_decref(row.obj);
+		return FD_ENOMEM;
+	}
+	json_object_update(merged, op->fields);
+	json_t *changes = store_user_diff(row.obj, merged);
+	size_t nchanges = json_object_size(changes);
+	json_decref(changes);
+	if (nchanges == 0) { /* nothing to write */
+		json_decref(merged);
+		user_hand_out(&row, op, 1);
+		return FD_OK;
+	}
+	sqlite3_stmt *s = stmt(c, S_USER_UPDATE);
+	if (!s) {
+		json_decref(merged);
+		json_decref(row.obj);
+		return FD_EIO;
+	}
+	sqlite3_bind_int64(s, 1, row.seq);
+	for (int i = 0; store_user_writable[i]; i++)
+		sq_bind_json_str(s, 2 + i, merged, store_user_writable[i]);
+	sq_bind_text(s, 12, now);
+	int r = sqlite3_step(s);
+	sq_done(s);
+	json_decref(merged);
+	if (r != SQLITE_DONE) {
+		rc = sq_map_rc(r);
+		if (rc == FD_ECONFLICT)
+			op->conflict_field = unique_field(c);
+		json_decref(row.obj);
+		return rc;
+	}
+	return user_changed(c, a, org_id, now, "user.update", &row, NULL, op, 1);
+}
+
+static enum fd_err set_deleted(struct conn *c, int64_t seq, const char *deleted_at, const char *now)
+{
+	sqlite3_stmt *s = stmt(c, S_USER_SET_DELETED);
+	if (!s)
+		return FD_EIO;
+	sqlite3_bind_int64(s, 1, seq);
+	sq_bind_text(s, 2, deleted_at);
+	sq_bind_text(s, 3, now);
+	return sq_step_write(s);
+}
+
+/* Delete (restore = 0) or restore (restore = 1): setting or clearing
+ * deleted_at. Doing what is already done changes nothing. */
+static enum fd_err user_set_deleted_in(struct conn *c, const struct store_actor *a, const char *org_id,
+                                       const char *now, struct store_user_op *op, int restore)
+{
+	struct user_row row = {0};
+	enum fd_err rc = user_load_for_write(c, org_id, op->user_id, op->expect_version, &row);
+	if (rc != FD_OK)
+		return rc;
+	if (restore && row.erased) {
+		json_decref(row.obj);
+		return FD_ECONFLICT;
+	}
+	if (json_is_null(json_object_get(row.obj, "deleted_at")) == restore) {
+		user_hand_out(&row, op, restore);
+		return FD_OK;
+	}
+	rc = set_deleted(c, row.seq, restore ? NULL : now, now);
+	if (rc != FD_OK) {
+		json_decref(row.obj);
+		return rc;
+	}
+	return user_changed(c, a, org_id, now, restore ? "user.restore" : "user.delete", &row, NULL, op, restore);
+}
+
+static enum fd_err user_erase_in(struct conn *c, const struct store_actor *a, const char *org_id, const char *now,
+                                 struct store_user_op *op)
+{
+	struct user_row row = {0};
+	enum fd_err rc = user_load_for_write(c, org_id, op->user_id, op->expect_version, &row);
+	if (rc != FD_OK)
+		return rc;
+	if (row.erased) {
+		user_hand_out(&row, op, 1);
+		return FD_OK;
+	}
+	json_t *changes = json_object();
+	sqlite3_stmt *s = stmt(c, S_USER_ERASE);
+	if (!s || !changes) {
+		rc = s ? FD_ENOMEM : FD_EIO;
+		goto fail;
+	}
+	sqlite3_bind_int64(s, 1, row.seq);
+	sq_bind_text(s, 2, now);
+	rc = sq_step_write(s);
+	if (rc != FD_OK)
+		goto fail;
+	/* earlier records keep who did what and when, but no personal values */
+	s = stmt(c, S_AUDIT_STRIP);
+	if (!s) {
+		rc = FD_EIO;
+		goto fail;
+	}
+	sq_bind_text(s, 1, org_id);
+	sq_bind_text(s, 2, op->user_id);
+	rc = sq_step_write(s);
+	if (rc != FD_OK)
+		goto fail;
+	rc = sq_records_erase(c, org_id, row.seq);
+	if (rc != FD_OK)
+		goto fail;
+	for (int i = 1; store_user_writable[i]; i++) { /* every personal field: all but role */
+		if (!json_is_null(json_object_get(row.obj, store_user_writable[i])))
+			json_object_set_new(changes, store_user_writable[i], json_pack("{sb}", "erased", 1));
+	}
+	rc = user_changed(c, a, org_id, now, "user.erase", &row, changes, op, 1);
+	json_decref(changes);
+	return rc;
+fail:
+	json_decref(changes);
+	json_decref(row.obj);
+	return rc;
+}
+
+/* One op inside the caller's transaction. */
+static enum fd_err user_op_in(struct conn *c, const struct store_actor *a, const char *org_id, const char *now,
+                              struct store_user_op *op)
+{
+	switch (op->kind) {
+	case STORE_UOP_CREATE:
+		return user_create_in(c, a, org_id, now, op);
+	case STORE_UOP_UPDATE:
+		return user_update_in(c, a, org_id, now, op);
+	case STORE_UOP_DELETE:
+		return user_set_deleted_in(c, a, org_id, now, op, 0);
+	case STORE_UOP_RESTORE:
+		return user_set_deleted_in(c, a, org_id, now, op, 1);
+	case STORE_UOP_ERASE:
+		return user_erase_in(c, a, org_id, now, op);
+	}
+	return FD_EINVALID;
+}
+
+static void user_op_reset(struct store_user_op *op)
+{
+	json_decref(op->user);
+	op->user = NULL;
+	op->version = 0;
+	op->conflict_field = NULL;
+	op->result = FD_OK;
+}
+
+static enum fd_err sq_user_batch(struct store *st, const struct store_actor *a, const char *org_id,
+                                 struct store_user_op *ops, size_t n, int atomic)
 {
 	struct conn *c = sq_conn(sq_of(st));
 	if (!c)
 		return FD_EIO;
-	char id[FD_UUID_LEN + 1], now[FD_TIME_LEN + 1];
+	char now[FD_TIME_LEN + 1];
 	util_now_rfc3339(now);
-	struct user_row row = {0};
+	for (size_t i = 0; i < n; i++)
+		user_op_reset(&ops[i]);
 	enum fd_err rc = sq_tx_begin(c);
 	if (rc != FD_OK)
 		return rc;
-	rc = sq_user_insert(c, a, org_id, fields, now, id, conflict_field);
-	if (rc == FD_OK)
-		rc = user_read(c, org_id, id, &row);
+	size_t failed = 0;
+	for (size_t i = 0; i < n && rc == FD_OK; i++) {
+		struct store_user_op *op = &ops[i];
+		if (n > 1 && (rc = sq_sp_begin(c)) != FD_OK)
+			break;
+		op->result = user_op_in(c, a, org_id, now, op);
+		if (op->result == FD_ENOMEM || op->result == FD_EIO || op->result == FD_EBUSY)
+			rc = op->result; /* the database failed, not the item: stop */
+		if (n > 1) {
+			if (op->result == FD_OK)
+				sq_sp_release(c);
+			else
+				sq_sp_rollback(c);
+		}
+		if (op->result != FD_OK) {
+			failed++;
+			json_decref(op->user);
+			op->user = NULL;
+		}
+	}
+	if (rc == FD_OK && atomic && failed)
+		rc = FD_EINVALID;
 	if (rc == FD_OK)
 		rc = sq_tx_commit(c);
 	if (rc != FD_OK) {
 		sq_tx_rollback(c);
-		json_decref(row.obj);
-		return rc;
+		for (size_t i = 0; i < n; i++) { /* nothing was applied: no item hands out a user */
+			json_decref(ops[i].user);
+			ops[i].user = NULL;
+			if (rc != FD_EINVALID && ops[i].result == FD_OK)
+				ops[i].result = rc;
+		}
 	}
-	*user = row.obj;
-	*version = row.version;
+	return rc;
+}
+
+/* One op in its own transaction: the single-user writes. */
+static enum fd_err user_op_tx(struct store *st, const struct store_actor *a, const char *org_id,
+                              struct store_user_op *op)
+{
+	enum fd_err rc = sq_user_batch(st, a, org_id, op, 1, 1);
+	return rc == FD_EINVALID ? op->result : rc;
+}
+
+static enum fd_err sq_user_create(struct store *st, const struct store_actor *a, const char *org_id, json_t *fields,
+                                  json_t **user, int64_t *version, const char **conflict_field)
+{
+	struct store_user_op op = {.kind = STORE_UOP_CREATE, .fields = fields};
+	enum fd_err rc = user_op_tx(st, a, org_id, &op);
+	if (conflict_field)
+		*conflict_field = op.conflict_field;
+	if (rc != FD_OK)
+		return rc;
+	*user = op.user;
+	*version = op.version;
 	return FD_OK;
 }
 
@@ -1232,70 +1500,23 @@ static enum fd_err sq_user_get_text(struct store *st, const char *org_id, const 
 	return FD_OK;
 }
 
-/* Begins a write transaction and reads the user, checking the expected version. */
-static enum fd_err user_write_begin(struct conn *c, const char *org_id, const char *user_id, int64_t expect,
-                                    struct user_row *row)
+/* The single-user writes other than create: one op in its own transaction. */
+static enum fd_err user_write(struct store *st, const struct store_actor *a, const char *org_id, const char *user_id,
+                              int kind, json_t *patch, int64_t expect, json_t **user, int64_t *version,
+                              const char **conflict_field)
 {
-	enum fd_err rc = sq_tx_begin(c);
+	struct store_user_op op = {.kind = kind, .user_id = user_id, .fields = patch, .expect_version = expect};
+	enum fd_err rc = user_op_tx(st, a, org_id, &op);
+	if (conflict_field)
+		*conflict_field = op.conflict_field;
 	if (rc != FD_OK)
 		return rc;
-	rc = user_read(c, org_id, user_id, row);
-	if (rc == FD_OK && expect >= 0 && expect != row->version)
-		rc = FD_EPRECOND;
-	if (rc != FD_OK) {
-		json_decref(row->obj);
-		row->obj = NULL;
-		sq_tx_rollback(c);
-	}
-	return rc;
-}
-
-/* Re-reads the user after a write, audits the diff and commits. Takes over before->obj. */
-static enum fd_err user_write_finish(struct conn *c, const struct store_actor *a, const char *org_id,
-                                     const char *user_id, const char *now, const char *action, struct user_row *before,
-                                     json_t *changes_override, json_t **user, int64_t *version)
-{
-	struct user_row after = {0};
-	enum fd_err rc = user_read(c, org_id, user_id, &after);
-	if (rc != FD_OK)
-		goto out;
-	json_t *changes = changes_override ? json_incref(changes_override) : store_user_diff(before->obj, after.obj);
-	rc = sq_audit(c, a, org_id, now, action, "user", user_id, changes);
-	json_decref(changes);
-	if (rc != FD_OK)
-		goto out;
-	rc = sq_tx_commit(c);
-out:
-	json_decref(before->obj);
-	before->obj = NULL;
-	if (rc != FD_OK) {
-		sq_tx_rollback(c);
-		json_decref(after.obj);
-		return rc;
-	}
 	if (user)
-		*user = after.obj;
+		*user = op.user;
 	else
-		json_decref(after.obj);
+		json_decref(op.user);
 	if (version)
-		*version = after.version;
-	return FD_OK;
-}
-
-/* Commits a transaction that changed nothing and hands back the unchanged user. */
-static enum fd_err user_write_noop(struct conn *c, struct user_row *row, json_t **user, int64_t *version)
-{
-	enum fd_err rc = sq_tx_commit(c);
-	if (rc != FD_OK) {
-		json_decref(row->obj);
-		return rc;
-	}
-	if (user)
-		*user = row->obj;
-	else
-		json_decref(row->obj);
-	if (version)
-		*version = row->version;
+		*version = op.version;
 	return FD_OK;
 }
 
@@ -1303,173 +1524,25 @@ static enum fd_err sq_user_update(struct store *st, const struct store_actor *a,
                                   const char *user_id, json_t *patch, int64_t expect, json_t **user, int64_t *version,
                                   const char **conflict_field)
 {
-	struct conn *c = sq_conn(sq_of(st));
-	if (!c)
-		return FD_EIO;
-	struct user_row row = {0};
-	enum fd_err rc = user_write_begin(c, org_id, user_id, expect, &row);
-	if (rc != FD_OK)
-		return rc;
-	if (row.erased) {
-		rc = FD_ECONFLICT;
-		if (conflict_field)
-			*conflict_field = NULL;
-		goto fail;
-	}
-	json_t *merged = json_deep_copy(row.obj);
-	if (!merged) {
-		rc = FD_ENOMEM;
-		goto fail;
-	}
-	json_object_update(merged, patch);
-	json_t *changes = store_user_diff(row.obj, merged);
-	size_t nchanges = json_object_size(changes);
-	json_decref(changes);
-	if (nchanges == 0) {
-		json_decref(merged);
-		return user_write_noop(c, &row, user, version);
-	}
-	char now[FD_TIME_LEN + 1];
-	util_now_rfc3339(now);
-	sqlite3_stmt *s = stmt(c, S_USER_UPDATE);
-	if (!s) {
-		json_decref(merged);
-		rc = FD_EIO;
-		goto fail;
-	}
-	sqlite3_bind_int64(s, 1, row.seq);
-	for (int i = 0; store_user_writable[i]; i++)
-		sq_bind_json_str(s, 2 + i, merged, store_user_writable[i]);
-	sq_bind_text(s, 12, now);
-	int r = sqlite3_step(s);
-	sq_done(s);
-	json_decref(merged);
-	if (r != SQLITE_DONE) {
-		rc = sq_map_rc(r);
-		if (rc == FD_ECONFLICT && conflict_field)
-			*conflict_field = unique_field(c);
-		goto fail;
-	}
-	return user_write_finish(c, a, org_id, user_id, now, "user.update", &row, NULL, user, version);
-fail:
-	json_decref(row.obj);
-	sq_tx_rollback(c);
-	return rc;
-}
-
-static enum fd_err set_deleted(struct conn *c, int64_t seq, const char *deleted_at, const char *now)
-{
-	sqlite3_stmt *s = stmt(c, S_USER_SET_DELETED);
-	if (!s)
-		return FD_EIO;
-	sqlite3_bind_int64(s, 1, seq);
-	sq_bind_text(s, 2, deleted_at);
-	sq_bind_text(s, 3, now);
-	return sq_step_write(s);
+	return user_write(st, a, org_id, user_id, STORE_UOP_UPDATE, patch, expect, user, version, conflict_field);
 }
 
 static enum fd_err sq_user_delete(struct store *st, const struct store_actor *a, const char *org_id,
                                   const char *user_id, int64_t expect)
 {
-	struct conn *c = sq_conn(sq_of(st));
-	if (!c)
-		return FD_EIO;
-	struct user_row row = {0};
-	enum fd_err rc = user_write_begin(c, org_id, user_id, expect, &row);
-	if (rc != FD_OK)
-		return rc;
-	if (!json_is_null(json_object_get(row.obj, "deleted_at")))
-		return user_write_noop(c, &row, NULL, NULL);
-	char now[FD_TIME_LEN + 1];
-	util_now_rfc3339(now);
-	rc = set_deleted(c, row.seq, now, now);
-	if (rc != FD_OK) {
-		json_decref(row.obj);
-		sq_tx_rollback(c);
-		return rc;
-	}
-	return user_write_finish(c, a, org_id, user_id, now, "user.delete", &row, NULL, NULL, NULL);
+	return user_write(st, a, org_id, user_id, STORE_UOP_DELETE, NULL, expect, NULL, NULL, NULL);
 }
 
 static enum fd_err sq_user_restore(struct store *st, const struct store_actor *a, const char *org_id,
                                    const char *user_id, int64_t expect, json_t **user, int64_t *version)
 {
-	struct conn *c = sq_conn(sq_of(st));
-	if (!c)
-		return FD_EIO;
-	struct user_row row = {0};
-	enum fd_err rc = user_write_begin(c, org_id, user_id, expect, &row);
-	if (rc != FD_OK)
-		return rc;
-	if (row.erased) {
-		json_decref(row.obj);
-		sq_tx_rollback(c);
-		return FD_ECONFLICT;
-	}
-	if (json_is_null(json_object_get(row.obj, "deleted_at")))
-		return user_write_noop(c, &row, user, version);
-	char now[FD_TIME_LEN + 1];
-	util_now_rfc3339(now);
-	rc = set_deleted(c, row.seq, NULL, now);
-	if (rc != FD_OK) {
-		json_decref(row.obj);
-		sq_tx_rollback(c);
-		return rc;
-	}
-	return user_write_finish(c, a, org_id, user_id, now, "user.restore", &row, NULL, user, version);
+	return user_write(st, a, org_id, user_id, STORE_UOP_RESTORE, NULL, expect, user, version, NULL);
 }
 
 static enum fd_err sq_user_erase(struct store *st, const struct store_actor *a, const char *org_id, const char *user_id,
                                  int64_t expect, json_t **user, int64_t *version)
 {
-	struct conn *c = sq_conn(sq_of(st));
-	if (!c)
-		return FD_EIO;
-	struct user_row row = {0};
-	enum fd_err rc = user_write_begin(c, org_id, user_id, expect, &row);
-	if (rc != FD_OK)
-		return rc;
-	if (row.erased)
-		return user_write_noop(c, &row, user, version);
-	char now[FD_TIME_LEN + 1];
-	util_now_rfc3339(now);
-	json_t *changes = json_object();
-	sqlite3_stmt *s = stmt(c, S_USER_ERASE);
-	if (!s || !changes) {
-		rc = s ? FD_ENOMEM : FD_EIO;
-		goto fail;
-	}
-	sqlite3_bind_int64(s, 1, row.seq);
-	sq_bind_text(s, 2, now);
-	rc = sq_step_write(s);
-	if (rc != FD_OK)
-		goto fail;
-	/* earlier records keep who did what and when, but no personal values */
-	s = stmt(c, S_AUDIT_STRIP);
-	if (!s) {
-		rc = FD_EIO;
-		goto fail;
-	}
-	sq_bind_text(s, 1, org_id);
-	sq_bind_text(s, 2, user_id);
-	rc = sq_step_write(s);
-	if (rc != FD_OK)
-		goto fail;
-	rc = sq_records_erase(c, org_id, row.seq);
-	if (rc != FD_OK)
-		goto fail;
-	for (int i = 1; store_user_writable[i]; i++) { /* every personal field: all but role */
-		if (!json_is_null(json_object_get(row.obj, store_user_writable[i])))
-			json_object_set_new(changes, store_user_writable[i], json_pack("{sb}", "erased", 1));
-	}
-	rc = user_write_finish(c, a, org_id, user_id, now, "user.erase", &row, changes, user, version);
-	json_decref(changes);
-	return rc;
-fail:
-	json_decref(changes);
-	json_decref(row.obj);
-	sq_tx_rollback(c);
-	return rc;
+	return user_write(st, a, org_id, user_id, STORE_UOP_ERASE, NULL, expect, user, version, NULL);
 }
 
 /* Counts UTF-8 code points. */
@@ -2065,6 +2138,7 @@ const struct store_ops store_sqlite_ops = {
     .user_restore = sq_user_restore,
     .user_erase = sq_user_erase,
     .user_list = sq_user_list,
+    .user_batch = sq_user_batch,
     .user_seed = sq_user_seed,
     .optimize = sq_optimize,
     .audit_list = sq_audit_list,

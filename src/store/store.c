@@ -166,6 +166,12 @@ enum fd_err store_user_list(struct store *st, const struct store_user_query *q, 
 	return st->ops->user_list(st, q, page);
 }
 
+enum fd_err store_user_batch(struct store *st, const struct store_actor *a, const char *org_id,
+                             struct store_user_op *ops, size_t n, int atomic)
+{
+	return st->ops->user_batch(st, a, org_id, ops, n, atomic);
+}
+
 enum fd_err store_user_seed(struct store *st, const struct store_actor *a, const char *org_id, json_t *users)
 {
 	if (st->ops->user_seed)

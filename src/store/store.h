@@ -147,6 +147,31 @@ enum fd_err store_user_restore(struct store *st, const struct store_actor *a, co
 enum fd_err store_user_erase(struct store *st, const struct store_actor *a, const char *org_id, const char *user_id,
                              int64_t expect_version, json_t **user /* OUT */, int64_t *version /* OUT */);
 enum fd_err store_user_list(struct store *st, const struct store_user_query *q, struct store_user_page *page /* OUT */);
+/* One write in a batch of user writes (store_user_batch). */
+enum store_user_op_kind { STORE_UOP_CREATE, STORE_UOP_UPDATE, STORE_UOP_DELETE, STORE_UOP_RESTORE, STORE_UOP_ERASE };
+struct store_user_op {
+	int kind;               /* enum store_user_op_kind */
+	const char *user_id;    /* every kind but create (borrowed) */
+	json_t *fields;         /* create and update: validated fields (borrowed) */
+	int64_t expect_version; /* < 0: any */
+	/* OUT */
+	enum fd_err result;         /* as the single-user call would return it */
+	json_t *user;               /* the user after the op, owned by the caller; NULL for delete or failure */
+	int64_t version;            /* after the op */
+	const char *conflict_field; /* on FD_ECONFLICT, as for store_user_create */
+	char new_id[FD_UUID_LEN + 1]; /* create: the id it was given */
+};
+/*
+ * Applies ops in order in one transaction, each as the single-user call
+ * would (audited, with the same results), and each in its own savepoint:
+ * an op that fails changes nothing. atomic = 0: the others apply, and the
+ * call returns FD_OK. atomic = 1: if any op fails, none applies and the call
+ * returns FD_EINVALID, each op's result saying how it fared. Any other
+ * error is the database's: nothing applied, and every op that had not
+ * failed carries that error.
+ */
+enum fd_err store_user_batch(struct store *st, const struct store_actor *a, const char *org_id,
+                             struct store_user_op *ops, size_t n, int atomic);
 /* Inserts many users at once without per-row audit (demo and benchmark seeding);
  * one audit record "user.seed" names the count. */
 enum fd_err store_user_seed(struct store *st, const struct store_actor *a, const char *org_id,

@@ -45,6 +45,8 @@ struct store_ops {
 	enum fd_err (*user_erase)(struct store *, const struct store_actor *, const char *, const char *, int64_t,
 	                          json_t **, int64_t *);
 	enum fd_err (*user_list)(struct store *, const struct store_user_query *, struct store_user_page *);
+	enum fd_err (*user_batch)(struct store *, const struct store_actor *, const char *, struct store_user_op *, size_t,
+	                          int);
 	/* optional: NULL means store.c seeds with user_create, one row at a time */
 	enum fd_err (*user_seed)(struct store *, const struct store_actor *, const char *, json_t *);
 
