@@ -19,7 +19,7 @@ struct store_actor api_actor(struct req *r)
 	return a;
 }
 
-enum fd_err api_authorize(struct req *r, enum policy_action action, enum role target_role, enum role new_role)
+enum fd_err api_allowed(struct req *r, enum policy_action action, enum role target_role, enum role new_role)
 {
 	struct policy_request pr = {
 	    .action = action,
@@ -27,7 +27,12 @@ enum fd_err api_authorize(struct req *r, enum policy_action action, enum role ta
 	    .target_role = target_role,
 	    .new_role = new_role,
 	};
-	enum fd_err rc = policy_check(r->principal, &pr);
+	return policy_check(r->principal, &pr);
+}
+
+enum fd_err api_authorize(struct req *r, enum policy_action action, enum role target_role, enum role new_role)
+{
+	enum fd_err rc = api_allowed(r, action, target_role, new_role);
 	if (rc == FD_ENOTFOUND)
 		return reply_problem(r, rc, "no such resource", NULL);
 	if (rc == FD_EFORBIDDEN)

@@ -21,6 +21,8 @@ struct store_actor api_actor(struct req *r);
 /* Checks the policy for r against the path's org (path parameter 0).
  * Replies and returns the error when denied. */
 enum fd_err api_authorize(struct req *r, enum policy_action action, enum role target_role, enum role new_role);
+/* The same decision without a reply (for one item of a batch). */
+enum fd_err api_allowed(struct req *r, enum policy_action action, enum role target_role, enum role new_role);
 
 #define API_ETAG_LEN 48
 

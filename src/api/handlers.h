@@ -17,6 +17,9 @@ enum fd_err users_delete(struct req *r);
 enum fd_err users_restore(struct req *r);
 enum fd_err users_erase(struct req *r);
 
+/* bulk.c */
+enum fd_err users_bulk(struct req *r);
+
 /* devices.c (the route's arg is the device type) */
 enum fd_err devices_list(struct req *r);
 enum fd_err devices_create(struct req *r);

@@ -50,6 +50,7 @@ const struct route api_routes[] = {
 
     {"GET", ORG "/users", users_list, "users.list", A, 0},
     {"POST", ORG "/users", users_create, "users.create", J, 0},
+    {"POST", ORG "/users/bulk", users_bulk, "users.bulk", J, 0},
     {"GET", USER, users_get, "users.get", A, 0},
     {"PUT", USER, users_update, "users.update", J, 0},
     {"DELETE", USER, users_delete, "users.delete", A, 0},

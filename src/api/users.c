@@ -13,6 +13,7 @@
 #include "api/common.h"
 #include "api/handlers.h"
 #include "api/user_fields.h"
+#include "api/users.h"
 #include "core/util.h"
 
 #define MAX_WRITE_ATTEMPTS 3
@@ -63,16 +64,25 @@ static enum fd_err reply_user(struct req *r, unsigned status, json_t *user, int6
 	return reply_json(r, status, user);
 }
 
-static enum fd_err reply_conflict(struct req *r, const char *field)
+const char *users_conflict(const char *field, char *buf, size_t n, json_t **errors)
 {
+	*errors = NULL;
 	if (!field)
-		return reply_problem(r, FD_ECONFLICT, "this user has been erased and can no longer change", NULL);
+		return "this user has been erased and can no longer change";
 	const char *detail = strcmp(field, "email") == 0
 	                         ? "is already used by another user of this org (deleted users included)"
 	                         : "is already used by another user of this org";
+	snprintf(buf, n, "%s %s", field, detail);
+	*errors = json_pack("[o]", problem_field(field, detail));
+	return buf;
+}
+
+static enum fd_err reply_conflict(struct req *r, const char *field)
+{
 	char d[160];
-	snprintf(d, sizeof d, "%s %s", field, detail);
-	return reply_problem(r, FD_ECONFLICT, d, json_pack("[o]", problem_field(field, detail)));
+	json_t *errors = NULL;
+	const char *detail = users_conflict(field, d, sizeof d, &errors);
+	return reply_problem(r, FD_ECONFLICT, detail, errors);
 }
 
 /* ------------------------------------------------------------------ list */

@@ -154,7 +154,7 @@ enum fd_err reply_empty(struct req *r, unsigned status)
 	return FD_OK;
 }
 
-enum fd_err reply_problem(struct req *r, enum fd_err rc, const char *detail, json_t *errors)
+json_t *problem_new(enum fd_err rc, const char *detail, json_t *errors)
 {
 	if ((unsigned)rc >= FD_ERR_COUNT || rc == FD_OK)
 		rc = FD_EIO;
@@ -163,17 +163,37 @@ enum fd_err reply_problem(struct req *r, enum fd_err rc, const char *detail, jso
 	json_t *p = json_object();
 	if (!p) {
 		json_decref(errors);
-		return rc;
+		return NULL;
 	}
 	json_object_set_new(p, "type", json_string(type));
 	json_object_set_new(p, "title", json_string(problems[rc].title));
 	json_object_set_new(p, "status", json_integer(problems[rc].status));
 	if (detail)
 		json_object_set_new(p, "detail", json_string(detail));
-	json_object_set_new(p, "instance", json_string(r->path));
-	json_object_set_new(p, "request_id", json_string(r->request_id));
 	if (errors)
 		json_object_set_new(p, "errors", errors);
+	return p;
+}
+
+enum fd_err reply_problem_with(struct req *r, enum fd_err rc, const char *detail, json_t *errors, json_t *extra)
+{
+	if ((unsigned)rc >= FD_ERR_COUNT || rc == FD_OK)
+		rc = FD_EIO;
+	json_t *p = problem_new(rc, detail, errors);
+	if (!p) {
+		json_decref(extra);
+		return rc;
+	}
+	json_object_set_new(p, "instance", json_string(r->path));
+	json_object_set_new(p, "request_id", json_string(r->request_id));
+	if (extra)
+		json_object_update_missing(p, extra);
+	json_decref(extra);
 	reply_json_type(r, problems[rc].status, p, "application/problem+json");
 	return rc;
+}
+
+enum fd_err reply_problem(struct req *r, enum fd_err rc, const char *detail, json_t *errors)
+{
+	return reply_problem_with(r, rc, detail, errors, NULL);
 }

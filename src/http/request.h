@@ -92,6 +92,12 @@ enum fd_err reply_empty(struct req *r, unsigned status);
  */
 enum fd_err reply_problem(struct req *r, enum fd_err rc, const char *detail, json_t *errors);
 
+/* The same with extension members: extra's members are added (stolen, may be NULL). */
+enum fd_err reply_problem_with(struct req *r, enum fd_err rc, const char *detail, json_t *errors, json_t *extra);
+/* A problem object for rc without instance or request id, for one item of
+ * a batch (errors stolen, may be NULL). New reference, NULL on no memory. */
+json_t *problem_new(enum fd_err rc, const char *detail, json_t *errors);
+
 /* One entry of a problem's errors array: field is one member name (its
  * pointer escapes "/" and "~"). New reference. */
 json_t *problem_field(const char *field, const char *detail);

@@ -1168,12 +1168,14 @@ enum fd_err sq_user_archive(struct conn *c, const struct store_actor *a, const c
 }
 
 /* Reads the user for a write inside the caller's transaction, checking the
- * expected version (< 0: any). */
-static enum fd_err user_load_for_write(struct conn *c, const char *org_id, const char *user_id, int64_t expect,
+ * op's expected version and role. */
+static enum fd_err user_load_for_write(struct conn *c, const char *org_id, const struct store_user_op *op,
                                        struct user_row *row)
 {
-	enum fd_err rc = user_read(c, org_id, user_id, row);
-	if (rc == FD_OK && expect >= 0 && expect != row->version) {
+	enum fd_err rc = user_read(c, org_id, op->user_id, row);
+	const char *role = rc == FD_OK ? json_string_value(json_object_get(row->obj, "role")) : NULL;
+	if (rc == FD_OK && ((op->expect_version >= 0 && op->expect_version != row->version) ||
+	                    (op->expect_role && (!role || strcmp(role, op->expect_role) != 0)))) {
 		json_decref(row->obj);
 		row->obj = NULL;
 		rc = FD_EPRECOND;
@@ -1233,7 +1235,7 @@ static enum fd_err user_update_in(struct conn *c, const struct store_actor *a, c
                                   struct store_user_op *op)
 {
 	struct user_row row = {0};
-	enum fd_err rc = user_load_for_write(c, org_id, op->user_id, op->expect_version, &row);
+	enum fd_err rc = user_load_for_write(c, org_id, op, &row);
 	if (rc != FD_OK)
 		return rc;
 	if (row.erased) {
@@ -1295,7 +1297,7 @@ static enum fd_err user_set_deleted_in(struct conn *c, const struct store_actor 
                                        const char *now, struct store_user_op *op, int restore)
 {
 	struct user_row row = {0};
-	enum fd_err rc = user_load_for_write(c, org_id, op->user_id, op->expect_version, &row);
+	enum fd_err rc = user_load_for_write(c, org_id, op, &row);
 	if (rc != FD_OK)
 		return rc;
 	if (restore && row.erased) {
@@ -1318,7 +1320,7 @@ static enum fd_err user_erase_in(struct conn *c, const struct store_actor *a, co
                                  struct store_user_op *op)
 {
 	struct user_row row = {0};
-	enum fd_err rc = user_load_for_write(c, org_id, op->user_id, op->expect_version, &row);
+	enum fd_err rc = user_load_for_write(c, org_id, op, &row);
 	if (rc != FD_OK)
 		return rc;
 	if (row.erased) {

@@ -154,6 +154,7 @@ struct store_user_op {
 	const char *user_id;    /* every kind but create (borrowed) */
 	json_t *fields;         /* create and update: validated fields (borrowed) */
 	int64_t expect_version; /* < 0: any */
+	const char *expect_role; /* NULL: any; else FD_EPRECOND unless the user still has this role */
 	/* OUT */
 	enum fd_err result;         /* as the single-user call would return it */
 	json_t *user;               /* the user after the op, owned by the caller; NULL for delete or failure */

@@ -1,0 +1,436 @@
+/*
+ * bulk.c - POST /org/{org_id}/users/bulk: up to BULK_MAX user writes in one
+ * request, each with its own result, in the shape of the product
+ * document's bulk_update_users.
+ *
+ * Each item is checked as its single-user call would check it (shape,
+ * field rules, the user's existence, the policy against the user's role,
+ * If-Match), then every item that passed goes to the store in one
+ * transaction, each in its own savepoint. By default the valid items apply
+ * even when others fail; with ?atomic=true all apply or none.
+ *
+ * The policy is checked against the role each user had when it was read;
+ * the store applies an item only if the user still has that role, so a
+ * promotion between the check and the write can never slip an edit past
+ * the policy. Such an item is checked again (at most MAX_ROUNDS times).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/common.h"
+#include "api/handlers.h"
+#include "api/user_fields.h"
+#include "api/users.h"
+#include "core/util.h"
+
+#define BULK_MAX   1000
+#define MAX_ROUNDS 3
+
+static const char *const op_names[] = {
+    [STORE_UOP_CREATE] = "create",
+    [STORE_UOP_UPDATE] = "update",
+    [STORE_UOP_DELETE] = "delete",
+    [STORE_UOP_RESTORE] = "restore",
+};
+#define NOPS 4
+
+static const enum policy_action op_actions[] = {
+    [STORE_UOP_CREATE] = ACT_USER_CREATE,
+    [STORE_UOP_UPDATE] = ACT_USER_UPDATE,
+    [STORE_UOP_DELETE] = ACT_USER_DELETE,
+    [STORE_UOP_RESTORE] = ACT_USER_RESTORE,
+};
+
+/* Status codes of a successful item, as its single call would answer. */
+static const int op_status[] = {
+    [STORE_UOP_CREATE] = 201,
+    [STORE_UOP_UPDATE] = 200,
+    [STORE_UOP_DELETE] = 204,
+    [STORE_UOP_RESTORE] = 200,
+};
+
+struct item {
+	int kind;          /* -1 until the op is known */
+	const char *id;    /* borrowed from the body */
+	json_t *data;      /* borrowed from the body */
+	int64_t if_match;  /* -1: none */
+	json_t *clean;     /* owned: the validated fields */
+	char role[16];     /* the user's role when checked ("" for create) */
+	json_t *problem;   /* owned: why the item failed, NULL while it has not */
+	int pending;       /* goes to the store in the next round */
+	struct store_user_op op;
+};
+
+/* Sets an item's problem: rc with detail, and errors whose pointers are
+ * rewritten to point into the request body (/items/i/...). */
+static void item_fail(struct item *it, size_t i, enum fd_err rc, const char *detail, json_t *errors, const char *under)
+{
+	size_t k;
+	json_t *e;
+	json_array_foreach(errors, k, e)
+	{
+		const char *p = json_string_value(json_object_get(e, "pointer"));
+		char ptr[512];
+		snprintf(ptr, sizeof ptr, "/items/%zu%s%s", i, under, p && strcmp(p, "/") != 0 ? p : "");
+		json_object_set_new(e, "pointer", json_string(ptr));
+	}
+	json_decref(it->problem);
+	it->problem = problem_new(rc, detail, errors);
+}
+
+/* A shape error of the item itself: the member name and why. */
+static void item_bad_member(struct item *it, size_t i, const char *member, const char *detail)
+{
+	char d[200];
+	snprintf(d, sizeof d, "%s %s", member, detail);
+	item_fail(it, i, FD_EINVALID, d, json_pack("[o]", problem_field(member, detail)), "");
+}
+
+/* "\"42\"" or W/"42" -> 42; -1 when it is not one of our entity tags. */
+static int64_t parse_etag(const char *s)
+{
+	if (!s)
+		return -1;
+	if (strncmp(s, "W/", 2) == 0)
+		s += 2;
+	size_t n = strlen(s);
+	if (n < 3 || s[0] != '"' || s[n - 1] != '"' || n > 24)
+		return -1;
+	char num[32];
+	memcpy(num, s + 1, n - 2);
+	num[n - 2] = '\0';
+	long long v;
+	return util_parse_int(num, 0, INT64_MAX, &v) == FD_OK ? v : -1;
+}
+
+/* Reads the item's shape: op, id, data, if_match, and nothing else. */
+static void parse_item(json_t *j, size_t i, struct item *it)
+{
+	it->kind = -1;
+	it->if_match = -1;
+	if (!json_is_object(j)) {
+		item_fail(it, i, FD_EINVALID, "an item must be an object",
+		          json_pack("[o]", problem_field("", "must be an object")), "");
+		return;
+	}
+	const char *key;
+	json_t *v;
+	json_object_foreach(j, key, v)
+	{
+		if (strcmp(key, "op") != 0 && strcmp(key, "id") != 0 && strcmp(key, "data") != 0 &&
+		    strcmp(key, "if_match") != 0) {
+			item_bad_member(it, i, key, "is not a member of an item (op, id, data, if_match)");
+			return;
+		}
+	}
+	const char *op = json_string_value(json_object_get(j, "op"));
+	for (int k = 0; op && k < NOPS; k++) {
+		if (strcmp(op, op_names[k]) == 0)
+			it->kind = k;
+	}
+	if (it->kind < 0) {
+		item_bad_member(it, i, "op", "must be one of create, update, delete, restore");
+		return;
+	}
+	json_t *id = json_object_get(j, "id"), *data = json_object_get(j, "data"), *im = json_object_get(j, "if_match");
+	if (it->kind == STORE_UOP_CREATE) {
+		if (id) {
+			item_bad_member(it, i, "id", "must not be given for a create: the server assigns it");
+			return;
+		}
+	} else if (!json_is_string(id)) {
+		item_bad_member(it, i, "id", "must be the user's id (a string)");
+		return;
+	}
+	int wants_data = it->kind == STORE_UOP_CREATE || it->kind == STORE_UOP_UPDATE;
+	if (wants_data && !json_is_object(data)) {
+		item_bad_member(it, i, "data", "must be an object of user fields");
+		return;
+	}
+	if (!wants_data && data) {
+		item_bad_member(it, i, "data", "is only for create and update");
+		return;
+	}
+	if (im) {
+		it->if_match = parse_etag(json_string_value(im));
+		if (it->kind == STORE_UOP_CREATE || it->if_match < 0) {
+			item_bad_member(it, i, "if_match",
+			                it->kind == STORE_UOP_CREATE ? "is not for a create"
+			                                             : "must be the user's ETag, like \"\\\"42\\\"\"");
+			return;
+		}
+	}
+	it->id = json_string_value(id);
+	it->data = data;
+}
+
+/* Checks an item as its single call would: the user, the fields, the
+ * policy. Leaves it ready for the store, or failed. */
+static void prepare_item(struct req *r, struct item *it, size_t i)
+{
+	json_t *cur = NULL, *errors = NULL;
+	int64_t version = -1;
+	enum role target = ROLE_NONE;
+	json_decref(it->clean);
+	it->clean = NULL;
+	it->role[0] = '\0';
+	it->pending = 0;
+	json_decref(it->op.user);
+	memset(&it->op, 0, sizeof it->op);
+	if (it->kind != STORE_UOP_CREATE) {
+		enum fd_err rc = util_is_uuid(it->id) ? store_user_get(req_store(r), req_param(r, 0), it->id, &cur, &version)
+		                                      : FD_ENOTFOUND;
+		if (rc != FD_OK) {
+			item_fail(it, i, rc, rc == FD_ENOTFOUND ? "no such user" : NULL, NULL, "");
+			return;
+		}
+		const char *role = json_string_value(json_object_get(cur, "role"));
+		snprintf(it->role, sizeof it->role, "%s", role ? role : "");
+		target = role_parse(role);
+	}
+	if (it->data) {
+		enum fd_err rc = user_fields_validate(it->data, cur, &it->clean, &errors);
+		if (rc != FD_OK) {
+			json_decref(cur);
+			item_fail(it, i, rc, rc == FD_EINVALID ? "the item's data is invalid" : NULL, errors, "/data");
+			return;
+		}
+	}
+	json_decref(cur);
+	json_t *nr = it->clean ? json_object_get(it->clean, "role") : NULL;
+	enum role new_role = nr ? role_parse(json_string_value(nr)) : ROLE_NONE;
+	enum fd_err rc = api_allowed(r, op_actions[it->kind], target, new_role);
+	if (rc != FD_OK) {
+		item_fail(it, i, rc == FD_ENOTFOUND ? FD_EFORBIDDEN : rc, "your role may not do this to this user", NULL,
+		          "");
+		return;
+	}
+	if (it->if_match >= 0 && it->if_match != version) {
+		item_fail(it, i, FD_EPRECOND, "the user changed since you read it (if_match is stale); read it again", NULL,
+		          "");
+		return;
+	}
+	it->op = (struct store_user_op){
+	    .kind = it->kind,
+	    .user_id = it->id,
+	    .fields = it->clean,
+	    .expect_version = it->if_match,
+	    .expect_role = it->role[0] ? it->role : NULL,
+	};
+	it->pending = 1;
+}
+
+/* Turns the store's result for an item into its problem, or marks it to
+ * be checked again when its user's role changed under the check. */
+static void item_store_result(struct item *it, size_t i, int last)
+{
+	enum fd_err rc = it->op.result;
+	it->pending = 0;
+	if (rc == FD_OK)
+		return;
+	if (rc == FD_EPRECOND && it->if_match < 0 && !last) {
+		it->pending = 1;
+		return;
+	}
+	char d[160];
+	json_t *errors = NULL;
+	const char *detail = NULL;
+	switch (rc) {
+	case FD_ENOTFOUND:
+		detail = "no such user";
+		break;
+	case FD_ECONFLICT:
+		detail = users_conflict(it->op.conflict_field, d, sizeof d, &errors);
+		break;
+	case FD_EPRECOND:
+		detail = it->if_match >= 0 ? "the user changed since you read it (if_match is stale); read it again"
+		                           : "the user kept changing while the batch ran; send the item again";
+		break;
+	default:
+		break;
+	}
+	item_fail(it, i, rc, detail, errors, "/data");
+}
+
+/* Runs every pending item through the store once. Returns the store's
+ * result (FD_EINVALID: atomic and some item failed). */
+static enum fd_err run_round(struct req *r, struct item *items, size_t n, int atomic, int last)
+{
+	struct store_user_op *ops = calloc(n, sizeof *ops);
+	size_t *idx = calloc(n, sizeof *idx);
+	if (!ops || !idx) {
+		free(ops);
+		free(idx);
+		return FD_ENOMEM;
+	}
+	size_t m = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (!items[i].pending)
+			continue;
+		ops[m] = items[i].op;
+		ops[m].user = NULL;
+		idx[m++] = i;
+	}
+	struct store_actor a = api_actor(r);
+	enum fd_err rc = m ? store_user_batch(req_store(r), &a, req_param(r, 0), ops, m, atomic) : FD_OK;
+	for (size_t k = 0; k < m; k++) {
+		struct item *it = &items[idx[k]];
+		json_decref(it->op.user);
+		it->op = ops[k];
+		item_store_result(it, idx[k], last);
+	}
+	free(ops);
+	free(idx);
+	return rc;
+}
+
+/* The result of one item, in the shape of bulk_update_users. */
+static json_t *item_result(const struct item *it, size_t i, int applied, size_t first_failed)
+{
+	const char *uid = it->kind == STORE_UOP_CREATE ? (it->op.user ? it->op.new_id : NULL) : it->id;
+	json_t *res = json_object();
+	if (!res)
+		return NULL;
+	json_object_set_new(res, "index", json_integer((json_int_t)i));
+	json_object_set_new(res, "op", it->kind >= 0 ? json_string(op_names[it->kind]) : json_null());
+	json_object_set_new(res, "user_id", uid ? json_string(uid) : json_null());
+	if (!it->problem && applied) {
+		json_object_set_new(res, "status", json_string("success"));
+		json_object_set_new(res, "status_code", json_integer(op_status[it->kind]));
+		json_object_set(res, "data", it->op.user ? it->op.user : json_null());
+		return res;
+	}
+	json_object_set_new(res, "status", json_string("error"));
+	if (it->problem) {
+		json_object_set(res, "status_code", json_object_get(it->problem, "status"));
+		json_object_set(res, "error", it->problem);
+		return res;
+	}
+	char d[160];
+	snprintf(d, sizeof d, "valid, but not applied: the batch is atomic and item %zu failed", first_failed);
+	json_object_set_new(res, "status_code", json_integer(424));
+	json_object_set_new(res, "error",
+	                    json_pack("{sssssiss}", "type", "urn:fleetdesk:problem:not_applied", "title", "Not applied",
+	                              "status", 424, "detail", d));
+	return res;
+}
+
+static void items_free(struct item *items, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		json_decref(items[i].clean);
+		json_decref(items[i].problem);
+		json_decref(items[i].op.user);
+	}
+	free(items);
+}
+
+static enum fd_err parse_atomic(struct req *r, int *atomic)
+{
+	const char *s = req_query(r, "atomic");
+	*atomic = 0;
+	if (!s || strcmp(s, "false") == 0 || strcmp(s, "0") == 0)
+		return FD_OK;
+	if (strcmp(s, "true") == 0 || strcmp(s, "1") == 0) {
+		*atomic = 1;
+		return FD_OK;
+	}
+	return api_bad_param(r, "atomic", "must be true or false");
+}
+
+/* Reads {"items": [...]}: FD_OK with the array borrowed from body. */
+static enum fd_err read_items(struct req *r, json_t *body, json_t **arr)
+{
+	const char *key;
+	json_t *v;
+	json_object_foreach(body, key, v)
+	{
+		if (strcmp(key, "items") != 0) {
+			char d[160];
+			snprintf(d, sizeof d, "%.100s is not a member of a bulk request (items)", key);
+			return reply_problem(r, FD_EINVALID, d,
+			                     json_pack("[o]", problem_field(key, "is not a member of a bulk request")));
+		}
+	}
+	json_t *items = json_object_get(body, "items");
+	if (!json_is_array(items) || json_array_size(items) == 0 || json_array_size(items) > BULK_MAX)
+		return reply_problem(r, FD_EINVALID, "items must be an array of 1 to 1000 items",
+		                     json_pack("[o]", problem_field("items", "must be an array of 1 to 1000 items")));
+	*arr = items;
+	return FD_OK;
+}
+
+enum fd_err users_bulk(struct req *r)
+{
+	enum fd_err rc = api_authorize(r, ACT_USER_UPDATE, ROLE_NONE, ROLE_NONE);
+	if (rc != FD_OK)
+		return rc;
+	int atomic = 0;
+	json_t *body = NULL, *arr = NULL;
+	if ((rc = parse_atomic(r, &atomic)) != FD_OK || (rc = req_json_body(r, &body)) != FD_OK)
+		return rc;
+	if ((rc = read_items(r, body, &arr)) != FD_OK) {
+		json_decref(body);
+		return rc;
+	}
+	size_t n = json_array_size(arr);
+	struct item *items = calloc(n, sizeof *items);
+	if (!items) {
+		json_decref(body);
+		return FD_ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++) {
+		parse_item(json_array_get(arr, i), i, &items[i]);
+		if (!items[i].problem)
+			prepare_item(r, &items[i], i);
+	}
+	size_t pre_failed = 0;
+	for (size_t i = 0; i < n; i++)
+		pre_failed += items[i].problem != NULL;
+	int applied = !(atomic && pre_failed); /* atomic with a failed item: nothing goes to the store */
+	for (int round = 0; applied && round < MAX_ROUNDS; round++) {
+		rc = run_round(r, items, n, atomic, round == MAX_ROUNDS - 1);
+		if (rc != FD_OK && rc != FD_EINVALID)
+			break;
+		int again = 0, failed_now = 0;
+		for (size_t i = 0; i < n; i++) {
+			again |= items[i].pending;
+			failed_now |= items[i].problem != NULL;
+		}
+		applied = rc == FD_OK;
+		if (!again || (atomic && failed_now)) {
+			for (size_t i = 0; i < n; i++) /* retries that will not run: say why */
+				if (items[i].pending)
+					item_store_result(&items[i], i, 1);
+			break;
+		}
+		applied = 1;
+		for (size_t i = 0; i < n; i++) { /* check them again against what is stored now */
+			if (items[i].pending || (atomic && !items[i].problem))
+				prepare_item(r, &items[i], i);
+		}
+	}
+	size_t failed = 0, first_failed = n;
+	for (size_t i = 0; i < n; i++) {
+		if (items[i].problem) {
+			failed++;
+			if (first_failed == n)
+				first_failed = i;
+		}
+	}
+	json_t *results = json_array();
+	for (size_t i = 0; results && i < n; i++)
+		json_array_append_new(results, item_result(&items[i], i, applied, first_failed));
+	items_free(items, n);
+	json_decref(body);
+	json_t *out = json_pack("{sbsIsIso}", "atomic", atomic, "succeeded",
+	                        (json_int_t)(applied ? n - failed : 0), "failed", (json_int_t)failed, "results", results);
+	if (!out)
+		return FD_ENOMEM;
+	if (atomic && !applied) {
+		char d[160];
+		snprintf(d, sizeof d, "%zu of %zu items failed; the batch is atomic, so nothing was applied", failed, n);
+		return reply_problem_with(r, FD_EINVALID, d, NULL, out);
+	}
+	return reply_json(r, 200, out);
+}
