@@ -19,6 +19,7 @@
 #include "cli/commands.h"
 #include "core/util.h"
 #include "core/log.h"
+#include "http/idem.h"
 #include "http/server.h"
 #include "store/store.h"
 
@@ -112,6 +113,8 @@ int cmd_serve(int argc, char **argv, const char *db)
 			warmed = 1;
 		}
 		peers_refresh(st, util_now_ms());
+		if (store_idem_sweep(st, util_now_ms() - IDEM_TTL_MS, SWEEP_BATCH) != FD_OK)
+			log_msg("error", "expired idempotency keys could not be swept; it runs again in a second");
 	}
 	fprintf(stderr, "fleetdesk: %s received, finishing in-flight requests\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
 	server_stop(srv, GRACE_MS);

@@ -22,7 +22,7 @@
 #include "core/err.h"
 
 #define REQ_MAX_PARAMS  4
-#define REQ_MAX_HEADERS 8
+#define REQ_MAX_HEADERS 16
 #define REQ_BODY_MAX    (1024 * 1024)
 
 struct MHD_Connection;
@@ -44,6 +44,8 @@ struct req {
 	struct buf body;
 	int body_too_large;
 	int body_started;
+
+	struct idem *idem; /* owned: the Idempotency-Key state of a POST that has one */
 
 	const struct principal *principal; /* NULL until authenticated */
 	struct principal principal_storage;

@@ -18,6 +18,7 @@
 #include "auth/token.h"
 #include "core/log.h"
 #include "core/util.h"
+#include "http/idem.h"
 #include "http/metrics.h"
 #include "http/request.h"
 
@@ -30,6 +31,7 @@ struct server {
 	_Atomic int inflight;
 	char url[128];
 	char public_url[256]; /* "" unless configured */
+	char boot[33];        /* this process's id, for the idempotency keys it holds */
 };
 
 /* ---------------------------------------------------------------- req accessors */
@@ -136,6 +138,7 @@ static struct req *req_new(struct server *srv, struct MHD_Connection *conn, cons
 		snprintf(r->request_id, sizeof r->request_id, "%s", rid);
 	else
 		new_request_id(r->request_id);
+	r->idem = idem_start(r);
 	return r;
 }
 
@@ -148,6 +151,7 @@ static void req_free(struct req *r)
 		free(r->hdr_value[i]);
 	}
 	buf_release(&r->body);
+	idem_free(r->idem);
 	free(r->resp_body);
 	free(r);
 }
@@ -210,9 +214,12 @@ static void dispatch(struct req *r)
 		reply_problem(r, FD_ETOOLARGE, "the body is larger than 1 MiB", NULL);
 		return;
 	}
+	if (r->idem && idem_begin(r, r->srv->boot))
+		return; /* replayed, or the key was refused */
 	enum fd_err rc = r->route->handler(r);
 	if (!r->replied)
 		reply_problem(r, rc == FD_OK ? FD_EIO : rc, NULL, NULL);
+	idem_end(r);
 }
 
 static void route_request(struct req *r)
@@ -261,6 +268,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 			r->body_too_large = 1;
 			buf_release(&r->body);
 		}
+		idem_feed(r->idem, upload_data, *upload_data_size);
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
@@ -363,6 +371,7 @@ enum fd_err server_start(const struct server_config *cfg, struct store *st, cons
 	if (!s)
 		return FD_ENOMEM;
 	s->st = st;
+	util_random_hex(s->boot, 16);
 	if (cfg->public_url)
 		snprintf(s->public_url, sizeof s->public_url, "%s", cfg->public_url);
 	s->routes = routes;

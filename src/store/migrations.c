@@ -127,6 +127,12 @@ const char *const sqlite_migrations[] = {
     "  id TEXT PRIMARY KEY, org_id TEXT NOT NULL REFERENCES orgs(id), user_seq INTEGER NOT NULL,"
     "  secret_hash TEXT NOT NULL UNIQUE, request TEXT NOT NULL, created_at TEXT NOT NULL,"
     "  expires_ms INTEGER NOT NULL, used_at TEXT, device_id TEXT);",
+    /* 5: idempotency keys: an opaque id per (caller, key), the request's
+     * fingerprint, and once done the sealed reply */
+    "CREATE TABLE idempotency ("
+    "  id TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, owner TEXT NOT NULL, done INTEGER NOT NULL,"
+    "  reply BLOB, created_ms INTEGER NOT NULL);"
+    "CREATE INDEX idempotency_created ON idempotency(created_ms);",
 };
 
 const int sqlite_migrations_count = (int)(sizeof sqlite_migrations / sizeof sqlite_migrations[0]);

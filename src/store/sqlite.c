@@ -635,6 +635,7 @@ static enum fd_err sq_open(const char *path, struct store **out)
 	s->base.ops = &store_sqlite_ops;
 	s->base.dev = &store_sqlite_device_ops;
 	s->base.rec = &store_sqlite_record_ops;
+	s->base.work = &store_sqlite_work_ops;
 	s->path = strdup(path);
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_mutex_init(&s->write_lock, NULL);

@@ -328,3 +328,24 @@ enum fd_err store_user_migrate(struct store *st, const struct store_actor *a, co
 {
 	return st->rec->user_migrate(st, a, org_id, old_user_id, expect_version, new_user, report, conflict_field);
 }
+
+enum fd_err store_idem_claim(struct store *st, const char *id, const char *fingerprint, const char *owner,
+                             int64_t now_ms, int64_t ttl_ms, struct store_idem *prev)
+{
+	return st->work->idem_claim(st, id, fingerprint, owner, now_ms, ttl_ms, prev);
+}
+
+enum fd_err store_idem_finish(struct store *st, const char *id, const void *reply, size_t len)
+{
+	return st->work->idem_finish(st, id, reply, len);
+}
+
+enum fd_err store_idem_release(struct store *st, const char *id)
+{
+	return st->work->idem_release(st, id);
+}
+
+enum fd_err store_idem_sweep(struct store *st, int64_t before_ms, int batch)
+{
+	return st->work->idem_sweep(st, before_ms, batch);
+}

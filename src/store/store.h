@@ -330,6 +330,30 @@ enum fd_err store_user_migrate(struct store *st, const struct store_actor *a, co
                                const char *old_user_id, int64_t expect_version, json_t *new_user,
                                json_t **report /* OUT */, const char **conflict_field /* OUT */);
 
+/* --- idempotency keys ---
+ * An entry is keyed by an opaque id and holds the request's fingerprint and,
+ * once done, the reply as an opaque (sealed) blob: the HTTP layer derives
+ * the id and seals the reply with the caller's key, so the store holds
+ * nothing readable without the key. */
+struct store_idem {
+	char fingerprint[65];
+	char owner[33];       /* the process that claimed it */
+	int done;             /* the reply is stored */
+	unsigned char *reply; /* when done: the blob, malloc'd, the caller frees it */
+	size_t reply_len;
+	int64_t created_ms;
+};
+/* Claims id for a request at now_ms. FD_ECONFLICT when an entry younger than
+ * ttl_ms exists: *prev describes it. An older entry is replaced. */
+enum fd_err store_idem_claim(struct store *st, const char *id, const char *fingerprint, const char *owner,
+                             int64_t now_ms, int64_t ttl_ms, struct store_idem *prev /* OUT */);
+/* Stores the reply of a claimed id and marks it done. */
+enum fd_err store_idem_finish(struct store *st, const char *id, const void *reply, size_t len);
+/* Forgets a claim: the request changed nothing, so a retry runs it again. */
+enum fd_err store_idem_release(struct store *st, const char *id);
+/* Deletes at most batch entries created before before_ms. */
+enum fd_err store_idem_sweep(struct store *st, int64_t before_ms, int batch);
+
 /* --- audit log --- */
 struct store_audit_query {
 	const char *org_id;

@@ -95,15 +95,26 @@ struct store_record_ops {
 	                            json_t *, json_t **, const char **);
 };
 
+/* Idempotency keys and background jobs: work that outlives a request. */
+struct store_work_ops {
+	enum fd_err (*idem_claim)(struct store *, const char *, const char *, const char *, int64_t, int64_t,
+	                          struct store_idem *);
+	enum fd_err (*idem_finish)(struct store *, const char *, const void *, size_t);
+	enum fd_err (*idem_release)(struct store *, const char *);
+	enum fd_err (*idem_sweep)(struct store *, int64_t, int);
+};
+
 struct store {
 	const struct store_ops *ops;
 	const struct store_device_ops *dev;
 	const struct store_record_ops *rec;
+	const struct store_work_ops *work;
 };
 
 extern const struct store_ops store_sqlite_ops;
 extern const struct store_device_ops store_sqlite_device_ops;
 extern const struct store_record_ops store_sqlite_record_ops;
+extern const struct store_work_ops store_sqlite_work_ops;
 
 
 /* The changes between two user objects over the writable fields and
