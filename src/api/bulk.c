@@ -374,6 +374,11 @@ enum fd_err users_bulk(struct req *r)
 		return rc;
 	}
 	size_t n = json_array_size(arr);
+	rc = req_charge(r, (double)n - 1); /* each item weighs a request; the request itself was one */
+	if (rc != FD_OK) {
+		json_decref(body);
+		return rc;
+	}
 	struct item *items = calloc(n, sizeof *items);
 	if (!items) {
 		json_decref(body);

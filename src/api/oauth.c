@@ -83,8 +83,12 @@ enum fd_err oauth_token(struct req *r)
 		rc = oauth_error(r, FD_EBADREQ, "unsupported_grant_type", "only client_credentials is supported");
 		goto out;
 	}
+	if ((rc = req_throttle_check(r, id)) != FD_OK)
+		goto out; /* too many failures: the secret is not even checked */
 	char token[TOKEN_MAX];
 	rc = token_exchange_client(req_store(r), id, secret, r->request_id, OAUTH_EXPIRES_IN, token);
+	if (rc == FD_OK || rc == FD_EUNAUTH)
+		req_throttle_result(r, id, rc == FD_OK);
 	if (rc == FD_EUNAUTH) {
 		rc = oauth_error(r, rc, "invalid_client", "the client id or secret is wrong, or the client is revoked");
 		goto out;

@@ -28,16 +28,19 @@
 
 static const char serve_help[] =
     "usage: fleetdesk serve [--listen HOST:PORT] [--db PATH] [--threads N] [--access-log PATH|-|off]\n"
-    "                       [--public-url URL]\n"
+    "                       [--public-url URL] [--rate-limit N] [--rate-burst N]\n"
     "Serves the API. Defaults: --listen 127.0.0.1:8080 --db ./fleetdesk.db, one thread per CPU,\n"
     "access log on stderr. --public-url is the server's address as users reach it (for example\n"
     "https://desk.example.com behind a TLS proxy), used in the links it hands out; without it\n"
-    "they are built from the request's Host. SIGINT or SIGTERM stop it gracefully.\n";
+    "they are built from the request's Host. --rate-limit is the requests a second each token may\n"
+    "make (default 100; 0 turns the limit off) and --rate-burst how many it may make at once\n"
+    "(default 1000); a batch counts each of its items. SIGINT or SIGTERM stop it gracefully.\n";
 
 int cmd_serve(int argc, char **argv, const char *db)
 {
 	struct cli_opt opts[] = {{"listen", 1, NULL},     {"db", 1, NULL}, {"threads", 1, NULL},
-	                         {"access-log", 1, NULL}, {"public-url", 1, NULL}};
+	                         {"access-log", 1, NULL}, {"public-url", 1, NULL}, {"rate-limit", 1, NULL},
+	                         {"rate-burst", 1, NULL}};
 	size_t n = sizeof opts / sizeof opts[0];
 	int prc = args_parse(argc, argv, opts, n, "serve");
 	if (prc < 0) {
@@ -55,6 +58,15 @@ int cmd_serve(int argc, char **argv, const char *db)
 	if (args_get(opts, n, "threads") && util_parse_int(args_get(opts, n, "threads"), 1, 256, &threads) != FD_OK)
 		return args_usage_error("serve", "--threads must be an integer from 1 to 256");
 	cfg.threads = threads > 0 ? (int)threads : 1;
+	long long rate = 100, burst = 1000;
+	if (args_get(opts, n, "rate-limit") &&
+	    util_parse_int(args_get(opts, n, "rate-limit"), 0, 1000000, &rate) != FD_OK)
+		return args_usage_error("serve", "--rate-limit must be an integer from 0 (no limit) to 1000000");
+	if (args_get(opts, n, "rate-burst") &&
+	    util_parse_int(args_get(opts, n, "rate-burst"), 1, 10000000, &burst) != FD_OK)
+		return args_usage_error("serve", "--rate-burst must be an integer from 1 to 10000000");
+	cfg.rate = (double)rate;
+	cfg.burst = (double)burst;
 	cfg.public_url = args_get(opts, n, "public-url");
 	if (cfg.public_url) {
 		const char *u = cfg.public_url;

@@ -16,6 +16,7 @@ const char *fd_err_name(enum fd_err rc)
 	    [FD_ETOOLARGE] = "too_large",
 	    [FD_EMEDIA] = "unsupported_media_type",
 	    [FD_EINVALID] = "validation",
+	    [FD_ETOOMANY] = "too_many_requests",
 	    [FD_EBUSY] = "unavailable",
 	    [FD_EIO] = "internal",
 	};

@@ -21,6 +21,7 @@ enum fd_err {
 	FD_ETOOLARGE,  /* body over the limit                    -> 413 */
 	FD_EMEDIA,     /* unsupported Content-Type               -> 415 */
 	FD_EINVALID,   /* well-formed but invalid content        -> 422 */
+	FD_ETOOMANY,   /* over the rate limit or throttled       -> 429 */
 	FD_EBUSY,      /* database busy / unavailable            -> 503 */
 	FD_EIO,        /* storage or system failure              -> 500 */
 	FD_ERR_COUNT

@@ -24,6 +24,7 @@ static const struct {
     [FD_ETOOLARGE] = {413, "Content too large"},
     [FD_EMEDIA] = {415, "Unsupported media type"},
     [FD_EINVALID] = {422, "Validation failed"},
+    [FD_ETOOMANY] = {429, "Too many requests"},
     [FD_EBUSY] = {503, "Service unavailable"},
     [FD_EIO] = {500, "Internal server error"},
 };

@@ -46,6 +46,8 @@ struct req {
 	int body_started;
 
 	struct idem *idem; /* owned: the Idempotency-Key state of a POST that has one */
+	int rl_set;        /* rl holds the caller's bucket after this request's charges */
+	double rl_remaining, rl_reset;
 
 	const struct principal *principal; /* NULL until authenticated */
 	struct principal principal_storage;
@@ -69,6 +71,25 @@ const char *req_param(struct req *r, int i);
 struct store *req_store(struct req *r);
 /* The absolute base URL the client used ("http://host:port"). */
 const char *req_base_url(struct req *r);
+
+/*
+ * Charges the caller's rate-limit bucket cost more requests (a batch counts
+ * each item; the request itself was charged 1). FD_OK, or FD_ETOOMANY
+ * having replied 429 with Retry-After. FD_OK when there is no limit.
+ */
+enum fd_err req_charge(struct req *r, double cost);
+
+/*
+ * Failed credential checks, throttled per account and per address.
+ * req_throttle_check replies 429 (FD_ETOOMANY) while account or the
+ * client's address has used up its failures; after checking the
+ * credentials, req_throttle_result(ok = 0) counts a failure and ok = 1
+ * clears the account's count.
+ */
+enum fd_err req_throttle_check(struct req *r, const char *account);
+void req_throttle_result(struct req *r, const char *account, int ok);
+/* The client's address ("127.0.0.1", "::1") into out (64 bytes). */
+void req_client_addr(struct req *r, char out[64]);
 
 /*
  * Parses the body as a JSON object. On failure it replies (415, 400, 422)

@@ -20,6 +20,7 @@
 #include "core/util.h"
 #include "http/idem.h"
 #include "http/metrics.h"
+#include "http/ratelimit.h"
 #include "http/request.h"
 
 struct server {
@@ -32,6 +33,9 @@ struct server {
 	char url[128];
 	char public_url[256]; /* "" unless configured */
 	char boot[33];        /* this process's id, for the idempotency keys it holds */
+	struct ratelimit *rl; /* requests per credential; NULL: no limit */
+	struct ratelimit *fail_account, *fail_addr; /* failed credential checks */
+	char rl_policy[96];   /* the RateLimit-Policy header */
 };
 
 /* ---------------------------------------------------------------- req accessors */
@@ -73,6 +77,88 @@ const char *req_base_url(struct req *r)
 		return r->srv->url;
 	snprintf(base, sizeof base, "http://%s", host);
 	return base;
+}
+
+static void reply_too_many(struct req *r, double retry_after, const char *detail)
+{
+	char ra[32];
+	snprintf(ra, sizeof ra, "%.0f", retry_after < 1 ? 1 : retry_after + 0.999);
+	reply_header(r, "Retry-After", ra);
+	reply_problem(r, FD_ETOOMANY, detail, NULL);
+}
+
+enum fd_err req_charge(struct req *r, double cost)
+{
+	struct server *srv = r->srv;
+	if (!srv->rl || !r->principal || cost <= 0)
+		return FD_OK;
+	struct rl_state st;
+	int ok = ratelimit_take(srv->rl, r->principal->actor_id, cost, util_mono_ns(), &st);
+	r->rl_set = 1;
+	r->rl_remaining = st.remaining;
+	r->rl_reset = st.reset;
+	if (ok)
+		return FD_OK;
+	char d[200];
+	snprintf(d, sizeof d,
+	         "this credential's rate limit (%.0f requests a second, %.0f at once) is used up; this request weighs "
+	         "%.0f; retry after the Retry-After seconds",
+	         ratelimit_rate(srv->rl), ratelimit_burst(srv->rl), cost);
+	reply_too_many(r, st.retry_after, d);
+	return FD_ETOOMANY;
+}
+
+void req_client_addr(struct req *r, char out[64])
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	snprintf(out, 64, "unknown");
+	if (!ci || !ci->client_addr)
+		return;
+	const struct sockaddr *sa = ci->client_addr;
+	if (sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, 64);
+	else if (sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out, 64);
+}
+
+/* The throttle ids of an account (hashed: it may be long or personal) and of the client's address. */
+static void throttle_ids(struct req *r, const char *account, char acc[RL_ID_MAX + 1], char addr[RL_ID_MAX + 1])
+{
+	char h[65], a[64];
+	util_sha256_hex(account ? account : "", account ? strlen(account) : 0, h);
+	snprintf(acc, RL_ID_MAX + 1, "a:%.40s", h);
+	req_client_addr(r, a);
+	snprintf(addr, RL_ID_MAX + 1, "i:%.60s", a);
+}
+
+enum fd_err req_throttle_check(struct req *r, const char *account)
+{
+	char acc[RL_ID_MAX + 1], addr[RL_ID_MAX + 1];
+	throttle_ids(r, account, acc, addr);
+	struct rl_state s1, s2;
+	uint64_t now = util_mono_ns();
+	int ok1 = ratelimit_peek(r->srv->fail_account, acc, now, &s1);
+	int ok2 = ratelimit_peek(r->srv->fail_addr, addr, now, &s2);
+	if (ok1 && ok2)
+		return FD_OK;
+	reply_too_many(r, s1.retry_after > s2.retry_after ? s1.retry_after : s2.retry_after,
+	               ok1 ? "too many failed attempts from this address; retry after the Retry-After seconds"
+	                   : "too many failed attempts for this account; retry after the Retry-After seconds");
+	return FD_ETOOMANY;
+}
+
+void req_throttle_result(struct req *r, const char *account, int ok)
+{
+	char acc[RL_ID_MAX + 1], addr[RL_ID_MAX + 1];
+	throttle_ids(r, account, acc, addr);
+	if (ok) {
+		ratelimit_reset(r->srv->fail_account, acc);
+		return;
+	}
+	struct rl_state st;
+	uint64_t now = util_mono_ns();
+	ratelimit_take(r->srv->fail_account, acc, 1, now, &st);
+	ratelimit_take(r->srv->fail_addr, addr, 1, now, &st);
 }
 
 enum fd_err req_json_body(struct req *r, json_t **obj)
@@ -173,6 +259,14 @@ static enum MHD_Result send_reply(struct req *r)
 	MHD_add_response_header(resp, "Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'");
 	for (int i = 0; i < r->nhdr; i++)
 		MHD_add_response_header(resp, r->hdr_name[i], r->hdr_value[i]);
+	if (r->rl_set) {
+		char v[96];
+		long long left = r->rl_remaining > 0 ? (long long)r->rl_remaining : 0; /* whole requests left */
+		long long reset = (long long)r->rl_reset + (r->rl_reset > (double)(long long)r->rl_reset); /* ceil */
+		snprintf(v, sizeof v, "\"per-credential\";r=%lld;t=%lld", left, reset);
+		MHD_add_response_header(resp, "RateLimit-Policy", r->srv->rl_policy);
+		MHD_add_response_header(resp, "RateLimit", v);
+	}
 	enum MHD_Result ret = MHD_queue_response(r->conn, r->status, resp);
 	MHD_destroy_response(resp);
 	return ret;
@@ -207,7 +301,7 @@ static void dispatch(struct req *r)
 		return; /* the 404/405 was set when the request began */
 	if (r->route->flags & ROUTE_AUTH) {
 		authenticate(r);
-		if (r->replied)
+		if (r->replied || req_charge(r, 1) != FD_OK)
 			return;
 	}
 	if (r->body_too_large) {
@@ -359,6 +453,15 @@ static enum fd_err parse_listen(const char *listen, struct sockaddr_storage *sa,
 	return FD_OK;
 }
 
+static void server_free(struct server *s)
+{
+	metrics_free(s->metrics);
+	ratelimit_free(s->rl);
+	ratelimit_free(s->fail_account);
+	ratelimit_free(s->fail_addr);
+	free(s);
+}
+
 enum fd_err server_start(const struct server_config *cfg, struct store *st, const struct route *routes, size_t n,
                          struct server **out)
 {
@@ -372,13 +475,24 @@ enum fd_err server_start(const struct server_config *cfg, struct store *st, cons
 		return FD_ENOMEM;
 	s->st = st;
 	util_random_hex(s->boot, 16);
+	s->fail_account = ratelimit_new(1.0 / THROTTLE_ACCOUNT_EVERY, THROTTLE_ACCOUNT_BURST);
+	s->fail_addr = ratelimit_new(1.0 / THROTTLE_ADDR_EVERY, THROTTLE_ADDR_BURST);
+	if (cfg->rate > 0) {
+		s->rl = ratelimit_new(cfg->rate, cfg->burst >= 1 ? cfg->burst : cfg->rate);
+		snprintf(s->rl_policy, sizeof s->rl_policy, "\"per-credential\";q=%.0f;w=%.0f", ratelimit_burst(s->rl),
+		         ratelimit_burst(s->rl) / cfg->rate + 0.4999);
+	}
+	if (!s->fail_account || !s->fail_addr || (cfg->rate > 0 && !s->rl)) {
+		server_free(s);
+		return FD_ENOMEM;
+	}
 	if (cfg->public_url)
 		snprintf(s->public_url, sizeof s->public_url, "%s", cfg->public_url);
 	s->routes = routes;
 	s->nroutes = n;
 	s->metrics = metrics_new(routes, n);
 	if (!s->metrics) {
-		free(s);
+		server_free(s);
 		return FD_ENOMEM;
 	}
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC;
@@ -391,8 +505,7 @@ enum fd_err server_start(const struct server_config *cfg, struct store *st, cons
 	                     MHD_OPTION_CONNECTION_LIMIT, (unsigned)4096, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
 	                     (size_t)(64 * 1024), MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1, MHD_OPTION_END);
 	if (!s->d) {
-		metrics_free(s->metrics);
-		free(s);
+		server_free(s);
 		return FD_EIO;
 	}
 	const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
@@ -426,8 +539,7 @@ void server_stop(struct server *s, int grace_ms)
 		nanosleep(&ts, NULL);
 	}
 	MHD_stop_daemon(s->d);
-	metrics_free(s->metrics);
-	free(s);
+	server_free(s);
 }
 
 enum fd_err server_metrics_render(struct server *s, struct buf *out)

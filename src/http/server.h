@@ -22,7 +22,16 @@ struct server_config {
 	const char *listen; /* "HOST:PORT", "[v6]:PORT" */
 	int threads;        /* worker threads, >= 1 */
 	const char *public_url; /* "https://desk.example.com" as clients reach it (links we hand out); NULL: from Host */
+	double rate;            /* requests a second per credential; 0: no limit */
+	double burst;           /* the most a credential may send at once */
 };
+
+/* Failed credential checks (token exchanges, sign-ins) allowed at once per
+ * account and per address, and how fast each allowance comes back. */
+#define THROTTLE_ACCOUNT_BURST 10
+#define THROTTLE_ACCOUNT_EVERY 30.0 /* seconds */
+#define THROTTLE_ADDR_BURST    50
+#define THROTTLE_ADDR_EVERY    6.0
 
 /* Starts serving routes (n entries, borrowed for the server's life) from st.
  * The bound URL is available with server_url(). */
