@@ -9,10 +9,10 @@
  * transaction, each in its own savepoint. By default the valid items apply
  * even when others fail; with ?atomic=true all apply or none.
  *
- * The policy is checked against the role each user had when it was read;
- * the store applies an item only if the user still has that role, so a
- * promotion between the check and the write can never slip an edit past
- * the policy. Such an item is checked again (at most MAX_ROUNDS times).
+ * The policy is checked twice: when the item is read (so a refused item
+ * costs no write), and again inside the transaction against the user's
+ * role as stored at that moment, so neither a concurrent promotion nor an
+ * earlier item of the same batch can slip an edit past it.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -23,8 +23,7 @@
 #include "api/users.h"
 #include "core/util.h"
 
-#define BULK_MAX   1000
-#define MAX_ROUNDS 3
+#define BULK_MAX 1000
 
 static const char *const op_names[] = {
     [STORE_UOP_CREATE] = "create",
@@ -55,9 +54,9 @@ struct item {
 	json_t *data;      /* borrowed from the body */
 	int64_t if_match;  /* -1: none */
 	json_t *clean;     /* owned: the validated fields */
-	char role[16];     /* the user's role when checked ("" for create) */
 	json_t *problem;   /* owned: why the item failed, NULL while it has not */
-	int pending;       /* goes to the store in the next round */
+	struct req *r;     /* for the policy check inside the transaction */
+	enum role new_role;
 	struct store_user_op op;
 };
 
@@ -86,13 +85,14 @@ static void item_bad_member(struct item *it, size_t i, const char *member, const
 	item_fail(it, i, FD_EINVALID, d, json_pack("[o]", problem_field(member, detail)), "");
 }
 
-/* "\"42\"" or W/"42" -> 42; -1 when it is not one of our entity tags. */
+/* "\"42\"" -> 42; W/"42" -> INT64_MAX, a weak tag that never matches (as
+ * If-Match compares strongly); -1 when it is not one of our entity tags. */
 static int64_t parse_etag(const char *s)
 {
 	if (!s)
 		return -1;
 	if (strncmp(s, "W/", 2) == 0)
-		s += 2;
+		return parse_etag(s + 2) >= 0 ? INT64_MAX : -1;
 	size_t n = strlen(s);
 	if (n < 3 || s[0] != '"' || s[n - 1] != '"' || n > 24)
 		return -1;
@@ -113,6 +113,15 @@ static void parse_item(json_t *j, size_t i, struct item *it)
 		          json_pack("[o]", problem_field("", "must be an object")), "");
 		return;
 	}
+	const char *op = json_string_value(json_object_get(j, "op"));
+	for (int k = 0; op && k < NOPS; k++) {
+		if (strcmp(op, op_names[k]) == 0)
+			it->kind = k;
+	}
+	if (it->kind < 0) {
+		item_bad_member(it, i, "op", "must be one of create, update, delete, restore");
+		return;
+	}
 	const char *key;
 	json_t *v;
 	json_object_foreach(j, key, v)
@@ -122,15 +131,6 @@ static void parse_item(json_t *j, size_t i, struct item *it)
 			item_bad_member(it, i, key, "is not a member of an item (op, id, data, if_match)");
 			return;
 		}
-	}
-	const char *op = json_string_value(json_object_get(j, "op"));
-	for (int k = 0; op && k < NOPS; k++) {
-		if (strcmp(op, op_names[k]) == 0)
-			it->kind = k;
-	}
-	if (it->kind < 0) {
-		item_bad_member(it, i, "op", "must be one of create, update, delete, restore");
-		return;
 	}
 	json_t *id = json_object_get(j, "id"), *data = json_object_get(j, "data"), *im = json_object_get(j, "if_match");
 	if (it->kind == STORE_UOP_CREATE) {
@@ -164,6 +164,14 @@ static void parse_item(json_t *j, size_t i, struct item *it)
 	it->data = data;
 }
 
+/* The policy against the user's role as stored inside the transaction. */
+static enum fd_err check_role(void *ctx, const char *role)
+{
+	struct item *it = ctx;
+	enum fd_err rc = api_allowed(it->r, op_actions[it->kind], role_parse(role), it->new_role);
+	return rc == FD_ENOTFOUND ? FD_EFORBIDDEN : rc;
+}
+
 /* Checks an item as its single call would: the user, the fields, the
  * policy. Leaves it ready for the store, or failed. */
 static void prepare_item(struct req *r, struct item *it, size_t i)
@@ -173,10 +181,6 @@ static void prepare_item(struct req *r, struct item *it, size_t i)
 	enum role target = ROLE_NONE;
 	json_decref(it->clean);
 	it->clean = NULL;
-	it->role[0] = '\0';
-	it->pending = 0;
-	json_decref(it->op.user);
-	memset(&it->op, 0, sizeof it->op);
 	if (it->kind != STORE_UOP_CREATE) {
 		enum fd_err rc = util_is_uuid(it->id) ? store_user_get(req_store(r), req_param(r, 0), it->id, &cur, &version)
 		                                      : FD_ENOTFOUND;
@@ -184,9 +188,7 @@ static void prepare_item(struct req *r, struct item *it, size_t i)
 			item_fail(it, i, rc, rc == FD_ENOTFOUND ? "no such user" : NULL, NULL, "");
 			return;
 		}
-		const char *role = json_string_value(json_object_get(cur, "role"));
-		snprintf(it->role, sizeof it->role, "%s", role ? role : "");
-		target = role_parse(role);
+		target = role_parse(json_string_value(json_object_get(cur, "role")));
 	}
 	if (it->data) {
 		enum fd_err rc = user_fields_validate(it->data, cur, &it->clean, &errors);
@@ -198,8 +200,9 @@ static void prepare_item(struct req *r, struct item *it, size_t i)
 	}
 	json_decref(cur);
 	json_t *nr = it->clean ? json_object_get(it->clean, "role") : NULL;
-	enum role new_role = nr ? role_parse(json_string_value(nr)) : ROLE_NONE;
-	enum fd_err rc = api_allowed(r, op_actions[it->kind], target, new_role);
+	it->new_role = nr ? role_parse(json_string_value(nr)) : ROLE_NONE;
+	it->r = r;
+	enum fd_err rc = api_allowed(r, op_actions[it->kind], target, it->new_role);
 	if (rc != FD_OK) {
 		item_fail(it, i, rc == FD_ENOTFOUND ? FD_EFORBIDDEN : rc, "your role may not do this to this user", NULL,
 		          "");
@@ -215,23 +218,17 @@ static void prepare_item(struct req *r, struct item *it, size_t i)
 	    .user_id = it->id,
 	    .fields = it->clean,
 	    .expect_version = it->if_match,
-	    .expect_role = it->role[0] ? it->role : NULL,
+	    .check = it->kind == STORE_UOP_CREATE ? NULL : check_role,
+	    .check_ctx = it,
 	};
-	it->pending = 1;
 }
 
-/* Turns the store's result for an item into its problem, or marks it to
- * be checked again when its user's role changed under the check. */
-static void item_store_result(struct item *it, size_t i, int last)
+/* Turns the store's result for an item into its problem (or none). */
+static void item_store_result(struct item *it, size_t i)
 {
 	enum fd_err rc = it->op.result;
-	it->pending = 0;
 	if (rc == FD_OK)
 		return;
-	if (rc == FD_EPRECOND && it->if_match < 0 && !last) {
-		it->pending = 1;
-		return;
-	}
 	char d[160];
 	json_t *errors = NULL;
 	const char *detail = NULL;
@@ -243,8 +240,10 @@ static void item_store_result(struct item *it, size_t i, int last)
 		detail = users_conflict(it->op.conflict_field, d, sizeof d, &errors);
 		break;
 	case FD_EPRECOND:
-		detail = it->if_match >= 0 ? "the user changed since you read it (if_match is stale); read it again"
-		                           : "the user kept changing while the batch ran; send the item again";
+		detail = "the user changed since you read it (if_match is stale); read it again";
+		break;
+	case FD_EFORBIDDEN:
+		detail = "your role may not do this to this user (as it is when this item applies)";
 		break;
 	default:
 		break;
@@ -252,9 +251,10 @@ static void item_store_result(struct item *it, size_t i, int last)
 	item_fail(it, i, rc, detail, errors, "/data");
 }
 
-/* Runs every pending item through the store once. Returns the store's
- * result (FD_EINVALID: atomic and some item failed). */
-static enum fd_err run_round(struct req *r, struct item *items, size_t n, int atomic, int last)
+/* Runs every item that has no problem through the store in one
+ * transaction. Returns the store's result (FD_EINVALID: atomic and some
+ * item failed). */
+static enum fd_err run_items(struct req *r, struct item *items, size_t n, int atomic)
 {
 	struct store_user_op *ops = calloc(n, sizeof *ops);
 	size_t *idx = calloc(n, sizeof *idx);
@@ -265,19 +265,17 @@ static enum fd_err run_round(struct req *r, struct item *items, size_t n, int at
 	}
 	size_t m = 0;
 	for (size_t i = 0; i < n; i++) {
-		if (!items[i].pending)
+		if (items[i].problem)
 			continue;
 		ops[m] = items[i].op;
-		ops[m].user = NULL;
 		idx[m++] = i;
 	}
 	struct store_actor a = api_actor(r);
-	enum fd_err rc = m ? store_user_batch(req_store(r), &a, req_param(r, 0), ops, m, atomic) : FD_OK;
+	enum fd_err rc = m ? store_user_batch(req_store(r), &a, req_param(r, 0), ops, m, atomic, NULL) : FD_OK;
 	for (size_t k = 0; k < m; k++) {
 		struct item *it = &items[idx[k]];
-		json_decref(it->op.user);
 		it->op = ops[k];
-		item_store_result(it, idx[k], last);
+		item_store_result(it, idx[k]);
 	}
 	free(ops);
 	free(idx);
@@ -393,27 +391,9 @@ enum fd_err users_bulk(struct req *r)
 	for (size_t i = 0; i < n; i++)
 		pre_failed += items[i].problem != NULL;
 	int applied = !(atomic && pre_failed); /* atomic with a failed item: nothing goes to the store */
-	for (int round = 0; applied && round < MAX_ROUNDS; round++) {
-		rc = run_round(r, items, n, atomic, round == MAX_ROUNDS - 1);
-		if (rc != FD_OK && rc != FD_EINVALID)
-			break;
-		int again = 0, failed_now = 0;
-		for (size_t i = 0; i < n; i++) {
-			again |= items[i].pending;
-			failed_now |= items[i].problem != NULL;
-		}
+	if (applied) {
+		rc = run_items(r, items, n, atomic);
 		applied = rc == FD_OK;
-		if (!again || (atomic && failed_now)) {
-			for (size_t i = 0; i < n; i++) /* retries that will not run: say why */
-				if (items[i].pending)
-					item_store_result(&items[i], i, 1);
-			break;
-		}
-		applied = 1;
-		for (size_t i = 0; i < n; i++) { /* check them again against what is stored now */
-			if (items[i].pending || (atomic && !items[i].problem))
-				prepare_item(r, &items[i], i);
-		}
 	}
 	size_t failed = 0, first_failed = n;
 	for (size_t i = 0; i < n; i++) {

@@ -133,6 +133,19 @@ const char *const sqlite_migrations[] = {
     "  id TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, owner TEXT NOT NULL, done INTEGER NOT NULL,"
     "  reply BLOB, created_ms INTEGER NOT NULL);"
     "CREATE INDEX idempotency_created ON idempotency(created_ms);",
+    /* 6: background jobs and the rows they could not apply */
+    "CREATE TABLE jobs ("
+    "  seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, org_id TEXT NOT NULL REFERENCES orgs(id),"
+    "  kind TEXT NOT NULL, state TEXT NOT NULL, params TEXT NOT NULL, actor TEXT NOT NULL, total INTEGER,"
+    "  processed INTEGER NOT NULL DEFAULT 0, succeeded INTEGER NOT NULL DEFAULT 0,"
+    "  failed INTEGER NOT NULL DEFAULT 0, stored_errors INTEGER NOT NULL DEFAULT 0, cursor TEXT, error TEXT,"
+    "  cancel_requested INTEGER NOT NULL DEFAULT 0, created_at TEXT NOT NULL, started_at TEXT,"
+    "  finished_at TEXT, updated_at TEXT NOT NULL, version INTEGER NOT NULL DEFAULT 1);"
+    "CREATE INDEX jobs_org ON jobs(org_id, seq);"
+    "CREATE INDEX jobs_open ON jobs(seq) WHERE state IN ('queued', 'running');"
+    "CREATE TABLE job_errors ("
+    "  job_id TEXT NOT NULL, line INTEGER NOT NULL, row TEXT, error TEXT NOT NULL,"
+    "  PRIMARY KEY (job_id, line)) WITHOUT ROWID;",
 };
 
 const int sqlite_migrations_count = (int)(sizeof sqlite_migrations / sizeof sqlite_migrations[0]);

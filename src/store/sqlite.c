@@ -1169,17 +1169,18 @@ enum fd_err sq_user_archive(struct conn *c, const struct store_actor *a, const c
 }
 
 /* Reads the user for a write inside the caller's transaction, checking the
- * op's expected version and role. */
+ * op's expected version and its check of the role. */
 static enum fd_err user_load_for_write(struct conn *c, const char *org_id, const struct store_user_op *op,
                                        struct user_row *row)
 {
 	enum fd_err rc = user_read(c, org_id, op->user_id, row);
-	const char *role = rc == FD_OK ? json_string_value(json_object_get(row->obj, "role")) : NULL;
-	if (rc == FD_OK && ((op->expect_version >= 0 && op->expect_version != row->version) ||
-	                    (op->expect_role && (!role || strcmp(role, op->expect_role) != 0)))) {
+	if (rc == FD_OK && op->expect_version >= 0 && op->expect_version != row->version)
+		rc = FD_EPRECOND;
+	if (rc == FD_OK && op->check)
+		rc = op->check(op->check_ctx, json_string_value(json_object_get(row->obj, "role")));
+	if (rc != FD_OK && row->obj) {
 		json_decref(row->obj);
 		row->obj = NULL;
-		rc = FD_EPRECOND;
 	}
 	return rc;
 }
@@ -1395,7 +1396,7 @@ static void user_op_reset(struct store_user_op *op)
 }
 
 static enum fd_err sq_user_batch(struct store *st, const struct store_actor *a, const char *org_id,
-                                 struct store_user_op *ops, size_t n, int atomic)
+                                 struct store_user_op *ops, size_t n, int atomic, const struct store_job_step *step)
 {
 	struct conn *c = sq_conn(sq_of(st));
 	if (!c)
@@ -1429,6 +1430,8 @@ static enum fd_err sq_user_batch(struct store *st, const struct store_actor *a, 
 	}
 	if (rc == FD_OK && atomic && failed)
 		rc = FD_EINVALID;
+	if (rc == FD_OK && step)
+		rc = sq_job_step(c, step, now);
 	if (rc == FD_OK)
 		rc = sq_tx_commit(c);
 	if (rc != FD_OK) {
@@ -1447,7 +1450,7 @@ static enum fd_err sq_user_batch(struct store *st, const struct store_actor *a, 
 static enum fd_err user_op_tx(struct store *st, const struct store_actor *a, const char *org_id,
                               struct store_user_op *op)
 {
-	enum fd_err rc = sq_user_batch(st, a, org_id, op, 1, 1);
+	enum fd_err rc = sq_user_batch(st, a, org_id, op, 1, 1, NULL);
 	return rc == FD_EINVALID ? op->result : rc;
 }
 

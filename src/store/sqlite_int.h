@@ -85,6 +85,10 @@ enum fd_err sq_onboarding_find(struct store *st, const char *secret_hash, json_t
 enum fd_err sq_onboarding_complete(struct store *st, const char *secret_hash, int64_t now_ms, int cancel,
                                    json_t *fields, char *device_id);
 
+/* Records a job's step inside the caller's transaction (sqlite_work.c).
+ * FD_ECONFLICT when the job is no longer running (cancelled, finished). */
+enum fd_err sq_job_step(struct conn *c, const struct store_job_step *step, const char *now);
+
 /* A fault hook for tests: in builds with FD_TEST_HOOKS, FD_EIO when the
  * environment variable FLEETDESK_FAULT names this point; FD_OK otherwise. */
 enum fd_err sq_fault(const char *name);

@@ -167,9 +167,9 @@ enum fd_err store_user_list(struct store *st, const struct store_user_query *q, 
 }
 
 enum fd_err store_user_batch(struct store *st, const struct store_actor *a, const char *org_id,
-                             struct store_user_op *ops, size_t n, int atomic)
+                             struct store_user_op *ops, size_t n, int atomic, const struct store_job_step *step)
 {
-	return st->ops->user_batch(st, a, org_id, ops, n, atomic);
+	return st->ops->user_batch(st, a, org_id, ops, n, atomic, step);
 }
 
 enum fd_err store_user_seed(struct store *st, const struct store_actor *a, const char *org_id, json_t *users)
@@ -348,4 +348,47 @@ enum fd_err store_idem_release(struct store *st, const char *id)
 enum fd_err store_idem_sweep(struct store *st, int64_t before_ms, int batch)
 {
 	return st->work->idem_sweep(st, before_ms, batch);
+}
+
+enum fd_err store_job_create(struct store *st, const struct store_actor *a, const char *org_id, const char *kind,
+                             json_t *params, json_t *actor, int64_t total, json_t **job)
+{
+	return st->work->job_create(st, a, org_id, kind, params, actor, total, job);
+}
+
+enum fd_err store_job_get(struct store *st, const char *org_id, const char *job_id, json_t **job)
+{
+	return st->work->job_get(st, org_id, job_id, job);
+}
+
+enum fd_err store_job_list(struct store *st, const char *org_id, int limit, int64_t before_seq, json_t **jobs,
+                           int *has_more, int64_t *last_seq)
+{
+	return st->work->job_list(st, org_id, limit, before_seq, jobs, has_more, last_seq);
+}
+
+enum fd_err store_job_next(struct store *st, json_t *busy, json_t **job)
+{
+	return st->work->job_next(st, busy, job);
+}
+
+enum fd_err store_job_progress(struct store *st, const struct store_job_step *step)
+{
+	return st->work->job_progress(st, step);
+}
+
+enum fd_err store_job_finish(struct store *st, const char *job_id, const char *state, const char *error)
+{
+	return st->work->job_finish(st, job_id, state, error);
+}
+
+enum fd_err store_job_cancel(struct store *st, const struct store_actor *a, const char *org_id, const char *job_id,
+                             json_t **job)
+{
+	return st->work->job_cancel(st, a, org_id, job_id, job);
+}
+
+enum fd_err store_job_errors(struct store *st, const char *job_id, int64_t after_line, int limit, json_t **items)
+{
+	return st->work->job_errors(st, job_id, after_line, limit, items);
 }

@@ -147,6 +147,8 @@ enum fd_err store_user_restore(struct store *st, const struct store_actor *a, co
 enum fd_err store_user_erase(struct store *st, const struct store_actor *a, const char *org_id, const char *user_id,
                              int64_t expect_version, json_t **user /* OUT */, int64_t *version /* OUT */);
 enum fd_err store_user_list(struct store *st, const struct store_user_query *q, struct store_user_page *page /* OUT */);
+struct store_job_step;
+
 /* One write in a batch of user writes (store_user_batch). */
 enum store_user_op_kind { STORE_UOP_CREATE, STORE_UOP_UPDATE, STORE_UOP_DELETE, STORE_UOP_RESTORE, STORE_UOP_ERASE };
 struct store_user_op {
@@ -154,7 +156,10 @@ struct store_user_op {
 	const char *user_id;    /* every kind but create (borrowed) */
 	json_t *fields;         /* create and update: validated fields (borrowed) */
 	int64_t expect_version; /* < 0: any */
-	const char *expect_role; /* NULL: any; else FD_EPRECOND unless the user still has this role */
+	/* NULL: none; else called inside the transaction with the user's role
+	 * as stored at that moment: a result other than FD_OK fails the op */
+	enum fd_err (*check)(void *ctx, const char *role);
+	void *check_ctx;
 	/* OUT */
 	enum fd_err result;         /* as the single-user call would return it */
 	json_t *user;               /* the user after the op, owned by the caller; NULL for delete or failure */
@@ -169,10 +174,12 @@ struct store_user_op {
  * call returns FD_OK. atomic = 1: if any op fails, none applies and the call
  * returns FD_EINVALID, each op's result saying how it fared. Any other
  * error is the database's: nothing applied, and every op that had not
- * failed carries that error.
+ * failed carries that error. step (may be NULL) records a job's progress
+ * in the same transaction; FD_ECONFLICT, nothing applied, when the job is
+ * no longer running.
  */
 enum fd_err store_user_batch(struct store *st, const struct store_actor *a, const char *org_id,
-                             struct store_user_op *ops, size_t n, int atomic);
+                             struct store_user_op *ops, size_t n, int atomic, const struct store_job_step *step);
 /* Inserts many users at once without per-row audit (demo and benchmark seeding);
  * one audit record "user.seed" names the count. */
 enum fd_err store_user_seed(struct store *st, const struct store_actor *a, const char *org_id,
@@ -353,6 +360,50 @@ enum fd_err store_idem_finish(struct store *st, const char *id, const void *repl
 enum fd_err store_idem_release(struct store *st, const char *id);
 /* Deletes at most batch entries created before before_ms. */
 enum fd_err store_idem_sweep(struct store *st, int64_t before_ms, int batch);
+
+/* --- background jobs ---
+ * A job is {"id", "org_id", "kind", "state", "params", "actor", "total",
+ * "processed", "succeeded", "failed", "cursor", "error", "cancel_requested",
+ * "created_at", "started_at", "finished_at", "updated_at", "version", "seq",
+ * "stored_errors"}. state: queued, running, succeeded, failed, cancelled.
+ * version grows with every change. A job's work and its progress commit in
+ * one transaction (a step), so a job resumed after a crash continues from
+ * its cursor and applies nothing twice. */
+
+/* At most this many failed rows of a job are kept (the rest are counted). */
+#define STORE_JOB_ERRORS_MAX 100000
+
+/* One batch of a job's progress: added to its counts in the transaction
+ * of the batch's work. */
+struct store_job_step {
+	const char *job_id;
+	const char *cursor; /* JSON text: where the next batch starts */
+	int64_t processed, succeeded, failed;
+	int64_t total;  /* < 0: unchanged */
+	json_t *errors; /* [{"line", "row" (text or null), "error" (object)}], borrowed, may be NULL */
+};
+
+/* actor: what the worker needs to act for its creator (borrowed, stored). */
+enum fd_err store_job_create(struct store *st, const struct store_actor *a, const char *org_id, const char *kind,
+                             json_t *params, json_t *actor, int64_t total, json_t **job /* OUT */);
+/* org_id NULL: any org's (the workers). */
+enum fd_err store_job_get(struct store *st, const char *org_id, const char *job_id, json_t **job /* OUT */);
+/* Newest first, before before_seq (0: from the newest). */
+enum fd_err store_job_list(struct store *st, const char *org_id, int limit, int64_t before_seq, json_t **jobs /* OUT */,
+                           int *has_more /* OUT */, int64_t *last_seq /* OUT */);
+/* The oldest queued or running job whose id is not in busy (an array of
+ * ids), marked running. FD_ENOTFOUND when there is none. */
+enum fd_err store_job_next(struct store *st, json_t *busy, json_t **job /* OUT */);
+/* A step with no other work in its transaction (an export's page). */
+enum fd_err store_job_progress(struct store *st, const struct store_job_step *step);
+/* Ends a queued or running job: state succeeded, failed or cancelled. */
+enum fd_err store_job_finish(struct store *st, const char *job_id, const char *state, const char *error);
+/* Cancels a queued job at once; asks a running one to stop after its batch. Audited. */
+enum fd_err store_job_cancel(struct store *st, const struct store_actor *a, const char *org_id, const char *job_id,
+                             json_t **job /* OUT */);
+/* Kept failed rows after line, in line order: [{"line", "row", "error"}]. */
+enum fd_err store_job_errors(struct store *st, const char *job_id, int64_t after_line, int limit,
+                             json_t **items /* OUT */);
 
 /* --- audit log --- */
 struct store_audit_query {

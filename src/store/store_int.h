@@ -46,7 +46,7 @@ struct store_ops {
 	                          json_t **, int64_t *);
 	enum fd_err (*user_list)(struct store *, const struct store_user_query *, struct store_user_page *);
 	enum fd_err (*user_batch)(struct store *, const struct store_actor *, const char *, struct store_user_op *, size_t,
-	                          int);
+	                          int, const struct store_job_step *);
 	/* optional: NULL means store.c seeds with user_create, one row at a time */
 	enum fd_err (*user_seed)(struct store *, const struct store_actor *, const char *, json_t *);
 
@@ -102,6 +102,15 @@ struct store_work_ops {
 	enum fd_err (*idem_finish)(struct store *, const char *, const void *, size_t);
 	enum fd_err (*idem_release)(struct store *, const char *);
 	enum fd_err (*idem_sweep)(struct store *, int64_t, int);
+	enum fd_err (*job_create)(struct store *, const struct store_actor *, const char *, const char *, json_t *,
+	                          json_t *, int64_t, json_t **);
+	enum fd_err (*job_get)(struct store *, const char *, const char *, json_t **);
+	enum fd_err (*job_list)(struct store *, const char *, int, int64_t, json_t **, int *, int64_t *);
+	enum fd_err (*job_next)(struct store *, json_t *, json_t **);
+	enum fd_err (*job_progress)(struct store *, const struct store_job_step *);
+	enum fd_err (*job_finish)(struct store *, const char *, const char *, const char *);
+	enum fd_err (*job_cancel)(struct store *, const struct store_actor *, const char *, const char *, json_t **);
+	enum fd_err (*job_errors)(struct store *, const char *, int64_t, int, json_t **);
 };
 
 struct store {
