@@ -7,20 +7,15 @@
  * field rules, the user's existence, the policy against the user's role,
  * If-Match), then every item that passed goes to the store in one
  * transaction, each in its own savepoint. By default the valid items apply
- * even when others fail; with ?atomic=true all apply or none.
- *
- * The policy is checked twice: when the item is read (so a refused item
- * costs no write), and again inside the transaction against the user's
- * role as stored at that moment, so neither a concurrent promotion nor an
- * earlier item of the same batch can slip an edit past it.
+ * even when others fail; with ?atomic=true all apply or none. The checks
+ * themselves are user_items.c's, which the CSV import shares.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "api/common.h"
 #include "api/handlers.h"
-#include "api/user_fields.h"
-#include "api/users.h"
+#include "api/user_items.h"
 #include "core/util.h"
 
 #define BULK_MAX 1000
@@ -33,56 +28,38 @@ static const char *const op_names[] = {
 };
 #define NOPS 4
 
-static const enum policy_action op_actions[] = {
-    [STORE_UOP_CREATE] = ACT_USER_CREATE,
-    [STORE_UOP_UPDATE] = ACT_USER_UPDATE,
-    [STORE_UOP_DELETE] = ACT_USER_DELETE,
-    [STORE_UOP_RESTORE] = ACT_USER_RESTORE,
-};
-
-/* Status codes of a successful item, as its single call would answer. */
-static const int op_status[] = {
-    [STORE_UOP_CREATE] = 201,
-    [STORE_UOP_UPDATE] = 200,
-    [STORE_UOP_DELETE] = 204,
-    [STORE_UOP_RESTORE] = 200,
-};
-
-struct item {
-	int kind;          /* -1 until the op is known */
-	const char *id;    /* borrowed from the body */
-	json_t *data;      /* borrowed from the body */
-	int64_t if_match;  /* -1: none */
-	json_t *clean;     /* owned: the validated fields */
-	json_t *problem;   /* owned: why the item failed, NULL while it has not */
-	struct req *r;     /* for the policy check inside the transaction */
-	enum role new_role;
-	struct store_user_op op;
-};
-
-/* Sets an item's problem: rc with detail, and errors whose pointers are
- * rewritten to point into the request body (/items/i/...). */
-static void item_fail(struct item *it, size_t i, enum fd_err rc, const char *detail, json_t *errors, const char *under)
+/* A shape error of the item itself: the member name and why. */
+/* The item's place in the request, as a JSON pointer. */
+static void where_of(size_t i, char out[32])
 {
-	size_t k;
-	json_t *e;
-	json_array_foreach(errors, k, e)
-	{
-		const char *p = json_string_value(json_object_get(e, "pointer"));
-		char ptr[512];
-		snprintf(ptr, sizeof ptr, "/items/%zu%s%s", i, under, p && strcmp(p, "/") != 0 ? p : "");
-		json_object_set_new(e, "pointer", json_string(ptr));
-	}
-	json_decref(it->problem);
-	it->problem = problem_new(rc, detail, errors);
+	snprintf(out, 32, "/items/%zu", i);
 }
 
-/* A shape error of the item itself: the member name and why. */
-static void item_bad_member(struct item *it, size_t i, const char *member, const char *detail)
+static void item_bad_member(struct user_item *it, size_t i, const char *member, const char *detail)
 {
-	char d[200];
+	char d[200], w[32];
 	snprintf(d, sizeof d, "%s %s", member, detail);
-	item_fail(it, i, FD_EINVALID, d, json_pack("[o]", problem_field(member, detail)), "");
+	where_of(i, w);
+	user_item_fail(it, w, FD_EINVALID, d, json_pack("[o]", problem_field(member, detail)), "");
+}
+
+/* Looks up the item's user and checks the item against it. */
+static void prepare_item(struct req *r, struct user_item *it, size_t i)
+{
+	char w[32];
+	where_of(i, w);
+	json_t *cur = NULL;
+	int64_t version = -1;
+	if (it->kind != STORE_UOP_CREATE) {
+		enum fd_err rc = util_is_uuid(it->id) ? store_user_get(req_store(r), req_param(r, 0), it->id, &cur, &version)
+		                                      : FD_ENOTFOUND;
+		if (rc != FD_OK) {
+			user_item_fail(it, w, rc, rc == FD_ENOTFOUND ? "no such user" : NULL, NULL, "");
+			return;
+		}
+	}
+	user_item_prepare(it, r->principal, req_param(r, 0), cur, version, w);
+	json_decref(cur);
 }
 
 /* "\"42\"" -> 42; W/"42" -> INT64_MAX, a weak tag that never matches (as
@@ -104,13 +81,15 @@ static int64_t parse_etag(const char *s)
 }
 
 /* Reads the item's shape: op, id, data, if_match, and nothing else. */
-static void parse_item(json_t *j, size_t i, struct item *it)
+static void parse_item(json_t *j, size_t i, struct user_item *it)
 {
 	it->kind = -1;
 	it->if_match = -1;
 	if (!json_is_object(j)) {
-		item_fail(it, i, FD_EINVALID, "an item must be an object",
-		          json_pack("[o]", problem_field("", "must be an object")), "");
+		char w[32];
+		where_of(i, w);
+		user_item_fail(it, w, FD_EINVALID, "an item must be an object",
+		               json_pack("[o]", problem_field("", "must be an object")), "");
 		return;
 	}
 	const char *op = json_string_value(json_object_get(j, "op"));
@@ -164,97 +143,10 @@ static void parse_item(json_t *j, size_t i, struct item *it)
 	it->data = data;
 }
 
-/* The policy against the user's role as stored inside the transaction. */
-static enum fd_err check_role(void *ctx, const char *role)
-{
-	struct item *it = ctx;
-	enum fd_err rc = api_allowed(it->r, op_actions[it->kind], role_parse(role), it->new_role);
-	return rc == FD_ENOTFOUND ? FD_EFORBIDDEN : rc;
-}
-
-/* Checks an item as its single call would: the user, the fields, the
- * policy. Leaves it ready for the store, or failed. */
-static void prepare_item(struct req *r, struct item *it, size_t i)
-{
-	json_t *cur = NULL, *errors = NULL;
-	int64_t version = -1;
-	enum role target = ROLE_NONE;
-	json_decref(it->clean);
-	it->clean = NULL;
-	if (it->kind != STORE_UOP_CREATE) {
-		enum fd_err rc = util_is_uuid(it->id) ? store_user_get(req_store(r), req_param(r, 0), it->id, &cur, &version)
-		                                      : FD_ENOTFOUND;
-		if (rc != FD_OK) {
-			item_fail(it, i, rc, rc == FD_ENOTFOUND ? "no such user" : NULL, NULL, "");
-			return;
-		}
-		target = role_parse(json_string_value(json_object_get(cur, "role")));
-	}
-	if (it->data) {
-		enum fd_err rc = user_fields_validate(it->data, cur, &it->clean, &errors);
-		if (rc != FD_OK) {
-			json_decref(cur);
-			item_fail(it, i, rc, rc == FD_EINVALID ? "the item's data is invalid" : NULL, errors, "/data");
-			return;
-		}
-	}
-	json_decref(cur);
-	json_t *nr = it->clean ? json_object_get(it->clean, "role") : NULL;
-	it->new_role = nr ? role_parse(json_string_value(nr)) : ROLE_NONE;
-	it->r = r;
-	enum fd_err rc = api_allowed(r, op_actions[it->kind], target, it->new_role);
-	if (rc != FD_OK) {
-		item_fail(it, i, rc == FD_ENOTFOUND ? FD_EFORBIDDEN : rc, "your role may not do this to this user", NULL,
-		          "");
-		return;
-	}
-	if (it->if_match >= 0 && it->if_match != version) {
-		item_fail(it, i, FD_EPRECOND, "the user changed since you read it (if_match is stale); read it again", NULL,
-		          "");
-		return;
-	}
-	it->op = (struct store_user_op){
-	    .kind = it->kind,
-	    .user_id = it->id,
-	    .fields = it->clean,
-	    .expect_version = it->if_match,
-	    .check = it->kind == STORE_UOP_CREATE ? NULL : check_role,
-	    .check_ctx = it,
-	};
-}
-
-/* Turns the store's result for an item into its problem (or none). */
-static void item_store_result(struct item *it, size_t i)
-{
-	enum fd_err rc = it->op.result;
-	if (rc == FD_OK)
-		return;
-	char d[160];
-	json_t *errors = NULL;
-	const char *detail = NULL;
-	switch (rc) {
-	case FD_ENOTFOUND:
-		detail = "no such user";
-		break;
-	case FD_ECONFLICT:
-		detail = users_conflict(it->op.conflict_field, d, sizeof d, &errors);
-		break;
-	case FD_EPRECOND:
-		detail = "the user changed since you read it (if_match is stale); read it again";
-		break;
-	case FD_EFORBIDDEN:
-		detail = "your role may not do this to this user (as it is when this item applies)";
-		break;
-	default:
-		break;
-	}
-	item_fail(it, i, rc, detail, errors, "/data");
-}
-
 /* Runs every item that has no problem through the store in one
  * transaction. Returns the store's result (FD_EINVALID: atomic and some
  * item failed). */
-static enum fd_err run_items(struct req *r, struct item *items, size_t n, int atomic)
+static enum fd_err run_items(struct req *r, struct user_item *items, size_t n, int atomic)
 {
 	struct store_user_op *ops = calloc(n, sizeof *ops);
 	size_t *idx = calloc(n, sizeof *idx);
@@ -273,9 +165,11 @@ static enum fd_err run_items(struct req *r, struct item *items, size_t n, int at
 	struct store_actor a = api_actor(r);
 	enum fd_err rc = m ? store_user_batch(req_store(r), &a, req_param(r, 0), ops, m, atomic, NULL) : FD_OK;
 	for (size_t k = 0; k < m; k++) {
-		struct item *it = &items[idx[k]];
+		struct user_item *it = &items[idx[k]];
+		char w[32];
+		where_of(idx[k], w);
 		it->op = ops[k];
-		item_store_result(it, idx[k]);
+		user_item_result(it, w);
 	}
 	free(ops);
 	free(idx);
@@ -283,7 +177,7 @@ static enum fd_err run_items(struct req *r, struct item *items, size_t n, int at
 }
 
 /* The result of one item, in the shape of bulk_update_users. */
-static json_t *item_result(const struct item *it, size_t i, int applied, size_t first_failed)
+static json_t *item_result(const struct user_item *it, size_t i, int applied, size_t first_failed)
 {
 	const char *uid = it->kind == STORE_UOP_CREATE ? (it->op.user ? it->op.new_id : NULL) : it->id;
 	json_t *res = json_object();
@@ -294,7 +188,7 @@ static json_t *item_result(const struct item *it, size_t i, int applied, size_t 
 	json_object_set_new(res, "user_id", uid ? json_string(uid) : json_null());
 	if (!it->problem && applied) {
 		json_object_set_new(res, "status", json_string("success"));
-		json_object_set_new(res, "status_code", json_integer(op_status[it->kind]));
+		json_object_set_new(res, "status_code", json_integer(user_item_status(it->kind)));
 		json_object_set(res, "data", it->op.user ? it->op.user : json_null());
 		return res;
 	}
@@ -313,13 +207,10 @@ static json_t *item_result(const struct item *it, size_t i, int applied, size_t 
 	return res;
 }
 
-static void items_free(struct item *items, size_t n)
+static void items_free(struct user_item *items, size_t n)
 {
-	for (size_t i = 0; i < n; i++) {
-		json_decref(items[i].clean);
-		json_decref(items[i].problem);
-		json_decref(items[i].op.user);
-	}
+	for (size_t i = 0; i < n; i++)
+		user_item_release(&items[i]);
 	free(items);
 }
 
@@ -377,7 +268,7 @@ enum fd_err users_bulk(struct req *r)
 		json_decref(body);
 		return rc;
 	}
-	struct item *items = calloc(n, sizeof *items);
+	struct user_item *items = calloc(n, sizeof *items);
 	if (!items) {
 		json_decref(body);
 		return FD_ENOMEM;
