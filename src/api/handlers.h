@@ -20,6 +20,14 @@ enum fd_err users_erase(struct req *r);
 /* bulk.c */
 enum fd_err users_bulk(struct req *r);
 
+/* jobs.c */
+enum fd_err users_import(struct req *r);
+enum fd_err jobs_list(struct req *r);
+enum fd_err jobs_get(struct req *r);
+enum fd_err jobs_cancel(struct req *r);
+enum fd_err jobs_errors(struct req *r);
+enum fd_err jobs_failed_rows(struct req *r);
+
 /* devices.c (the route's arg is the device type) */
 enum fd_err devices_list(struct req *r);
 enum fd_err devices_create(struct req *r);

@@ -51,6 +51,7 @@ const struct route api_routes[] = {
     {"GET", ORG "/users", users_list, "users.list", A, 0},
     {"POST", ORG "/users", users_create, "users.create", J, 0},
     {"POST", ORG "/users/bulk", users_bulk, "users.bulk", J, 0},
+    {"POST", ORG "/users/import", users_import, "users.import", A | ROUTE_UPLOAD, 0},
     {"GET", USER, users_get, "users.get", A, 0},
     {"PUT", USER, users_update, "users.update", J, 0},
     {"DELETE", USER, users_delete, "users.delete", A, 0},
@@ -71,6 +72,12 @@ const struct route api_routes[] = {
     {"POST", ORG "/device-onboarding", onboarding_create, "onboarding.create", J, 0},
     {"GET", "/connect/{secret}", connect_page, "connect.page", ROUTE_SECRET_PATH, 0},
     {"POST", "/connect/{secret}", connect_submit, "connect.submit", ROUTE_SECRET_PATH, 0},
+
+    {"GET", ORG "/jobs", jobs_list, "jobs.list", A, 0},
+    {"GET", ORG "/jobs/{job_id}", jobs_get, "jobs.get", A, 0},
+    {"POST", ORG "/jobs/{job_id}/cancel", jobs_cancel, "jobs.cancel", A, 0},
+    {"GET", ORG "/jobs/{job_id}/errors", jobs_errors, "jobs.errors", A, 0},
+    {"GET", ORG "/jobs/{job_id}/failed-rows", jobs_failed_rows, "jobs.failed_rows", A, 0},
 
     {"GET", ORG "/audit-log", audit_list, "audit.list", A, 0},
 };

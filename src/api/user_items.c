@@ -62,7 +62,7 @@ void user_item_prepare(struct user_item *it, const struct principal *who, const 
 	if (it->data) {
 		enum fd_err rc = user_fields_validate(it->data, cur, &it->clean, &errors);
 		if (rc != FD_OK) {
-			user_item_fail(it, where, rc, rc == FD_EINVALID ? "the item's data is invalid" : NULL, errors,
+			user_item_fail(it, where, rc, rc == FD_EINVALID ? "some fields are invalid" : NULL, errors,
 			               "/data");
 			return;
 		}

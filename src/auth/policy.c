@@ -89,11 +89,13 @@ enum fd_err policy_check(const struct principal *p, const struct policy_request 
 		return p->role == ROLE_ADMIN ? FD_OK : FD_EFORBIDDEN;
 	case ACT_DEVICE_READ:
 	case ACT_PROPERTY_READ:
+	case ACT_JOB_READ:
 		return FD_OK; /* viewer and up */
 	case ACT_DEVICE_CREATE:
 	case ACT_DEVICE_UPDATE:
 	case ACT_PROPERTY_WRITE:
 	case ACT_ONBOARDING:
+	case ACT_JOB_CANCEL:
 		return p->role >= ROLE_STAFF ? FD_OK : FD_EFORBIDDEN;
 	case ACT_MIGRATE: {
 		/* creates a user of new_role and archives one of target_role */

@@ -45,6 +45,8 @@ enum policy_action {
 	ACT_PROPERTY_WRITE,  /* buildings and energy contracts */
 	ACT_ONBOARDING,      /* create a self-service connection link */
 	ACT_MIGRATE,         /* move a user's records to a new user */
+	ACT_JOB_READ,        /* background jobs, their failed rows and results */
+	ACT_JOB_CANCEL,      /* cancel a background job */
 	ACT_COUNT
 };
 

@@ -21,6 +21,7 @@
 #include "core/log.h"
 #include "http/idem.h"
 #include "http/server.h"
+#include "jobs/jobs.h"
 #include "store/store.h"
 
 #define GRACE_MS    10000
@@ -28,19 +29,21 @@
 
 static const char serve_help[] =
     "usage: fleetdesk serve [--listen HOST:PORT] [--db PATH] [--threads N] [--access-log PATH|-|off]\n"
-    "                       [--public-url URL] [--rate-limit N] [--rate-burst N]\n"
+    "                       [--public-url URL] [--rate-limit N] [--rate-burst N] [--jobs-dir DIR]\n"
     "Serves the API. Defaults: --listen 127.0.0.1:8080 --db ./fleetdesk.db, one thread per CPU,\n"
     "access log on stderr. --public-url is the server's address as users reach it (for example\n"
     "https://desk.example.com behind a TLS proxy), used in the links it hands out; without it\n"
     "they are built from the request's Host. --rate-limit is the requests a second each token may\n"
     "make (default 100; 0 turns the limit off) and --rate-burst how many it may make at once\n"
-    "(default 1000); a batch counts each of its items. SIGINT or SIGTERM stop it gracefully.\n";
+    "(default 1000); a batch counts each of its items. --jobs-dir holds the files of background\n"
+    "jobs (default: the database's path with .jobs appended). SIGINT or SIGTERM stop it\n"
+    "gracefully; a running job resumes where it stopped when the server starts again.\n";
 
 int cmd_serve(int argc, char **argv, const char *db)
 {
 	struct cli_opt opts[] = {{"listen", 1, NULL},     {"db", 1, NULL}, {"threads", 1, NULL},
 	                         {"access-log", 1, NULL}, {"public-url", 1, NULL}, {"rate-limit", 1, NULL},
-	                         {"rate-burst", 1, NULL}};
+	                         {"rate-burst", 1, NULL}, {"jobs-dir", 1, NULL}};
 	size_t n = sizeof opts / sizeof opts[0];
 	int prc = args_parse(argc, argv, opts, n, "serve");
 	if (prc < 0) {
@@ -97,8 +100,23 @@ int cmd_serve(int argc, char **argv, const char *db)
 		fprintf(stderr, "fleetdesk: serve: cannot open the database %s (%s)\n", db, fd_err_name(rc));
 		return 1;
 	}
+	char jobs_dir[1024];
+	snprintf(jobs_dir, sizeof jobs_dir, "%s", args_get(opts, n, "jobs-dir") ? args_get(opts, n, "jobs-dir") : "");
+	if (!jobs_dir[0])
+		snprintf(jobs_dir, sizeof jobs_dir, "%s.jobs", db);
+	struct jobs *jobs = NULL;
+	rc = jobs_start(st, jobs_dir, 1, NULL, NULL, &jobs);
+	if (rc != FD_OK) {
+		fprintf(stderr, "fleetdesk: serve: cannot use the jobs directory %s (%s)\n", jobs_dir, fd_err_name(rc));
+		store_close(st);
+		return 1;
+	}
+	cfg.jobs = jobs;
+	cfg.spool_dir = jobs_dir;
 	struct server *srv = NULL;
 	rc = server_start(&cfg, st, api_routes, api_routes_count, &srv);
+	if (rc != FD_OK)
+		jobs_stop(jobs);
 	if (rc == FD_EBADREQ) {
 		store_close(st);
 		return args_usage_error("serve", "--listen must be HOST:PORT");
@@ -130,6 +148,7 @@ int cmd_serve(int argc, char **argv, const char *db)
 	}
 	fprintf(stderr, "fleetdesk: %s received, finishing in-flight requests\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
 	server_stop(srv, GRACE_MS);
+	jobs_stop(jobs);
 	peers_clear();
 	store_close(st);
 	log_close();

@@ -192,6 +192,7 @@ enum fd_err csv_next(struct csv_reader *r, struct csv_record *rec, const char **
 	end_field(r);
 	r->line++;
 	rec->end = r->offset;
+	rec->next_line = r->line;
 	rec->n = r->nfields;
 	for (size_t i = 0; i < r->nfields; i++)
 		rec->fields[i] = r->data.data + r->starts[i];

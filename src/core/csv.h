@@ -27,6 +27,7 @@ struct csv_record {
 	int64_t line;   /* the line the record starts on, from 1 */
 	int64_t offset; /* the byte offset of its first byte */
 	int64_t end;    /* the offset just past it (and its line break) */
+	int64_t next_line; /* the line the next record starts on (csv_reader_seek(end, next_line)) */
 	const char *raw; /* its text as in the file, without the line break */
 	size_t raw_len;
 };
@@ -36,7 +37,7 @@ struct csv_reader;
 /* A reader of f (borrowed) positioned at its current offset, taken as line 1. */
 struct csv_reader *csv_reader_new(FILE *f);
 void csv_reader_free(struct csv_reader *r);
-/* Continues at offset, which starts line (a record's end and the line after it). */
+/* Continues at offset, which starts line (a record's end and next_line). */
 enum fd_err csv_reader_seek(struct csv_reader *r, int64_t offset, int64_t line);
 
 /*

@@ -24,6 +24,7 @@
 #define REQ_MAX_PARAMS  4
 #define REQ_MAX_HEADERS 16
 #define REQ_BODY_MAX    (1024 * 1024)
+#define REQ_UPLOAD_MAX  (4LL * 1024 * 1024 * 1024) /* an upload route's body */
 
 struct MHD_Connection;
 struct route;
@@ -44,6 +45,11 @@ struct req {
 	struct buf body;
 	int body_too_large;
 	int body_started;
+	/* an upload route's body, spooled to a file in the spool directory */
+	FILE *upload;
+	char *upload_path; /* owned; the file is removed with the request unless taken */
+	int64_t upload_len;
+	int64_t upload_lines; /* line breaks seen in it */
 
 	struct idem *idem; /* owned: the Idempotency-Key state of a POST that has one */
 	int rl_set;        /* rl holds the caller's bucket after this request's charges */
@@ -67,6 +73,14 @@ struct req {
 const char *req_query(struct req *r, const char *name);
 const char *req_header(struct req *r, const char *name);
 const char *req_param(struct req *r, int i);
+/* An upload route's body: the file positioned at its start (borrowed), or
+ * NULL when none was sent. */
+FILE *req_upload(struct req *r);
+/* Moves the upload's file to path (in the same file system): it is then the
+ * caller's, and no longer removed with the request. */
+enum fd_err req_take_upload(struct req *r, const char *path);
+/* The background jobs of the server handling r (NULL when it runs none). */
+struct jobs *req_jobs(struct req *r);
 /* The store of the server handling r. */
 struct store *req_store(struct req *r);
 /* The absolute base URL the client used ("http://host:port"). */

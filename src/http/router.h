@@ -17,6 +17,7 @@ enum route_flags {
 	ROUTE_AUTH = 1,      /* needs a bearer token */
 	ROUTE_JSON_BODY = 2, /* reads a JSON body */
 	ROUTE_SECRET_PATH = 4, /* the path carries a secret: the access log shows the pattern */
+	ROUTE_UPLOAD = 8,      /* a large body (up to REQ_UPLOAD_MAX), authenticated first and spooled to a file */
 };
 
 struct route {

@@ -36,6 +36,8 @@ struct server {
 	struct ratelimit *rl; /* requests per credential; NULL: no limit */
 	struct ratelimit *fail_account, *fail_addr; /* failed credential checks */
 	char rl_policy[96];   /* the RateLimit-Policy header */
+	char spool[512];      /* "" when no upload route may be used */
+	struct jobs *jobs;
 };
 
 /* ---------------------------------------------------------------- req accessors */
@@ -53,6 +55,27 @@ const char *req_header(struct req *r, const char *name)
 const char *req_param(struct req *r, int i)
 {
 	return i < r->nparams ? r->params[i] : NULL;
+}
+
+FILE *req_upload(struct req *r)
+{
+	if (!r->upload || fflush(r->upload) != 0 || fseeko(r->upload, 0, SEEK_SET) != 0)
+		return NULL;
+	return r->upload;
+}
+
+enum fd_err req_take_upload(struct req *r, const char *path)
+{
+	if (!r->upload_path || rename(r->upload_path, path) != 0)
+		return FD_EIO;
+	free(r->upload_path);
+	r->upload_path = NULL;
+	return FD_OK;
+}
+
+struct jobs *req_jobs(struct req *r)
+{
+	return r->srv->jobs;
 }
 
 struct store *req_store(struct req *r)
@@ -237,6 +260,11 @@ static void req_free(struct req *r)
 		free(r->hdr_value[i]);
 	}
 	buf_release(&r->body);
+	if (r->upload)
+		fclose(r->upload);
+	if (r->upload_path)
+		unlink(r->upload_path);
+	free(r->upload_path);
 	idem_free(r->idem);
 	free(r->resp_body);
 	free(r);
@@ -299,13 +327,16 @@ static void dispatch(struct req *r)
 {
 	if (!r->route)
 		return; /* the 404/405 was set when the request began */
-	if (r->route->flags & ROUTE_AUTH) {
+	if ((r->route->flags & ROUTE_AUTH) && !r->principal) {
 		authenticate(r);
 		if (r->replied || req_charge(r, 1) != FD_OK)
 			return;
 	}
 	if (r->body_too_large) {
-		reply_problem(r, FD_ETOOLARGE, "the body is larger than 1 MiB", NULL);
+		reply_problem(r, FD_ETOOLARGE,
+		              r->upload ? "the upload is larger than 4 GiB, or could not be stored"
+		                        : "the body is larger than 1 MiB",
+		              NULL);
 		return;
 	}
 	if (r->idem && idem_begin(r, r->srv->boot))
@@ -314,6 +345,44 @@ static void dispatch(struct req *r)
 	if (!r->replied)
 		reply_problem(r, rc == FD_OK ? FD_EIO : rc, NULL, NULL);
 	idem_end(r);
+}
+
+/* An upload route: authenticate before the body comes, then spool it to a
+ * file. Replies (and the body is not read) when refused. */
+static void start_upload(struct req *r, const char *content_length)
+{
+	long long len = 0;
+	if (content_length && util_parse_int(content_length, 0, (long long)1 << 62, &len) == FD_OK &&
+	    len > REQ_UPLOAD_MAX) {
+		r->body_too_large = 1;
+		reply_problem(r, FD_ETOOLARGE, "the upload is larger than 4 GiB", NULL);
+		return;
+	}
+	authenticate(r);
+	if (r->replied || req_charge(r, 1) != FD_OK)
+		return;
+	if (!r->srv->spool[0]) {
+		reply_problem(r, FD_EBUSY, "this server takes no uploads (it runs no jobs)", NULL);
+		return;
+	}
+	size_t n = strlen(r->srv->spool) + 32;
+	r->upload_path = malloc(n);
+	int fd = -1;
+	if (r->upload_path) {
+		snprintf(r->upload_path, n, "%s/upload-XXXXXX", r->srv->spool);
+		fd = mkstemp(r->upload_path);
+	}
+	if (fd >= 0)
+		r->upload = fdopen(fd, "w+b");
+	if (!r->upload) {
+		if (fd >= 0) {
+			close(fd);
+			unlink(r->upload_path);
+		}
+		free(r->upload_path);
+		r->upload_path = NULL;
+		reply_problem(r, FD_EIO, "the upload could not be stored", NULL);
+	}
 }
 
 static void route_request(struct req *r)
@@ -347,6 +416,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		route_request(r);
 		const char *cl = req_header(r, "Content-Length");
 		long long len = 0;
+		if (r->route && (r->route->flags & ROUTE_UPLOAD) && !r->replied) {
+			start_upload(r, cl);
+			if (r->replied)
+				return send_reply(r); /* refused before the body: it is not read */
+			return MHD_YES;
+		}
 		if (cl && util_parse_int(cl, 0, (long long)1 << 62, &len) == FD_OK && len > REQ_BODY_MAX) {
 			/* answer now: libmicrohttpd then closes the connection unread */
 			r->body_too_large = 1;
@@ -354,6 +429,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 				reply_problem(r, FD_ETOOLARGE, "the body is larger than 1 MiB", NULL);
 			return send_reply(r);
 		}
+		return MHD_YES;
+	}
+	if (*upload_data_size && r->upload) {
+		size_t n = *upload_data_size;
+		if (!r->body_too_large && (r->upload_len + (int64_t)n > REQ_UPLOAD_MAX ||
+		                           fwrite(upload_data, 1, n, r->upload) != n))
+			r->body_too_large = 1;
+		r->upload_len += (int64_t)n;
+		for (const char *p = upload_data, *end = upload_data + n; (p = memchr(p, '\n', (size_t)(end - p))); p++)
+			r->upload_lines++;
+		idem_feed(r->idem, upload_data, n);
+		*upload_data_size = 0;
 		return MHD_YES;
 	}
 	if (*upload_data_size) {
@@ -474,6 +561,9 @@ enum fd_err server_start(const struct server_config *cfg, struct store *st, cons
 	if (!s)
 		return FD_ENOMEM;
 	s->st = st;
+	s->jobs = cfg->jobs;
+	if (cfg->spool_dir)
+		snprintf(s->spool, sizeof s->spool, "%s", cfg->spool_dir);
 	util_random_hex(s->boot, 16);
 	s->fail_account = ratelimit_new(1.0 / THROTTLE_ACCOUNT_EVERY, THROTTLE_ACCOUNT_BURST);
 	s->fail_addr = ratelimit_new(1.0 / THROTTLE_ADDR_EVERY, THROTTLE_ADDR_BURST);

@@ -24,6 +24,8 @@ struct server_config {
 	const char *public_url; /* "https://desk.example.com" as clients reach it (links we hand out); NULL: from Host */
 	double rate;            /* requests a second per credential; 0: no limit */
 	double burst;           /* the most a credential may send at once */
+	const char *spool_dir;  /* where upload routes spool their bodies (the jobs directory) */
+	struct jobs *jobs;      /* handed to handlers by req_jobs() */
 };
 
 /* Failed credential checks (token exchanges, sign-ins) allowed at once per

@@ -1430,8 +1430,12 @@ static enum fd_err sq_user_batch(struct store *st, const struct store_actor *a, 
 	}
 	if (rc == FD_OK && atomic && failed)
 		rc = FD_EINVALID;
-	if (rc == FD_OK && step)
-		rc = sq_job_step(c, step, now);
+	if (rc == FD_OK && step) {
+		struct store_job_step settled = *step;
+		if (step->settle)
+			step->settle(step->ctx, &settled);
+		rc = sq_job_step(c, &settled, now);
+	}
 	if (rc == FD_OK)
 		rc = sq_tx_commit(c);
 	if (rc != FD_OK) {
@@ -1504,6 +1508,33 @@ static enum fd_err sq_user_get_text(struct store *st, const char *org_id, const 
 	}
 	*json = buf_detach(&b, len);
 	return FD_OK;
+}
+
+static const char SQL_USER_BY_EXT[] = "SELECT " USER_COLS " FROM users WHERE org_id = ?1 AND external_user_id = ?2";
+static const char SQL_USER_BY_EMAIL[] = "SELECT " USER_COLS " FROM users WHERE org_id = ?1 AND email = ?2";
+
+static enum fd_err sq_user_find(struct store *st, const char *org_id, const char *field, const char *value,
+                                json_t **user, int64_t *version)
+{
+	struct conn *c = sq_conn(sq_of(st));
+	if (!c)
+		return FD_EIO;
+	sqlite3_stmt *s = sq_prep(c, strcmp(field, "email") == 0 ? SQL_USER_BY_EMAIL : SQL_USER_BY_EXT);
+	if (!s)
+		return FD_EIO;
+	sq_bind_text(s, 1, org_id);
+	sq_bind_text(s, 2, value);
+	int r = sqlite3_step(s);
+	enum fd_err rc = r == SQLITE_ROW ? FD_OK : r == SQLITE_DONE ? FD_ENOTFOUND : sq_map_rc(r);
+	if (rc == FD_OK) {
+		struct user_row row = {0};
+		*user = user_from_stmt(s, &row);
+		*version = row.version;
+		if (!*user)
+			rc = FD_ENOMEM;
+	}
+	sq_done(s);
+	return rc;
 }
 
 /* The single-user writes other than create: one op in its own transaction. */
@@ -2145,6 +2176,7 @@ const struct store_ops store_sqlite_ops = {
     .user_erase = sq_user_erase,
     .user_list = sq_user_list,
     .user_batch = sq_user_batch,
+    .user_find = sq_user_find,
     .user_seed = sq_user_seed,
     .optimize = sq_optimize,
     .audit_list = sq_audit_list,

@@ -273,7 +273,7 @@ static enum fd_err sq_job_create(struct store *st, const struct store_actor *a, 
 	sq_bind_text(s, 7, now);
 	if ((rc = sq_step_write(s)) != FD_OK)
 		goto out;
-	json_t *changes = json_pack("{s{sns}s{snsO}}", "kind", "before", "after", kind, "params", "before", "after",
+	json_t *changes = json_pack("{s{snss}s{snsO}}", "kind", "before", "after", kind, "params", "before", "after",
 	                            params);
 	rc = sq_audit(c, a, org_id, now, "job.create", "job", id, changes);
 	json_decref(changes);

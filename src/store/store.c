@@ -172,6 +172,12 @@ enum fd_err store_user_batch(struct store *st, const struct store_actor *a, cons
 	return st->ops->user_batch(st, a, org_id, ops, n, atomic, step);
 }
 
+enum fd_err store_user_find(struct store *st, const char *org_id, const char *field, const char *value, json_t **user,
+                            int64_t *version)
+{
+	return st->ops->user_find(st, org_id, field, value, user, version);
+}
+
 enum fd_err store_user_seed(struct store *st, const struct store_actor *a, const char *org_id, json_t *users)
 {
 	if (st->ops->user_seed)

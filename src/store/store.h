@@ -149,6 +149,11 @@ enum fd_err store_user_erase(struct store *st, const struct store_actor *a, cons
 enum fd_err store_user_list(struct store *st, const struct store_user_query *q, struct store_user_page *page /* OUT */);
 struct store_job_step;
 
+/* The org's user whose field ("email", case-insensitively, or
+ * "external_user_id") is value, deleted users included. FD_ENOTFOUND if none. */
+enum fd_err store_user_find(struct store *st, const char *org_id, const char *field, const char *value,
+                            json_t **user /* OUT */, int64_t *version /* OUT */);
+
 /* One write in a batch of user writes (store_user_batch). */
 enum store_user_op_kind { STORE_UOP_CREATE, STORE_UOP_UPDATE, STORE_UOP_DELETE, STORE_UOP_RESTORE, STORE_UOP_ERASE };
 struct store_user_op {
@@ -381,6 +386,10 @@ struct store_job_step {
 	int64_t processed, succeeded, failed;
 	int64_t total;  /* < 0: unchanged */
 	json_t *errors; /* [{"line", "row" (text or null), "error" (object)}], borrowed, may be NULL */
+	/* called by store_user_batch after its ops ran and before the step is
+	 * written, to add their outcomes to the counts and errors; may be NULL */
+	void (*settle)(void *ctx, struct store_job_step *step);
+	void *ctx;
 };
 
 /* actor: what the worker needs to act for its creator (borrowed, stored). */

@@ -47,6 +47,7 @@ struct store_ops {
 	enum fd_err (*user_list)(struct store *, const struct store_user_query *, struct store_user_page *);
 	enum fd_err (*user_batch)(struct store *, const struct store_actor *, const char *, struct store_user_op *, size_t,
 	                          int, const struct store_job_step *);
+	enum fd_err (*user_find)(struct store *, const char *, const char *, const char *, json_t **, int64_t *);
 	/* optional: NULL means store.c seeds with user_create, one row at a time */
 	enum fd_err (*user_seed)(struct store *, const struct store_actor *, const char *, json_t *);
 

@@ -184,6 +184,9 @@ class LimitedTest(OwnServerCase):
                 "PUT", path, body={"town": "X"}, token=t, headers={"If-Match": stale})),
             ("304 not modified", 304, "admin", lambda t: self.S.get(
                 path, token=t, headers={"If-None-Match": etag})),
+            ("400 bad idempotency key", 400, "admin", lambda t: self.S.request(
+                "POST", self.org.users, body={"email": unique_email()}, token=t,
+                headers={"Idempotency-Key": "bad key"})),
         ]
         for name, status, role, call in cases:
             with self.subTest(case=name):
@@ -243,6 +246,30 @@ class LimitedTest(OwnServerCase):
         self.assertEqual(r.status, 200, r)
         self.ratelimit(r)
 
+    def test_a_keyed_post_refused_with_429_keeps_no_key(self):
+        tok = self.fresh_token()
+        for _ in range(40):
+            body, key = {"email": unique_email("keyed")}, "rl-" + secrets.token_hex(8)
+            r = self.S.request("POST", self.org.users, body=body, token=tok, headers={"Idempotency-Key": key})
+            if r.status == 429:
+                break
+            self.assertEqual(r.status, 201, r)
+        else:
+            self.fail("no 429 after 40 requests")
+        ra = self.assertTooMany(r)
+        self.assertStored([body["email"]], False)
+        time.sleep(ra)
+        first = self.S.request("POST", self.org.users, body=body, token=tok, headers={"Idempotency-Key": key})
+        self.assertEqual(first.status, 201, first)
+        self.assertIsNone(first.headers.get("Idempotent-Replayed"), first)
+        self.assertStored([body["email"]], True)
+        # the replay is an authenticated reply too: it carries the headers
+        again = self.S.request("POST", self.org.users, body=body, token=tok, headers={"Idempotency-Key": key})
+        self.assertEqual(again.status, 201, again)
+        self.assertEqual(again.headers.get("Idempotent-Replayed"), "true", again)
+        self.assertEqual(again.raw, first.raw)
+        self.ratelimit(again)
+
     def test_buckets_are_per_credential(self):
         tok_a, tok_b = self.fresh_token(), self.fresh_token()
         ok, r = self.drain(tok_a)
@@ -291,7 +318,8 @@ class LimitedTest(OwnServerCase):
 
     def test_a_bulk_larger_than_the_burst_is_refused_without_a_full_bucket(self):
         tok = self.fresh_token()
-        self.assertEqual(self.S.get(self.org.users, token=tok).status, 200)
+        for _ in range(3):  # 7 left: refilling takes 1.5 s
+            self.assertEqual(self.S.get(self.org.users, token=tok).status, 200)
         body = self.bulk_creates(12, "notfull")
         r = self.S.request("POST", self.org.users + "/bulk", body=body, token=tok)
         self.assertTooMany(r)

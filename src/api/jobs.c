@@ -1,0 +1,456 @@
+/*
+ * jobs.c - the background jobs' endpoints: the CSV / JSON-lines import
+ * (POST /users/import), and /jobs: list, one job with its progress, cancel,
+ * its failed rows (as errors, or as the rows themselves, ready to be fixed
+ * and sent again).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "api/common.h"
+#include "api/handlers.h"
+#include "core/csv.h"
+#include "core/util.h"
+#include "jobs/jobs.h"
+
+#define ERRORS_PAGE 1000
+
+/* Columns of an import: the user fields a client may write, and the
+ * read-only ones of an export, which an import skips. */
+static const char *const ignored_columns[] = {"id", "org_id", "created_at", "updated_at", "deleted_at", NULL};
+
+/* ------------------------------------------------------------------ the job view */
+
+static double seconds_between(json_t *a, json_t *b)
+{
+	int64_t x = 0, y = 0;
+	if (!json_is_string(a) || !json_is_string(b) || util_parse_rfc3339(json_string_value(a), &x) != FD_OK ||
+	    util_parse_rfc3339(json_string_value(b), &y) != FD_OK)
+		return 0;
+	return (double)(y - x) / 1000.0;
+}
+
+/* What a client sees of a job. */
+static json_t *job_view(json_t *job)
+{
+	const char *id = json_string_value(json_object_get(job, "id"));
+	const char *org = json_string_value(json_object_get(job, "org_id"));
+	const char *state = json_string_value(json_object_get(job, "state"));
+	json_t *params = json_object_get(job, "params");
+	json_int_t processed = json_integer_value(json_object_get(job, "processed"));
+	json_t *total = json_object_get(job, "total");
+	double secs = seconds_between(json_object_get(job, "started_at"), json_object_get(job, "updated_at"));
+	double rate = secs > 0 ? (double)processed / secs : 0;
+	int running = state && strcmp(state, "running") == 0;
+	json_t *v = json_object();
+	if (!v)
+		return NULL;
+	json_object_set(v, "id", json_object_get(job, "id"));
+	json_object_set(v, "kind", json_object_get(job, "kind"));
+	json_object_set(v, "state", json_object_get(job, "state"));
+	json_object_set_new(v, "dry_run", json_boolean(json_is_true(json_object_get(params, "dry_run"))));
+	json_object_set(v, "format", json_object_get(params, "format"));
+	json_object_set(v, "total", total);
+	json_object_set(v, "processed", json_object_get(job, "processed"));
+	json_object_set(v, "succeeded", json_object_get(job, "succeeded"));
+	json_object_set(v, "failed", json_object_get(job, "failed"));
+	double progress = json_is_integer(total) && json_integer_value(total) > 0
+	                      ? (double)processed / (double)json_integer_value(total)
+	                      : (state && strcmp(state, "succeeded") == 0 ? 1.0 : 0.0);
+	json_object_set_new(v, "progress", json_real(progress > 1 ? 1 : progress));
+	json_object_set_new(v, "rate_per_second", json_real((double)(json_int_t)(rate * 10) / 10));
+	if (running && rate > 0 && json_is_integer(total) && json_integer_value(total) >= processed)
+		json_object_set_new(v, "eta_seconds",
+		                    json_integer((json_int_t)((double)(json_integer_value(total) - processed) / rate + 0.5)));
+	else
+		json_object_set_new(v, "eta_seconds", running ? json_null() : json_integer(0));
+	json_object_set(v, "errors_kept", json_object_get(job, "stored_errors"));
+	json_object_set(v, "cancel_requested", json_object_get(job, "cancel_requested"));
+	json_object_set(v, "error", json_object_get(job, "error"));
+	static const char *const times[] = {"created_at", "started_at", "finished_at", "updated_at"};
+	for (int i = 0; i < 4; i++)
+		json_object_set(v, times[i], json_object_get(job, times[i]));
+	json_object_set(v, "version", json_object_get(job, "version"));
+	char base[256], l1[300], l2[300];
+	snprintf(base, sizeof base, API_PREFIX "/org/%s/jobs/%s", org ? org : "", id ? id : "");
+	snprintf(l1, sizeof l1, "%s/errors", base);
+	snprintf(l2, sizeof l2, "%s/failed-rows", base);
+	json_object_set_new(v, "links", json_pack("{ssssss}", "self", base, "errors", l1, "failed_rows", l2));
+	return v;
+}
+
+/* ------------------------------------------------------------------ the import */
+
+/* Maps the header's fields to user fields ("" for a skipped column).
+ * FD_OK, or FD_EINVALID with *errors. */
+static enum fd_err map_header(const struct csv_record *h, json_t **columns, json_t **errors)
+{
+	*columns = json_array();
+	*errors = json_array();
+	int has_key = 0;
+	for (size_t i = 0; i < h->n; i++) {
+		const char *f = h->fields[i];
+		const char *name = NULL;
+		for (int k = 0; store_user_writable[k]; k++) {
+			if (strcmp(f, store_user_writable[k]) == 0)
+				name = store_user_writable[k];
+		}
+		for (int k = 0; !name && ignored_columns[k]; k++) {
+			if (strcmp(f, ignored_columns[k]) == 0)
+				name = "";
+		}
+		char d[200];
+		if (!name) {
+			snprintf(d, sizeof d, "is not a user field (the header names email, first_name, last_name, "
+			                      "external_user_id, role and the address fields)");
+			json_array_append_new(*errors, json_pack("{sssssssi}", "field", f, "in", "header", "detail", d,
+			                                         "column", (int)i + 1));
+			continue;
+		}
+		for (size_t k = 0; *name && k < i; k++) {
+			if (strcmp(h->fields[k], f) == 0) {
+				json_array_append_new(*errors, json_pack("{sssssssi}", "field", f, "in", "header", "detail",
+				                                         "appears twice", "column", (int)i + 1));
+				name = "";
+			}
+		}
+		has_key |= strcmp(name, "email") == 0 || strcmp(name, "external_user_id") == 0;
+		json_array_append_new(*columns, json_string(name));
+	}
+	if (!has_key)
+		json_array_append_new(*errors, json_pack("{sssss}", "field", "email", "in", "header", "detail",
+		                                         "the header needs email or external_user_id, to match users"));
+	return json_array_size(*errors) ? FD_EINVALID : FD_OK;
+}
+
+static const char *import_format(struct req *r)
+{
+	const char *f = req_query(r, "format");
+	if (f)
+		return strcmp(f, "csv") == 0 || strcmp(f, "jsonl") == 0 ? f : "";
+	const char *ct = req_header(r, "Content-Type");
+	if (!ct)
+		return NULL;
+	if (strncasecmp(ct, "text/csv", 8) == 0)
+		return "csv";
+	if (strncasecmp(ct, "application/x-ndjson", 20) == 0 || strncasecmp(ct, "application/jsonl", 17) == 0)
+		return "jsonl";
+	return NULL;
+}
+
+enum fd_err users_import(struct req *r)
+{
+	enum fd_err rc = api_authorize(r, ACT_USER_CREATE, ROLE_NONE, ROLE_NONE);
+	if (rc != FD_OK)
+		return rc;
+	struct jobs *jobs = req_jobs(r);
+	if (!jobs)
+		return reply_problem(r, FD_EBUSY, "this server runs no background jobs", NULL);
+	const char *format = import_format(r);
+	if (format && !*format)
+		return api_bad_param(r, "format", "must be csv or jsonl");
+	if (!format)
+		return reply_problem(r, FD_EMEDIA, "send text/csv or application/x-ndjson (JSON lines), or say ?format=",
+		                     NULL);
+	const char *dry = req_query(r, "dry_run");
+	if (dry && strcmp(dry, "true") != 0 && strcmp(dry, "false") != 0)
+		return api_bad_param(r, "dry_run", "must be true or false");
+	FILE *f = req_upload(r);
+	if (!f || r->upload_len == 0)
+		return reply_problem(r, FD_EINVALID, "the body is empty: send the file",
+		                     json_pack("[{sssss}]", "field", "body", "in", "body", "detail", "is empty"));
+	json_t *params = json_pack("{sssbsI}", "format", format, "dry_run", dry && strcmp(dry, "true") == 0, "size",
+	                           (json_int_t)r->upload_len);
+	int64_t lines = r->upload_lines, total;
+	{ /* a last line without a line break is a row too */
+		char last = '\n';
+		if (fseeko(f, -1, SEEK_END) == 0 && fread(&last, 1, 1, f) == 1 && last != '\n')
+			lines++;
+		fseeko(f, 0, SEEK_SET);
+	}
+	if (strcmp(format, "csv") == 0) {
+		struct csv_reader *rd = csv_reader_new(f);
+		struct csv_record h;
+		const char *why = NULL;
+		rc = rd ? csv_next(rd, &h, &why) : FD_ENOMEM;
+		if (rc == FD_EINVALID || rc == FD_ENOTFOUND) {
+			csv_reader_free(rd);
+			json_decref(params);
+			return reply_problem(r, FD_EINVALID, "the header row cannot be read",
+			                     json_pack("[{sssss}]", "field", "header", "in", "header", "detail",
+			                               why ? why : "is missing"));
+		}
+		json_t *columns = NULL, *errors = NULL;
+		if (rc == FD_OK)
+			rc = map_header(&h, &columns, &errors);
+		if (rc == FD_EINVALID) {
+			csv_reader_free(rd);
+			json_decref(params);
+			json_decref(columns);
+			char d[100];
+			snprintf(d, sizeof d, "%zu column%s of the header %s not right", json_array_size(errors),
+			         json_array_size(errors) == 1 ? "" : "s", json_array_size(errors) == 1 ? "is" : "are");
+			return reply_problem(r, FD_EINVALID, d, errors);
+		}
+		json_object_set_new(params, "columns", columns);
+		json_object_set_new(params, "header", json_stringn(h.raw, h.raw_len));
+		json_object_set_new(params, "data_offset", json_integer(h.end));
+		json_object_set_new(params, "data_line", json_integer(h.next_line));
+		json_decref(errors);
+		total = lines - (h.next_line - 1);
+		csv_reader_free(rd);
+		if (rc != FD_OK) {
+			json_decref(params);
+			return rc;
+		}
+	} else {
+		json_object_set_new(params, "data_offset", json_integer(0));
+		json_object_set_new(params, "data_line", json_integer(1));
+		total = lines;
+	}
+	char input[FD_UUID_LEN + 8], path[1024];
+	util_uuid(input);
+	strcat(input, ".in");
+	snprintf(path, sizeof path, "%s/%s", jobs_dir(jobs), input);
+	json_object_set_new(params, "input", json_string(input));
+	if (req_take_upload(r, path) != FD_OK) {
+		json_decref(params);
+		return reply_problem(r, FD_EIO, "the upload could not be kept for the job", NULL);
+	}
+	json_t *actor = json_pack("{ssssssssss}", "type", r->principal->actor_type, "id", r->principal->actor_id, "name",
+	                          r->principal->actor_name, "role", role_name(r->principal->role), "request_id",
+	                          r->request_id);
+	struct store_actor a = api_actor(r);
+	json_t *job = NULL;
+	rc = store_job_create(req_store(r), &a, req_param(r, 0), "users.import", params, actor, total < 0 ? 0 : total,
+	                      &job);
+	json_decref(params);
+	json_decref(actor);
+	if (rc != FD_OK) {
+		unlink(path);
+		return reply_problem(r, rc, "the import job could not be created", NULL);
+	}
+	jobs_kick(jobs);
+	json_t *view = job_view(job);
+	json_decref(job);
+	reply_header(r, "Location", json_string_value(json_object_get(json_object_get(view, "links"), "self")));
+	return reply_json(r, 202, view);
+}
+
+/* ------------------------------------------------------------------ /jobs */
+
+/* The job in the path, as the store has it; replies 404 when not the org's. */
+static enum fd_err load_job(struct req *r, json_t **job)
+{
+	const char *id = req_param(r, 1);
+	enum fd_err rc = util_is_uuid(id) ? store_job_get(req_store(r), req_param(r, 0), id, job) : FD_ENOTFOUND;
+	if (rc == FD_ENOTFOUND)
+		return reply_problem(r, rc, "no such job", NULL);
+	return rc == FD_OK ? rc : reply_problem(r, rc, NULL, NULL);
+}
+
+enum fd_err jobs_get(struct req *r)
+{
+	enum fd_err rc = api_authorize(r, ACT_JOB_READ, ROLE_NONE, ROLE_NONE);
+	json_t *job = NULL;
+	if (rc != FD_OK || (rc = load_job(r, &job)) != FD_OK)
+		return rc;
+	json_t *view = job_view(job);
+	json_decref(job);
+	return reply_json(r, 200, view);
+}
+
+enum fd_err jobs_list(struct req *r)
+{
+	enum fd_err rc = api_authorize(r, ACT_JOB_READ, ROLE_NONE, ROLE_NONE);
+	int limit = 0;
+	if (rc != FD_OK || (rc = api_limit(r, &limit)) != FD_OK)
+		return rc;
+	int64_t before = 0;
+	const char *c = req_query(r, "cursor");
+	if (c) {
+		json_t *j = NULL;
+		if ((rc = api_cursor_decode(r, c, &j)) != FD_OK)
+			return rc;
+		before = json_integer_value(json_object_get(j, "b"));
+		json_decref(j);
+		if (before <= 0)
+			return api_bad_param(r, "cursor", "is not a cursor of this list");
+	}
+	json_t *jobs = NULL;
+	int has_more = 0;
+	int64_t last = 0;
+	rc = store_job_list(req_store(r), req_param(r, 0), limit, before, &jobs, &has_more, &last);
+	if (rc != FD_OK)
+		return reply_problem(r, rc, NULL, NULL);
+	json_t *out = json_array();
+	size_t i;
+	json_t *job;
+	json_array_foreach(jobs, i, job)
+	    json_array_append_new(out, job_view(job));
+	json_decref(jobs);
+	if (has_more) {
+		static const char *const names[] = {NULL};
+		json_t *next = json_pack("{sI}", "b", (json_int_t)last);
+		char *enc = next ? api_cursor_encode(next) : NULL;
+		json_decref(next);
+		if (enc)
+			api_link_next(r, names, limit, enc);
+		free(enc);
+	}
+	return reply_json(r, 200, out);
+}
+
+enum fd_err jobs_cancel(struct req *r)
+{
+	enum fd_err rc = api_authorize(r, ACT_JOB_CANCEL, ROLE_NONE, ROLE_NONE);
+	json_t *job = NULL;
+	if (rc != FD_OK || (rc = load_job(r, &job)) != FD_OK)
+		return rc;
+	const char *state = json_string_value(json_object_get(job, "state"));
+	if (state && strcmp(state, "queued") != 0 && strcmp(state, "running") != 0) {
+		char d[120];
+		snprintf(d, sizeof d, "the job has ended (%s) and can no longer be cancelled", state);
+		json_decref(job);
+		return reply_problem(r, FD_ECONFLICT, d, NULL);
+	}
+	json_decref(job);
+	struct store_actor a = api_actor(r);
+	rc = store_job_cancel(req_store(r), &a, req_param(r, 0), req_param(r, 1), &job);
+	if (rc != FD_OK)
+		return reply_problem(r, rc, NULL, NULL);
+	jobs_kick(req_jobs(r));
+	json_t *view = job_view(job);
+	json_decref(job);
+	return reply_json(r, 202, view);
+}
+
+/* Appends every kept failed row of job to b: as CSV "line,field,detail" rows
+ * (errors) or as the rows themselves (rows). */
+static enum fd_err collect_errors(struct req *r, const char *job_id, struct buf *b, int rows, int csv)
+{
+	int64_t after = 0;
+	for (;;) {
+		json_t *items = NULL;
+		enum fd_err rc = store_job_errors(req_store(r), job_id, after, ERRORS_PAGE, &items);
+		if (rc != FD_OK)
+			return rc;
+		size_t i;
+		json_t *e;
+		json_array_foreach(items, i, e)
+		{
+			after = json_integer_value(json_object_get(e, "line"));
+			const char *row = json_string_value(json_object_get(e, "row"));
+			if (rows) {
+				rc = buf_puts(b, row ? row : "");
+				if (rc == FD_OK)
+					rc = buf_puts(b, csv ? "\r\n" : "\n");
+			} else {
+				json_t *err = json_object_get(e, "error");
+				json_t *first = json_array_get(json_object_get(err, "errors"), 0);
+				char line[32];
+				snprintf(line, sizeof line, "%lld,", (long long)after);
+				rc = buf_puts(b, line);
+				if (rc == FD_OK)
+					rc = csv_put_field(b, json_string_value(json_object_get(first, "field")), 1);
+				if (rc == FD_OK)
+					rc = buf_puts(b, ",");
+				if (rc == FD_OK)
+					rc = csv_put_field(b, json_string_value(json_object_get(first ? first : err, "detail")), 1);
+				if (rc == FD_OK)
+					rc = buf_puts(b, ",");
+				if (rc == FD_OK)
+					rc = csv_put_field(b, json_string_value(json_object_get(err, "detail")), 1);
+				if (rc == FD_OK)
+					rc = buf_puts(b, "\r\n");
+			}
+			if (rc != FD_OK) {
+				json_decref(items);
+				return rc;
+			}
+		}
+		size_t n = json_array_size(items);
+		json_decref(items);
+		if (n < ERRORS_PAGE)
+			return FD_OK;
+	}
+}
+
+enum fd_err jobs_errors(struct req *r)
+{
+	enum fd_err rc = api_authorize(r, ACT_JOB_READ, ROLE_NONE, ROLE_NONE);
+	json_t *job = NULL;
+	if (rc != FD_OK || (rc = load_job(r, &job)) != FD_OK)
+		return rc;
+	const char *format = req_query(r, "format");
+	if (format && strcmp(format, "csv") != 0 && strcmp(format, "json") != 0) {
+		json_decref(job);
+		return api_bad_param(r, "format", "must be csv or json");
+	}
+	if (!format || strcmp(format, "json") == 0) {
+		long long after = 0;
+		const char *a = req_query(r, "after_line");
+		int limit = 0;
+		if ((a && util_parse_int(a, 0, INT64_MAX, &after) != FD_OK)) {
+			json_decref(job);
+			return api_bad_param(r, "after_line", "must be a line number");
+		}
+		if ((rc = api_limit(r, &limit)) != FD_OK) {
+			json_decref(job);
+			return rc;
+		}
+		json_t *items = NULL;
+		rc = store_job_errors(req_store(r), req_param(r, 1), after, limit, &items);
+		json_decref(job);
+		if (rc != FD_OK)
+			return reply_problem(r, rc, NULL, NULL);
+		return reply_json(r, 200, items);
+	}
+	json_decref(job);
+	struct buf b;
+	buf_init(&b, (size_t)256 * 1024 * 1024);
+	rc = buf_puts(&b, "line,field,detail,problem\r\n");
+	if (rc == FD_OK)
+		rc = collect_errors(r, req_param(r, 1), &b, 0, 1);
+	if (rc != FD_OK) {
+		buf_release(&b);
+		return reply_problem(r, rc, NULL, NULL);
+	}
+	size_t len = 0;
+	char *s = buf_detach(&b, &len);
+	return reply_take(r, 200, "text/csv; charset=utf-8", s, len);
+}
+
+enum fd_err jobs_failed_rows(struct req *r)
+{
+	enum fd_err rc = api_authorize(r, ACT_JOB_READ, ROLE_NONE, ROLE_NONE);
+	json_t *job = NULL;
+	if (rc != FD_OK || (rc = load_job(r, &job)) != FD_OK)
+		return rc;
+	json_t *params = json_object_get(job, "params");
+	const char *format = json_string_value(json_object_get(params, "format"));
+	int csv = format && strcmp(format, "csv") == 0;
+	struct buf b;
+	buf_init(&b, (size_t)256 * 1024 * 1024);
+	rc = FD_OK;
+	if (csv) {
+		rc = buf_puts(&b, json_string_value(json_object_get(params, "header")));
+		if (rc == FD_OK)
+			rc = buf_puts(&b, "\r\n");
+	}
+	json_decref(job);
+	if (rc == FD_OK)
+		rc = collect_errors(r, req_param(r, 1), &b, 1, csv);
+	if (rc != FD_OK) {
+		buf_release(&b);
+		return reply_problem(r, rc, NULL, NULL);
+	}
+	size_t len = 0;
+	char *s = buf_detach(&b, &len);
+	if (!s)
+		return reply_empty(r, 204);
+	return reply_take(r, 200, csv ? "text/csv; charset=utf-8" : "application/x-ndjson", s, len);
+}

@@ -1,0 +1,349 @@
+/*
+ * job_import.c - the "users.import" job: creates users from a CSV or
+ * JSON-lines file, or updates them when a row matches one by
+ * external_user_id (when the row has one) or else by email.
+ *
+ * Each batch of JOBS_BATCH rows is read from the job's cursor, every row
+ * checked as a bulk item is (user_items.c: field rules, the policy for the
+ * job's creator), and applied in one transaction with the job's progress
+ * and the rows that failed, so a resumed job starts exactly after the last
+ * batch that committed. A dry run checks every row and applies none.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/user_items.h"
+#include "core/csv.h"
+#include "core/util.h"
+#include "http/request.h"
+#include "jobs/jobs.h"
+
+#define LINE_MAX_BYTES CSV_RECORD_MAX
+
+struct row {
+	int64_t line;
+	char user_id[FD_UUID_LEN + 1]; /* the user the row matched */
+	char *raw;    /* owned: the row as in the file */
+	json_t *data; /* owned: its fields, NULL when the row failed to read */
+	struct user_item item;
+};
+
+struct batch {
+	struct row rows[JOBS_BATCH];
+	size_t n;
+	struct store_user_op ops[JOBS_BATCH];
+	size_t idx[JOBS_BATCH]; /* ops[k] is rows[idx[k]]'s */
+	size_t nops;
+	json_t *errors;
+};
+
+static void batch_clear(struct batch *b)
+{
+	for (size_t i = 0; i < b->n; i++) {
+		free(b->rows[i].raw);
+		json_decref(b->rows[i].data);
+		user_item_release(&b->rows[i].item);
+	}
+	json_decref(b->errors);
+	memset(b, 0, sizeof *b);
+}
+
+/* The principal the job acts for: its creator, as stored with the job. */
+static void principal_of(json_t *job, struct principal *p)
+{
+	json_t *a = json_object_get(job, "actor");
+	memset(p, 0, sizeof *p);
+	snprintf(p->org_id, sizeof p->org_id, "%s", json_string_value(json_object_get(job, "org_id")));
+	p->role = role_parse(json_string_value(json_object_get(a, "role")));
+	snprintf(p->actor_type, sizeof p->actor_type, "%s", json_string_value(json_object_get(a, "type")));
+	snprintf(p->actor_id, sizeof p->actor_id, "%s", json_string_value(json_object_get(a, "id")));
+	const char *name = json_string_value(json_object_get(a, "name"));
+	snprintf(p->actor_name, sizeof p->actor_name, "%s", name ? name : "");
+}
+
+static void row_fail(struct row *rw, const char *detail, json_t *errors)
+{
+	user_item_fail(&rw->item, "", FD_EINVALID, detail, errors, "");
+}
+
+/* Fills a row's data from a CSV record under the job's columns. */
+static void csv_row(struct row *rw, const struct csv_record *rec, json_t *columns)
+{
+	if (rec->n != json_array_size(columns)) {
+		char d[160];
+		snprintf(d, sizeof d, "the row has %zu fields; the header has %zu", rec->n, json_array_size(columns));
+		row_fail(rw, d, NULL);
+		return;
+	}
+	rw->data = json_object();
+	for (size_t i = 0; rw->data && i < rec->n; i++) {
+		const char *col = json_string_value(json_array_get(columns, i));
+		if (!col || !*col || !*rec->fields[i])
+			continue; /* an ignored column, or an empty cell: the field is not set */
+		json_t *v = json_string(csv_unguard(rec->fields[i]));
+		if (!v) { /* jansson takes only UTF-8 */
+			json_decref(rw->data);
+			rw->data = NULL;
+			row_fail(rw, "the row is not valid UTF-8 text",
+			         json_pack("[o]", problem_field(col, "is not valid UTF-8 text")));
+			return;
+		}
+		json_object_set_new(rw->data, col, v);
+	}
+}
+
+/* Fills a row's data from a JSON line. */
+static void jsonl_row(struct row *rw, const char *text)
+{
+	json_error_t err;
+	json_t *j = json_loads(text, JSON_REJECT_DUPLICATES, &err);
+	if (!json_is_object(j)) {
+		char d[200];
+		snprintf(d, sizeof d, j ? "the line must be a JSON object" : "malformed JSON at column %d: %s", err.column,
+		         err.text);
+		json_decref(j);
+		row_fail(rw, d, NULL);
+		return;
+	}
+	rw->data = j;
+}
+
+/* Looks the row's user up and prepares its write: an update of the user it
+ * matches, or a create. */
+static void prepare_row(struct store *st, const struct principal *who, const char *org_id, struct row *rw)
+{
+	json_t *ext = json_object_get(rw->data, "external_user_id"), *email = json_object_get(rw->data, "email");
+	const char *field = json_is_string(ext) ? "external_user_id" : "email";
+	json_t *key = json_is_string(ext) ? ext : email;
+	if (!json_is_string(key)) {
+		rw->item.data = rw->data;
+		row_fail(rw, "a row needs an external_user_id or an email, to find or create its user",
+		         json_pack("[oo]", problem_field("external_user_id", "or email is required"),
+		                   problem_field("email", "or external_user_id is required")));
+		return;
+	}
+	json_t *cur = NULL;
+	int64_t version = -1;
+	enum fd_err rc = store_user_find(st, org_id, field, json_string_value(key), &cur, &version);
+	if (rc != FD_OK && rc != FD_ENOTFOUND) {
+		user_item_fail(&rw->item, "", rc, "the row's user could not be looked up", NULL, "");
+		return;
+	}
+	if (cur && !json_is_null(json_object_get(cur, "deleted_at"))) {
+		json_decref(cur);
+		char d[160];
+		snprintf(d, sizeof d, "%s matches a deleted user; restore it first", field);
+		user_item_fail(&rw->item, "", FD_ECONFLICT, d, json_pack("[o]", problem_field(field, d)), "");
+		return;
+	}
+	if (cur)
+		snprintf(rw->user_id, sizeof rw->user_id, "%s", json_string_value(json_object_get(cur, "id")));
+	rw->item.kind = cur ? STORE_UOP_UPDATE : STORE_UOP_CREATE;
+	rw->item.id = cur ? rw->user_id : NULL;
+	rw->item.data = rw->data;
+	rw->item.if_match = -1;
+	user_item_prepare(&rw->item, who, org_id, cur, version, "");
+	json_decref(cur);
+}
+
+/* store_user_batch's settle: the ops' outcomes into the step. */
+static void settle(void *ctx, struct store_job_step *step)
+{
+	struct batch *b = ctx;
+	for (size_t k = 0; k < b->nops; k++) {
+		struct row *rw = &b->rows[b->idx[k]];
+		rw->item.op = b->ops[k];
+		b->ops[k].user = NULL;
+		user_item_result(&rw->item, "");
+		json_decref(rw->item.op.user);
+		rw->item.op.user = NULL;
+	}
+	step->succeeded = step->failed = 0;
+	json_array_clear(b->errors);
+	for (size_t i = 0; i < b->n; i++) {
+		struct row *rw = &b->rows[i];
+		if (!rw->item.problem) {
+			step->succeeded++;
+			continue;
+		}
+		step->failed++;
+		json_array_append_new(b->errors, json_pack("{sIsssO}", "line", (json_int_t)rw->line, "row", rw->raw,
+		                                           "error", rw->item.problem));
+	}
+	step->errors = b->errors;
+}
+
+/* The cursor after a batch: where the next one starts. */
+static char *cursor_text(int64_t offset, int64_t line)
+{
+	char *s = malloc(64);
+	if (s)
+		snprintf(s, 64, "{\"offset\":%lld,\"line\":%lld}", (long long)offset, (long long)line);
+	return s;
+}
+
+/* Reads the next line of a JSON-lines file (without its line break) into
+ * line (LINE_MAX_BYTES + 1). 1: a line; 0: the end; -1: too long (skipped). */
+static int read_line(FILE *f, char *line, int64_t *offset)
+{
+	size_t n = 0;
+	int c, too_long = 0;
+	while ((c = getc_unlocked(f)) != EOF) {
+		(*offset)++;
+		if (c == '\n')
+			break;
+		if (n < LINE_MAX_BYTES)
+			line[n++] = (char)c;
+		else
+			too_long = 1;
+	}
+	if (c == EOF && n == 0 && !too_long)
+		return 0;
+	if (n && line[n - 1] == '\r')
+		n--;
+	line[n] = '\0';
+	return too_long ? -1 : 1;
+}
+
+enum fd_err job_import_run(struct jobs *j, json_t *job, const char **state, char *error, size_t error_len)
+{
+	struct store *st = jobs_store(j);
+	const char *id = json_string_value(json_object_get(job, "id"));
+	const char *org_id = json_string_value(json_object_get(job, "org_id"));
+	json_t *params = json_object_get(job, "params"), *cursor = json_object_get(job, "cursor");
+	const char *format = json_string_value(json_object_get(params, "format"));
+	const char *input = json_string_value(json_object_get(params, "input"));
+	json_t *columns = json_object_get(params, "columns");
+	int dry = json_is_true(json_object_get(params, "dry_run"));
+	int csv = format && strcmp(format, "csv") == 0;
+	if (!input || (csv && !json_is_array(columns))) {
+		snprintf(error, error_len, "the job's parameters are incomplete");
+		return FD_EINVALID;
+	}
+	int64_t offset = json_integer_value(json_object_get(cursor, "offset"));
+	int64_t line = json_integer_value(json_object_get(cursor, "line"));
+	if (!json_is_object(cursor)) {
+		offset = json_integer_value(json_object_get(params, "data_offset"));
+		line = json_integer_value(json_object_get(params, "data_line"));
+	}
+	char path[1024];
+	snprintf(path, sizeof path, "%s/%s", jobs_dir(j), input);
+	FILE *f = fopen(path, "rb");
+	if (!f) {
+		snprintf(error, error_len, "the job's input file is gone");
+		return FD_EIO;
+	}
+	struct principal who;
+	principal_of(job, &who);
+	json_t *actor = json_object_get(job, "actor");
+	struct store_actor a = {
+	    .type = json_string_value(json_object_get(actor, "type")),
+	    .id = json_string_value(json_object_get(actor, "id")),
+	    .name = json_string_value(json_object_get(actor, "name")),
+	    .request_id = json_string_value(json_object_get(actor, "request_id")),
+	};
+	struct csv_reader *rd = csv ? csv_reader_new(f) : NULL;
+	struct batch *b = calloc(1, sizeof *b);
+	char *text = csv ? NULL : malloc(LINE_MAX_BYTES + 1);
+	enum fd_err rc = (csv ? !!rd : !!text) && b ? FD_OK : FD_ENOMEM;
+	if (rc == FD_OK)
+		rc = csv ? csv_reader_seek(rd, offset, line) : (fseeko(f, offset, SEEK_SET) == 0 ? FD_OK : FD_EIO);
+	int eof = 0;
+	while (rc == FD_OK && !eof) {
+		if (jobs_stopping(j)) {
+			rc = FD_EBUSY;
+			break;
+		}
+		json_t *now = NULL;
+		if (store_job_get(st, NULL, id, &now) == FD_OK && json_is_true(json_object_get(now, "cancel_requested"))) {
+			json_decref(now);
+			*state = "cancelled";
+			break;
+		}
+		json_decref(now);
+		b->errors = json_array();
+		while (b->n < JOBS_BATCH) {
+			struct row *rw = &b->rows[b->n];
+			rw->item.kind = STORE_UOP_CREATE;
+			rw->item.if_match = -1;
+			if (csv) {
+				struct csv_record rec;
+				const char *why = NULL;
+				enum fd_err r = csv_next(rd, &rec, &why);
+				if (r == FD_ENOTFOUND) {
+					eof = 1;
+					break;
+				}
+				if (r == FD_EIO) {
+					rc = r;
+					break;
+				}
+				offset = rec.end;
+				line = rec.next_line;
+				if (r == FD_OK && rec.n == 1 && !*rec.fields[0])
+					continue; /* a blank line */
+				rw->line = rec.line;
+				rw->raw = strndup(rec.raw, rec.raw_len);
+				b->n++;
+				if (r == FD_EINVALID)
+					row_fail(rw, why, NULL);
+				else
+					csv_row(rw, &rec, columns);
+			} else {
+				int r = read_line(f, text, &offset);
+				if (r == 0) {
+					eof = 1;
+					break;
+				}
+				int64_t this_line = line++;
+				if (r == 1 && !text[strspn(text, " \t")])
+					continue; /* a blank line */
+				rw->line = this_line;
+				rw->raw = strdup(r == 1 ? text : "");
+				b->n++;
+				if (r < 0)
+					row_fail(rw, "the line is longer than 64 KiB", NULL);
+				else
+					jsonl_row(rw, text);
+			}
+			if (rw->data)
+				prepare_row(st, &who, org_id, rw);
+		}
+		char *cur = cursor_text(offset, line);
+		struct store_job_step step = {
+		    .job_id = id, .cursor = cur, .processed = (int64_t)b->n, .total = -1, .settle = settle, .ctx = b};
+		if (rc == FD_OK && !cur)
+			rc = FD_ENOMEM;
+		if (rc == FD_OK) {
+			for (size_t i = 0; i < b->n; i++) {
+				if (!b->rows[i].item.problem && !dry) {
+					b->ops[b->nops] = b->rows[i].item.op;
+					b->idx[b->nops++] = i;
+				}
+			}
+			if (b->nops)
+				rc = store_user_batch(st, &a, org_id, b->ops, b->nops, 0, &step);
+			else {
+				settle(b, &step);
+				rc = store_job_progress(st, &step);
+			}
+		}
+		free(cur);
+		batch_clear(b);
+		if (rc == FD_OK)
+			jobs_progress(j);
+	}
+	if (rc == FD_ECONFLICT) { /* the job stopped running under us (cancelled and ended) */
+		*state = "cancelled";
+		rc = FD_OK;
+	}
+	if (rc != FD_OK && rc != FD_EBUSY && !error[0])
+		snprintf(error, error_len, "the import stopped at line %lld (%s); it can be run again from there",
+		         (long long)line, fd_err_name(rc));
+	free(text);
+	free(b);
+	csv_reader_free(rd);
+	fclose(f);
+	return rc;
+}

@@ -1,0 +1,50 @@
+/*
+ * jobs.h - background jobs: work too big for one request (an import of a
+ * million users, an export), run by a few worker threads, batch by batch.
+ *
+ * A job lives in the store (store.h, "background jobs"); its files (the
+ * uploaded input, the export's output) live in the jobs directory. Each
+ * batch commits its work and the job's progress in one transaction, so a
+ * job cut short by a crash or a stop resumes at its next batch when the
+ * server starts again, with nothing applied twice and nothing lost.
+ *
+ * Kinds: "users.import" (job_import.c).
+ */
+#ifndef FD_JOBS_H
+#define FD_JOBS_H
+
+#include <jansson.h>
+
+#include "core/err.h"
+#include "store/store.h"
+
+#define JOBS_BATCH 1000 /* rows per batch: per transaction, and per progress step */
+
+struct jobs;
+
+/* Starts workers threads running st's jobs, keeping files in dir (created
+ * if missing, mode 0700). on_progress(arg) is called after every step. */
+enum fd_err jobs_start(struct store *st, const char *dir, int workers, void (*on_progress)(void *), void *arg,
+                       struct jobs **out /* OUT */);
+/* Stops the workers after their current batch; running jobs stay running
+ * in the store and resume at the next start. */
+void jobs_stop(struct jobs *j);
+/* Wakes a worker: a job was queued. */
+void jobs_kick(struct jobs *j);
+/* The jobs directory (borrowed). */
+const char *jobs_dir(const struct jobs *j);
+
+/* --- for the job kinds --- */
+struct store *jobs_store(struct jobs *j);
+/* 1 once the workers are stopping: a job returns at its next batch. */
+int jobs_stopping(struct jobs *j);
+void jobs_progress(struct jobs *j);
+
+/* A job kind's run: works from the job's cursor to the end, a batch at a
+ * time. FD_OK: done (or cancelled: *state says which). FD_EBUSY: the server
+ * is stopping, the job stays running. Other errors fail the job, with
+ * error (a sentence, error_len bytes) saying why. */
+typedef enum fd_err (*job_run_fn)(struct jobs *j, json_t *job, const char **state, char *error, size_t error_len);
+enum fd_err job_import_run(struct jobs *j, json_t *job, const char **state, char *error, size_t error_len);
+
+#endif
