@@ -211,9 +211,9 @@ enum fd_err users_import(struct req *r)
 		json_object_set_new(params, "data_line", json_integer(1));
 		total = lines;
 	}
-	char input[FD_UUID_LEN + 8], path[1024];
-	util_uuid(input);
-	strcat(input, ".in");
+	char uuid[FD_UUID_LEN + 1], input[FD_UUID_LEN + 8], path[1024];
+	util_uuid(uuid);
+	snprintf(input, sizeof input, "%s.in", uuid);
 	snprintf(path, sizeof path, "%s/%s", jobs_dir(jobs), input);
 	json_object_set_new(params, "input", json_string(input));
 	if (req_take_upload(r, path) != FD_OK) {

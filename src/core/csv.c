@@ -97,21 +97,15 @@ enum fd_err csv_next(struct csv_reader *r, struct csv_record *rec, const char **
 	r->data.len = 0;
 	r->nfields = 0;
 	r->why = NULL;
-	if (r->at_start) { /* a UTF-8 byte order mark */
+	if (r->at_start) { /* a UTF-8 byte order mark: skipped; anything else is read again as data */
 		r->at_start = 0;
-		int c1 = getc_unlocked(r->f);
-		if (c1 == 0xEF) {
-			int c2 = getc_unlocked(r->f), c3 = getc_unlocked(r->f);
-			if (c2 == 0xBB && c3 == 0xBF)
-				r->offset += 3;
-			else {
-				fail(r, "the file starts with bytes that are not UTF-8 text");
-				if (c3 != EOF)
-					ungetc(c3, r->f); /* only one byte of push-back is sure: the record fails anyway */
-			}
-		} else if (c1 != EOF) {
-			ungetc(c1, r->f);
-		}
+		unsigned char bom[3];
+		off_t at = ftello(r->f);
+		size_t got = fread(bom, 1, 3, r->f);
+		if (got == 3 && bom[0] == 0xEF && bom[1] == 0xBB && bom[2] == 0xBF)
+			r->offset += 3;
+		else if (at < 0 || fseeko(r->f, at, SEEK_SET) != 0)
+			return FD_EIO;
 	}
 	rec->line = r->line;
 	rec->offset = r->offset;

@@ -122,7 +122,8 @@ static struct bucket *find(struct ratelimit *rl, struct slot *s, const char *id,
 	struct bucket *b = calloc(1, sizeof *b);
 	if (!b)
 		return NULL;
-	strncpy(b->id, id, RL_ID_MAX);
+	size_t n = strlen(id);
+	memcpy(b->id, id, n < RL_ID_MAX ? n : RL_ID_MAX);
 	b->tokens = rl->burst;
 	b->at_ns = now;
 	b->next = s->head;
@@ -168,6 +169,19 @@ int ratelimit_take(struct ratelimit *rl, const char *id, double cost, uint64_t n
 int ratelimit_peek(struct ratelimit *rl, const char *id, uint64_t now_ns, struct rl_state *out)
 {
 	return take(rl, id, 1, 0, now_ns, out);
+}
+
+void ratelimit_give(struct ratelimit *rl, const char *id, double amount, uint64_t now_ns)
+{
+	struct slot *s = &rl->slots[hash(id) % RL_SLOTS];
+	pthread_mutex_lock(&s->mu);
+	struct bucket *b = find(rl, s, id, now_ns);
+	if (b) {
+		b->tokens += amount;
+		if (b->tokens > rl->burst)
+			b->tokens = rl->burst;
+	}
+	pthread_mutex_unlock(&s->mu);
 }
 
 void ratelimit_reset(struct ratelimit *rl, const char *id)

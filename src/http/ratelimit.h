@@ -38,6 +38,8 @@ double ratelimit_burst(const struct ratelimit *rl);
 int ratelimit_take(struct ratelimit *rl, const char *id, double cost, uint64_t now_ns, struct rl_state *out);
 /* 1 when id's bucket holds at least one token; takes nothing. */
 int ratelimit_peek(struct ratelimit *rl, const char *id, uint64_t now_ns, struct rl_state *out);
+/* Gives amount tokens back to id's bucket (never past the burst). */
+void ratelimit_give(struct ratelimit *rl, const char *id, double amount, uint64_t now_ns);
 /* Forgets id's bucket (it is full again). */
 void ratelimit_reset(struct ratelimit *rl, const char *id);
 

@@ -53,6 +53,7 @@ struct req {
 
 	struct idem *idem; /* owned: the Idempotency-Key state of a POST that has one */
 	int rl_set;        /* rl holds the caller's bucket after this request's charges */
+	double rl_charged; /* what this request has taken from the bucket */
 	double rl_remaining, rl_reset;
 
 	const struct principal *principal; /* NULL until authenticated */

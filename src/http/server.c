@@ -116,7 +116,22 @@ enum fd_err req_charge(struct req *r, double cost)
 	if (!srv->rl || !r->principal || cost <= 0)
 		return FD_OK;
 	struct rl_state st;
-	int ok = ratelimit_take(srv->rl, r->principal->actor_id, cost, util_mono_ns(), &st);
+	const char *id = r->principal->actor_id;
+	uint64_t now = util_mono_ns();
+	double burst = ratelimit_burst(srv->rl);
+	if (r->rl_charged + cost > burst) /* a request never weighs more than the burst: a full bucket admits it */
+		cost = burst - r->rl_charged;
+	int ok = cost <= 0 || ratelimit_take(srv->rl, id, cost, now, &st);
+	if (!ok && r->rl_charged > 0) { /* a refused request costs nothing: try its whole weight at once */
+		ratelimit_give(srv->rl, id, r->rl_charged, now);
+		cost += r->rl_charged;
+		r->rl_charged = 0;
+		ok = ratelimit_take(srv->rl, id, cost, now, &st);
+	}
+	if (cost <= 0)
+		ratelimit_peek(srv->rl, id, now, &st);
+	if (ok)
+		r->rl_charged += cost > 0 ? cost : 0;
 	r->rl_set = 1;
 	r->rl_remaining = st.remaining;
 	r->rl_reset = st.reset;
@@ -126,7 +141,7 @@ enum fd_err req_charge(struct req *r, double cost)
 	snprintf(d, sizeof d,
 	         "this credential's rate limit (%.0f requests a second, %.0f at once) is used up; this request weighs "
 	         "%.0f; retry after the Retry-After seconds",
-	         ratelimit_rate(srv->rl), ratelimit_burst(srv->rl), cost);
+	         ratelimit_rate(srv->rl), burst, cost);
 	reply_too_many(r, st.retry_after, d);
 	return FD_ETOOMANY;
 }
@@ -569,8 +584,9 @@ enum fd_err server_start(const struct server_config *cfg, struct store *st, cons
 	s->fail_addr = ratelimit_new(1.0 / THROTTLE_ADDR_EVERY, THROTTLE_ADDR_BURST);
 	if (cfg->rate > 0) {
 		s->rl = ratelimit_new(cfg->rate, cfg->burst >= 1 ? cfg->burst : cfg->rate);
-		snprintf(s->rl_policy, sizeof s->rl_policy, "\"per-credential\";q=%.0f;w=%.0f", ratelimit_burst(s->rl),
-		         ratelimit_burst(s->rl) / cfg->rate + 0.4999);
+		long long w = (long long)(ratelimit_burst(s->rl) / cfg->rate + 0.5); /* seconds a full burst takes to refill */
+		snprintf(s->rl_policy, sizeof s->rl_policy, "\"per-credential\";q=%.0f;w=%lld", ratelimit_burst(s->rl),
+		         w > 0 ? w : 1);
 	}
 	if (!s->fail_account || !s->fail_addr || (cfg->rate > 0 && !s->rl)) {
 		server_free(s);

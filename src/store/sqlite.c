@@ -1099,6 +1099,27 @@ static const char *unique_field(struct conn *c)
 	return NULL;
 }
 
+/* The user a create just inserted, as user_read would read it back
+ * (without the read): the id, the org, the fields sent, the times. */
+static json_t *user_as_inserted(const char *id, const char *org_id, json_t *fields, const char *now)
+{
+	json_t *u = json_object();
+	if (!u)
+		return NULL;
+	json_t *role = json_object_get(fields, "role");
+	json_object_set_new(u, "id", json_string(id));
+	json_object_set_new(u, "org_id", json_string(org_id));
+	json_object_set_new(u, "role", json_string(json_is_string(role) ? json_string_value(role) : "user"));
+	for (int i = 1; store_user_writable[i]; i++) {
+		json_t *v = json_object_get(fields, store_user_writable[i]);
+		json_object_set(u, store_user_writable[i], json_is_string(v) ? v : json_null());
+	}
+	json_object_set_new(u, "created_at", json_string(now));
+	json_object_set_new(u, "updated_at", json_string(now));
+	json_object_set_new(u, "deleted_at", json_null());
+	return u;
+}
+
 enum fd_err sq_user_insert(struct conn *c, const struct store_actor *a, const char *org_id, json_t *fields,
                            const char *now, char *id, const char **conflict_field)
 {
@@ -1121,14 +1142,11 @@ enum fd_err sq_user_insert(struct conn *c, const struct store_actor *a, const ch
 			*conflict_field = unique_field(c);
 		return rc;
 	}
-	struct user_row row = {0};
-	enum fd_err rc = user_read(c, org_id, id, &row);
-	if (rc != FD_OK)
-		return rc;
-	json_t *changes = store_user_diff(NULL, row.obj);
-	rc = sq_audit(c, a, org_id, now, "user.create", "user", id, changes);
+	json_t *user = user_as_inserted(id, org_id, fields, now);
+	json_t *changes = user ? store_user_diff(NULL, user) : NULL;
+	enum fd_err rc = changes ? sq_audit(c, a, org_id, now, "user.create", "user", id, changes) : FD_ENOMEM;
 	json_decref(changes);
-	json_decref(row.obj);
+	json_decref(user);
 	return rc;
 }
 
@@ -1225,12 +1243,11 @@ static enum fd_err user_create_in(struct conn *c, const struct store_actor *a, c
                                   struct store_user_op *op)
 {
 	enum fd_err rc = sq_user_insert(c, a, org_id, op->fields, now, op->new_id, &op->conflict_field);
-	struct user_row row = {0};
-	if (rc == FD_OK)
-		rc = user_read(c, org_id, op->new_id, &row);
-	if (rc == FD_OK)
-		user_hand_out(&row, op, 1);
-	return rc;
+	if (rc != FD_OK)
+		return rc;
+	op->user = user_as_inserted(op->new_id, org_id, op->fields, now);
+	op->version = 1; /* a new row's version */
+	return op->user ? FD_OK : FD_ENOMEM;
 }
 
 static enum fd_err user_update_in(struct conn *c, const struct store_actor *a, const char *org_id, const char *now,

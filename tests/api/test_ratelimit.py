@@ -304,10 +304,7 @@ class LimitedTest(OwnServerCase):
         self.assertEqual(r.body["succeeded"], 10, r)
         self.assertEqual(self.ratelimit(r)[0], 0)
 
-    # BUG: a bulk larger than the burst is refused (429) even with a full bucket. The
-    # request is first charged 1 and the items then charged n - 1, capped at the burst,
-    # against a bucket that now holds burst - 1, so it can never pass.
-    @unittest.expectedFailure
+    # Regression: a request never weighs more than the burst, so a full bucket admits it.
     def test_a_bulk_larger_than_the_burst_is_admitted_with_a_full_bucket(self):
         tok = self.fresh_token()
         body = self.bulk_creates(12, "twelve")
@@ -337,9 +334,7 @@ class RoundedWindowTest(OwnServerCase):
         self.assertEqual(self.policy(r)[0], 10)
         self.assertEqual(self.ratelimit(r), (9, 1))
 
-    # BUG: w is B/N + 0.4999 printed with %.0f, which rounds again: 10/3 = 3.33 gives w=4
-    # (any fraction above ~0.0001 is rounded up), not round(10/3) = 3.
-    @unittest.expectedFailure
+    # Regression: w is round(B/N), not rounded up.
     def test_policy_window_is_burst_over_rate_rounded(self):
         r = self.S.get(self.org.users, token=self.fresh_token())
         self.assertEqual(r.status, 200, r)
@@ -362,11 +357,7 @@ class SlowRefillTest(OwnServerCase):
         self.assertTooMany(r)
         self.assertStored(self.emails(second), False)
 
-    # BUG: the same bulk retried after Retry-After is refused again. The refused request
-    # keeps the one request it was charged before its items were weighed, and Retry-After
-    # is computed from the bucket after that charge, so it is about one request (1 s here)
-    # short whenever its rounding up adds less than that.
-    @unittest.expectedFailure
+    # Regression: a refused request costs nothing, and Retry-After is for its whole weight.
     def test_a_refused_bulk_retried_after_retry_after_succeeds(self):
         tok = self.fresh_token()
         first = self.bulk_creates(8, "ra8")
