@@ -121,7 +121,7 @@ static enum fd_err map_header(const struct csv_record *h, json_t **columns, json
 		json_array_append_new(*columns, json_string(name));
 	}
 	if (!has_key)
-		json_array_append_new(*errors, json_pack("{sssss}", "field", "email", "in", "header", "detail",
+		json_array_append_new(*errors, json_pack("{ssssss}", "field", "email", "in", "header", "detail",
 		                                         "the header needs email or external_user_id, to match users"));
 	return json_array_size(*errors) ? FD_EINVALID : FD_OK;
 }

@@ -235,3 +235,40 @@ int util_secret_eq(const char *a, const char *b)
 		return 0;
 	return sodium_memcmp(a, b, la) == 0;
 }
+
+/* The length of the valid UTF-8 sequence at s, 0 if it is not one. */
+static size_t utf8_seq(const unsigned char *s)
+{
+	if (s[0] < 0x80)
+		return 1;
+	size_t n = s[0] >= 0xF0 && s[0] <= 0xF4 ? 4 : s[0] >= 0xE0 ? 3 : s[0] >= 0xC2 && s[0] <= 0xDF ? 2 : 0;
+	if (!n || (s[0] >= 0xF0 && n != 4))
+		return 0;
+	for (size_t i = 1; i < n; i++) {
+		if ((s[i] & 0xC0) != 0x80)
+			return 0;
+	}
+	if ((n == 3 && s[0] == 0xE0 && s[1] < 0xA0) || (n == 3 && s[0] == 0xED && s[1] >= 0xA0) ||
+	    (n == 4 && s[0] == 0xF0 && s[1] < 0x90) || (n == 4 && s[0] == 0xF4 && s[1] >= 0x90))
+		return 0; /* overlong, surrogate or past U+10FFFF */
+	return n;
+}
+
+const char *util_utf8_lossy(const char *s, char *out, size_t n)
+{
+	size_t o = 0;
+	const unsigned char *p = (const unsigned char *)s;
+	while (*p && n) {
+		size_t k = utf8_seq(p);
+		const char *put = k ? (const char *)p : "\xEF\xBF\xBD";
+		size_t len = k ? k : 3;
+		if (o + len + 1 > n)
+			break;
+		memcpy(out + o, put, len);
+		o += len;
+		p += k ? k : 1;
+	}
+	if (n)
+		out[o] = '\0';
+	return out;
+}

@@ -52,6 +52,10 @@ enum fd_err util_b64url_decode(const char *s, char **out /* OUT */, size_t *len 
 /* Parses a decimal integer in [min, max] with nothing after it. */
 enum fd_err util_parse_int(const char *s, long long min, long long max, long long *out /* OUT */);
 
+/* s with every byte that is not part of valid UTF-8 replaced by U+FFFD,
+ * into out (n bytes, truncated to fit). Returns out. */
+const char *util_utf8_lossy(const char *s, char *out, size_t n);
+
 /* Constant-time string equality for secrets of equal or unequal length. */
 int util_secret_eq(const char *a, const char *b);
 

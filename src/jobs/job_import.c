@@ -36,6 +36,7 @@ struct batch {
 	size_t idx[JOBS_BATCH]; /* ops[k] is rows[idx[k]]'s */
 	size_t nops;
 	json_t *errors;
+	char lossy[4 * CSV_RECORD_MAX + 1];
 };
 
 static void batch_clear(struct batch *b)
@@ -168,8 +169,12 @@ static void settle(void *ctx, struct store_job_step *step)
 			continue;
 		}
 		step->failed++;
-		json_array_append_new(b->errors, json_pack("{sIsssO}", "line", (json_int_t)rw->line, "row", rw->raw,
-		                                           "error", rw->item.problem));
+		/* a row that is not UTF-8 is kept with its bad bytes as U+FFFD, so it is still reported */
+		json_t *raw = json_string(rw->raw);
+		if (!raw)
+			raw = json_string(util_utf8_lossy(rw->raw, b->lossy, sizeof b->lossy));
+		json_array_append_new(b->errors, json_pack("{sIsosO}", "line", (json_int_t)rw->line, "row",
+		                                           raw ? raw : json_string(""), "error", rw->item.problem));
 	}
 	step->errors = b->errors;
 }
