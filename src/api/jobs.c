@@ -318,6 +318,7 @@ enum fd_err jobs_cancel(struct req *r)
 		return reply_problem(r, FD_ECONFLICT, d, NULL);
 	}
 	json_decref(job);
+	job = NULL;
 	struct store_actor a = api_actor(r);
 	rc = store_job_cancel(req_store(r), &a, req_param(r, 0), req_param(r, 1), &job);
 	if (rc != FD_OK)

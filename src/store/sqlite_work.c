@@ -26,6 +26,30 @@ static void copy_text(char *dst, size_t n, sqlite3_stmt *s, int i)
 	snprintf(dst, n, "%s", v ? v : "");
 }
 
+/* Ends the caller's transaction: commits when rc is FD_OK, else rolls back.
+ * Returns the outcome. */
+static enum fd_err tx_end(struct conn *c, enum fd_err rc)
+{
+	if (rc == FD_OK)
+		return sq_tx_commit(c);
+	sq_tx_rollback(c);
+	return rc;
+}
+
+/* Begins a write transaction and prepares the one statement it runs; the
+ * caller binds *s and ends with tx_end(*c, sq_step_write(*s)). */
+static enum fd_err tx_prep(struct store *st, const char *sql, struct conn **c, sqlite3_stmt **s)
+{
+	*c = sq_get(st);
+	if (!*c)
+		return FD_EIO;
+	enum fd_err rc = sq_tx_begin(*c);
+	if (rc != FD_OK)
+		return rc;
+	*s = sq_prep(*c, sql);
+	return *s ? FD_OK : tx_end(*c, FD_EIO);
+}
+
 static enum fd_err sq_idem_claim(struct store *st, const char *id, const char *fingerprint, const char *owner,
                                  int64_t now_ms, int64_t ttl_ms, struct store_idem *prev)
 {
@@ -86,34 +110,21 @@ static enum fd_err sq_idem_claim(struct store *st, const char *id, const char *f
 	sqlite3_bind_int64(s, 4, now_ms);
 	rc = sq_step_write(s);
 out:
-	if (rc == FD_OK)
-		return sq_tx_commit(c);
-	sq_tx_rollback(c);
-	return rc;
+	return tx_end(c, rc);
 }
 
 /* Runs one write statement on id (and an optional blob) in its own transaction. */
 static enum fd_err idem_write(struct store *st, const char *sql, const char *id, const void *blob, size_t len)
 {
-	struct conn *c = sq_get(st);
-	if (!c)
-		return FD_EIO;
-	enum fd_err rc = sq_tx_begin(c);
+	struct conn *c;
+	sqlite3_stmt *s;
+	enum fd_err rc = tx_prep(st, sql, &c, &s);
 	if (rc != FD_OK)
 		return rc;
-	sqlite3_stmt *s = sq_prep(c, sql);
-	if (!s) {
-		sq_tx_rollback(c);
-		return FD_EIO;
-	}
 	sq_bind_text(s, 1, id);
 	if (blob)
 		sqlite3_bind_blob64(s, 2, blob, len, SQLITE_STATIC);
-	rc = sq_step_write(s);
-	if (rc == FD_OK)
-		return sq_tx_commit(c);
-	sq_tx_rollback(c);
-	return rc;
+	return tx_end(c, sq_step_write(s));
 }
 
 static enum fd_err sq_idem_finish(struct store *st, const char *id, const void *reply, size_t len)
@@ -128,26 +139,15 @@ static enum fd_err sq_idem_release(struct store *st, const char *id)
 
 static enum fd_err sq_idem_sweep(struct store *st, int64_t before_ms, int batch)
 {
-	struct conn *c = sq_get(st);
-	if (!c)
-		return FD_EIO;
-	enum fd_err rc = sq_tx_begin(c);
+	struct conn *c;
+	sqlite3_stmt *s;
+	enum fd_err rc = tx_prep(st, SQL_IDEM_SWEEP, &c, &s);
 	if (rc != FD_OK)
 		return rc;
-	sqlite3_stmt *s = sq_prep(c, SQL_IDEM_SWEEP);
-	if (!s) {
-		sq_tx_rollback(c);
-		return FD_EIO;
-	}
 	sqlite3_bind_int64(s, 1, before_ms);
 	sqlite3_bind_int(s, 2, batch);
-	rc = sq_step_write(s);
-	if (rc == FD_OK)
-		return sq_tx_commit(c);
-	sq_tx_rollback(c);
-	return rc;
+	return tx_end(c, sq_step_write(s));
 }
-
 
 /* ---------------------------------------------------------------- jobs */
 
@@ -224,6 +224,7 @@ static json_t *job_from_stmt(sqlite3_stmt *s)
 
 static enum fd_err job_read(struct conn *c, const char *org_id, const char *job_id, json_t **job)
 {
+	*job = NULL;
 	sqlite3_stmt *s = sq_prep(c, SQL_JOB_GET);
 	if (!s)
 		return FD_EIO;
@@ -240,9 +241,21 @@ static enum fd_err job_read(struct conn *c, const char *org_id, const char *job_
 	return rc;
 }
 
+/* tx_end for a call that hands out *job: on failure the caller gets none. */
+static enum fd_err job_tx_end(struct conn *c, enum fd_err rc, json_t **job)
+{
+	rc = tx_end(c, rc);
+	if (rc != FD_OK && *job) {
+		json_decref(*job);
+		*job = NULL;
+	}
+	return rc;
+}
+
 static enum fd_err sq_job_create(struct store *st, const struct store_actor *a, const char *org_id, const char *kind,
                                  json_t *params, json_t *actor, int64_t total, json_t **job)
 {
+	*job = NULL;
 	struct conn *c = sq_get(st);
 	if (!c)
 		return FD_EIO;
@@ -282,11 +295,7 @@ static enum fd_err sq_job_create(struct store *st, const struct store_actor *a, 
 out:
 	free(p);
 	free(ac);
-	if (rc == FD_OK)
-		rc = sq_tx_commit(c);
-	if (rc != FD_OK)
-		sq_tx_rollback(c);
-	return rc;
+	return job_tx_end(c, rc, job);
 }
 
 static enum fd_err sq_job_get(struct store *st, const char *org_id, const char *job_id, json_t **job)
@@ -329,6 +338,7 @@ static enum fd_err sq_job_list(struct store *st, const char *org_id, int limit, 
 
 static enum fd_err sq_job_next(struct store *st, json_t *busy, json_t **job)
 {
+	*job = NULL;
 	struct conn *c = sq_get(st);
 	if (!c)
 		return FD_EIO;
@@ -366,10 +376,7 @@ static enum fd_err sq_job_next(struct store *st, json_t *busy, json_t **job)
 		rc = job_read(c, NULL, id, job);
 out:
 	free(b);
-	if (rc == FD_OK)
-		return sq_tx_commit(c);
-	sq_tx_rollback(c);
-	return rc;
+	return job_tx_end(c, rc, job);
 }
 
 enum fd_err sq_job_step(struct conn *c, const struct store_job_step *step, const char *now)
@@ -429,42 +436,29 @@ static enum fd_err sq_job_progress(struct store *st, const struct store_job_step
 	enum fd_err rc = sq_tx_begin(c);
 	if (rc != FD_OK)
 		return rc;
-	rc = sq_job_step(c, step, now);
-	if (rc == FD_OK)
-		return sq_tx_commit(c);
-	sq_tx_rollback(c);
-	return rc;
+	return tx_end(c, sq_job_step(c, step, now));
 }
 
 static enum fd_err sq_job_finish(struct store *st, const char *job_id, const char *state, const char *error)
 {
-	struct conn *c = sq_get(st);
-	if (!c)
-		return FD_EIO;
 	char now[FD_TIME_LEN + 1];
 	util_now_rfc3339(now);
-	enum fd_err rc = sq_tx_begin(c);
+	struct conn *c;
+	sqlite3_stmt *s;
+	enum fd_err rc = tx_prep(st, SQL_JOB_FINISH, &c, &s);
 	if (rc != FD_OK)
 		return rc;
-	sqlite3_stmt *s = sq_prep(c, SQL_JOB_FINISH);
-	if (!s) {
-		sq_tx_rollback(c);
-		return FD_EIO;
-	}
 	sq_bind_text(s, 1, job_id);
 	sq_bind_text(s, 2, state);
 	sq_bind_text(s, 3, error);
 	sq_bind_text(s, 4, now);
-	rc = sq_step_write(s);
-	if (rc == FD_OK)
-		return sq_tx_commit(c);
-	sq_tx_rollback(c);
-	return rc;
+	return tx_end(c, sq_step_write(s));
 }
 
 static enum fd_err sq_job_cancel(struct store *st, const struct store_actor *a, const char *org_id,
                                  const char *job_id, json_t **job)
 {
+	*job = NULL;
 	struct conn *c = sq_get(st);
 	if (!c)
 		return FD_EIO;
@@ -496,10 +490,7 @@ static enum fd_err sq_job_cancel(struct store *st, const struct store_actor *a, 
 	json_decref(before);
 	if (rc == FD_OK)
 		rc = job_read(c, org_id, job_id, job);
-	if (rc == FD_OK)
-		return sq_tx_commit(c);
-	sq_tx_rollback(c);
-	return rc;
+	return job_tx_end(c, rc, job);
 }
 
 static enum fd_err sq_job_errors(struct store *st, const char *job_id, int64_t after_line, int limit, json_t **items)
