@@ -214,19 +214,6 @@ static void items_free(struct user_item *items, size_t n)
 	free(items);
 }
 
-static enum fd_err parse_atomic(struct req *r, int *atomic)
-{
-	const char *s = req_query(r, "atomic");
-	*atomic = 0;
-	if (!s || strcmp(s, "false") == 0 || strcmp(s, "0") == 0)
-		return FD_OK;
-	if (strcmp(s, "true") == 0 || strcmp(s, "1") == 0) {
-		*atomic = 1;
-		return FD_OK;
-	}
-	return api_bad_param(r, "atomic", "must be true or false");
-}
-
 /* Reads {"items": [...]}: FD_OK with the array borrowed from body. */
 static enum fd_err read_items(struct req *r, json_t *body, json_t **arr)
 {
@@ -256,8 +243,9 @@ enum fd_err users_bulk(struct req *r)
 		return rc;
 	int atomic = 0;
 	json_t *body = NULL, *arr = NULL;
-	if ((rc = parse_atomic(r, &atomic)) != FD_OK || (rc = req_json_body(r, &body)) != FD_OK)
+	if ((rc = api_bool_param(r, "atomic", &atomic)) != FD_OK || (rc = req_json_body(r, &body)) != FD_OK)
 		return rc;
+	atomic = atomic == 1;
 	if ((rc = read_items(r, body, &arr)) != FD_OK) {
 		json_decref(body);
 		return rc;

@@ -111,6 +111,21 @@ int api_if_none_match(struct req *r, int64_t version)
 	return api_if_none_match_tag(r, tag);
 }
 
+enum fd_err api_bool_param(struct req *r, const char *name, int *out)
+{
+	const char *s = req_query(r, name);
+	*out = -1;
+	if (!s)
+		return FD_OK;
+	if (strcmp(s, "true") == 0 || strcmp(s, "1") == 0)
+		*out = 1;
+	else if (strcmp(s, "false") == 0 || strcmp(s, "0") == 0)
+		*out = 0;
+	else
+		return api_bad_param(r, name, "must be true or false");
+	return FD_OK;
+}
+
 enum fd_err api_limit(struct req *r, int *limit)
 {
 	const char *s = req_query(r, "limit");

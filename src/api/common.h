@@ -43,6 +43,10 @@ enum fd_err api_if_match(struct req *r, int64_t version);
 /* 1 when If-None-Match matches version (the caller answers 304). */
 int api_if_none_match(struct req *r, int64_t version);
 
+/* A true/false (or 1/0) query parameter: *out 1, 0, or -1 when absent.
+ * Replies 400 naming it otherwise. */
+enum fd_err api_bool_param(struct req *r, const char *name, int *out /* OUT */);
+
 /* Parses the limit parameter (default 100, 1..1000). Replies 400 on error. */
 enum fd_err api_limit(struct req *r, int *limit /* OUT */);
 

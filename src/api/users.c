@@ -145,13 +145,10 @@ enum fd_err users_list(struct req *r)
 	q.role = req_query(r, "role");
 	if (q.role && (role_parse(q.role) == ROLE_NONE || role_parse(q.role) == ROLE_INTEGRATION))
 		return api_bad_param(r, "role", "must be one of user, viewer, staff, admin");
-	const char *del = req_query(r, "include_deleted");
-	if (del) {
-		if (strcmp(del, "true") == 0 || strcmp(del, "1") == 0)
-			q.include_deleted = 1;
-		else if (strcmp(del, "false") != 0 && strcmp(del, "0") != 0)
-			return api_bad_param(r, "include_deleted", "must be true or false");
-	}
+	int del = -1;
+	if ((rc = api_bool_param(r, "include_deleted", &del)) != FD_OK)
+		return rc;
+	q.include_deleted = del == 1;
 	q.search = req_query(r, "search");
 	if (q.search && strlen(q.search) > 256)
 		return api_bad_param(r, "search", "must be at most 256 bytes");

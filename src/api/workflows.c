@@ -152,21 +152,6 @@ enum fd_err devices_consumption_comparison(struct req *r)
 static const char *const fleet_params[] = {"type", "authenticated", "stale", "optimization_active", "needs_attention",
                                            NULL};
 
-static enum fd_err bool_param(struct req *r, const char *name, int *out)
-{
-	const char *s = req_query(r, name);
-	*out = -1;
-	if (!s)
-		return FD_OK;
-	if (strcmp(s, "true") == 0 || strcmp(s, "1") == 0)
-		*out = 1;
-	else if (strcmp(s, "false") == 0 || strcmp(s, "0") == 0)
-		*out = 0;
-	else
-		return api_bad_param(r, name, "must be true or false");
-	return FD_OK;
-}
-
 enum fd_err fleet_list(struct req *r)
 {
 	enum fd_err rc = api_authorize(r, ACT_PROPERTY_READ, ROLE_NONE, ROLE_NONE);
@@ -182,10 +167,10 @@ enum fd_err fleet_list(struct req *r)
 		if (q.type < 0)
 			return api_bad_param(r, "type", "must be one of heat-pumps, electric-vehicles, inverters");
 	}
-	if ((rc = bool_param(r, "authenticated", &q.authenticated)) != FD_OK ||
-	    (rc = bool_param(r, "stale", &q.stale)) != FD_OK ||
-	    (rc = bool_param(r, "optimization_active", &q.optimization_active)) != FD_OK ||
-	    (rc = bool_param(r, "needs_attention", &q.needs_attention)) != FD_OK || (rc = api_limit(r, &q.limit)) != FD_OK)
+	if ((rc = api_bool_param(r, "authenticated", &q.authenticated)) != FD_OK ||
+	    (rc = api_bool_param(r, "stale", &q.stale)) != FD_OK ||
+	    (rc = api_bool_param(r, "optimization_active", &q.optimization_active)) != FD_OK ||
+	    (rc = api_bool_param(r, "needs_attention", &q.needs_attention)) != FD_OK || (rc = api_limit(r, &q.limit)) != FD_OK)
 		return rc;
 	const char *c = req_query(r, "cursor");
 	if (c) {
