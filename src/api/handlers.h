@@ -70,5 +70,6 @@ enum fd_err oauth_token(struct req *r);
 enum fd_err ops_healthz(struct req *r);
 enum fd_err ops_metrics(struct req *r);
 enum fd_err ops_openapi(struct req *r);
+enum fd_err ops_me(struct req *r);
 
 #endif

@@ -45,6 +45,7 @@ const struct route api_routes[] = {
     {"GET", "/healthz", ops_healthz, "healthz", 0, 0},
     {"GET", "/metrics", ops_metrics, "metrics", 0, 0},
     {"GET", API_PREFIX "/openapi.json", ops_openapi, "openapi", 0, 0},
+    {"GET", API_PREFIX "/me", ops_me, "me", A, 0},
     {"POST", "/oauth2/token", oauth_token, "oauth2.token", 0, 0},
     {"POST", API_PREFIX "/oauth2/token", oauth_token, "oauth2.token", 0, 0},
 

@@ -47,6 +47,7 @@ enum policy_action {
 	ACT_MIGRATE,         /* move a user's records to a new user */
 	ACT_JOB_READ,        /* background jobs, their failed rows and results */
 	ACT_JOB_CANCEL,      /* cancel a background job */
+	ACT_SELF_READ,       /* the caller's own credential: org, role, name (every role) */
 	ACT_COUNT
 };
 

@@ -386,3 +386,38 @@ class AccessLogTest(ApiTestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class MeTest(ApiTestCase):
+    """GET /me: the caller's own credential, for clients that default the org to the token's."""
+
+    def test_me_names_the_tokens_org_role_and_actor_for_every_role(self):
+        org = self.S.org_create()
+        for role in ("viewer", "staff", "admin", "integration"):
+            with self.subTest(role=role):
+                r = self.S.get(API + "/me", token=org.token(role))
+                self.assertEqual(r.status, 200, r)
+                self.assertEqual(r.body["org_id"], org.id)
+                self.assertEqual(r.body["role"], role)
+                self.assertEqual(r.body["actor_type"], "token")
+                self.assertEqual(r.body["actor_id"], org.token_id(role))
+                self.assertEqual(r.body["actor_name"], org.token_names[role])
+                self.assertNotIn(org.token(role), r.raw.decode())
+
+    def test_me_without_or_with_a_bad_token_is_401(self):
+        for tok in (None, "fdt_not-a-real-token"):
+            with self.subTest(token=tok):
+                r = self.S.get(API + "/me", token=tok)
+                self.assertEqual(r.status, 401, r)
+                self.assertIn("problem+json", r.headers.get("Content-Type", ""))
+
+    def test_me_with_an_oauth_token_names_the_client(self):
+        org = self.S.org_create()
+        c = org.client()
+        t = self.S.request("POST", "/oauth2/token/", body={"grant_type": "client_credentials"},
+                           basic=(c["client_id"], c["client_secret"]))
+        self.assertEqual(t.status, 200, t)
+        r = self.S.get(API + "/me", token=t.body["access_token"])
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual((r.body["org_id"], r.body["role"], r.body["actor_type"], r.body["actor_id"]),
+                         (org.id, "admin", "client", c["client_id"]))

@@ -316,6 +316,19 @@ static void test_role_parse_knows_integration(void **state)
 	assert_int_equal(role_parse("integ"), ROLE_NONE);
 }
 
+static void test_every_role_reads_its_own_credential_in_its_own_org_only(void **state)
+{
+	for (enum role r = ROLE_VIEWER; r < ROLE_COUNT; r++) {
+		assert_int_equal(check(r, ACT_SELF_READ, ROLE_NONE, ROLE_NONE), FD_OK);
+		struct principal p = principal_of(r, ORG);
+		struct policy_request other = {ACT_SELF_READ, "00000000-0000-4000-8000-0000000000ff", ROLE_NONE, ROLE_NONE};
+		assert_int_equal(policy_check(&p, &other), FD_ENOTFOUND);
+	}
+	assert_int_equal(check(ROLE_USER, ACT_SELF_READ, ROLE_NONE, ROLE_NONE), FD_EFORBIDDEN);
+	struct policy_request r = request_for(ACT_SELF_READ);
+	assert_int_equal(policy_check(NULL, &r), FD_EUNAUTH);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -338,6 +351,7 @@ int main(void)
 	    cmocka_unit_test(test_no_principal_is_unauthenticated_for_the_new_actions),
 	    cmocka_unit_test(test_no_valid_role_may_do_any_new_action),
 	    cmocka_unit_test(test_role_parse_knows_integration),
+	    cmocka_unit_test(test_every_role_reads_its_own_credential_in_its_own_org_only),
 	};
 	return cmocka_run_group_tests(tests, group_setup, NULL);
 }
