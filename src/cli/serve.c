@@ -41,7 +41,7 @@ static const char serve_help[] =
 
 int cmd_serve(int argc, char **argv, const char *db)
 {
-	struct cli_opt opts[] = {{"listen", 1, NULL},     {"db", 1, NULL}, {"threads", 1, NULL},
+	struct cli_opt opts[] = {{"listen", 1, NULL},     {"db", 1, NULL},         {"threads", 1, NULL},
 	                         {"access-log", 1, NULL}, {"public-url", 1, NULL}, {"rate-limit", 1, NULL},
 	                         {"rate-burst", 1, NULL}, {"jobs-dir", 1, NULL}};
 	size_t n = sizeof opts / sizeof opts[0];
@@ -79,8 +79,9 @@ int cmd_serve(int argc, char **argv, const char *db)
 		for (const char *p = u; ok && *p; p++)
 			ok = *p > 0x20 && *p < 0x7f && *p != '"' && *p != '<' && *p != '>';
 		if (!ok)
-			return args_usage_error("serve", "--public-url must be an http(s) URL without a trailing slash, "
-			                                 "like https://desk.example.com");
+			return args_usage_error("serve",
+			                        "--public-url must be an http(s) URL without a trailing slash, "
+			                        "like https://desk.example.com");
 	}
 	const char *alog = args_get(opts, n, "access-log");
 	if (log_open(alog ? alog : "-") != 0) {

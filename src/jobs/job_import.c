@@ -24,8 +24,8 @@
 struct row {
 	int64_t line;
 	char user_id[FD_UUID_LEN + 1]; /* the user the row matched */
-	char *raw;    /* owned: the row as in the file */
-	json_t *data; /* owned: its fields, NULL when the row failed to read */
+	char *raw;                     /* owned: the row as in the file */
+	json_t *data;                  /* owned: its fields, NULL when the row failed to read */
 	struct user_item item;
 };
 
@@ -101,8 +101,8 @@ static void jsonl_row(struct row *rw, const char *text)
 	json_t *j = json_loads(text, JSON_REJECT_DUPLICATES, &err);
 	if (!json_is_object(j)) {
 		char d[200];
-		snprintf(d, sizeof d, j ? "the line must be a JSON object" : "malformed JSON at column %d: %s", err.column,
-		         err.text);
+		snprintf(d, sizeof d, j ? "the line must be a JSON object" : "malformed JSON at column %d: %s",
+		         err.column, err.text);
 		json_decref(j);
 		row_fail(rw, d, NULL);
 		return;
@@ -261,7 +261,8 @@ enum fd_err job_import_run(struct jobs *j, json_t *job, const char **state, char
 			break;
 		}
 		json_t *now = NULL;
-		if (store_job_get(st, NULL, id, &now) == FD_OK && json_is_true(json_object_get(now, "cancel_requested"))) {
+		if (store_job_get(st, NULL, id, &now) == FD_OK &&
+		    json_is_true(json_object_get(now, "cancel_requested"))) {
 			json_decref(now);
 			*state = "cancelled";
 			break;

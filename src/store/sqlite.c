@@ -525,7 +525,7 @@ static void copy_col(char *dst, size_t n, sqlite3_stmt *s, int i)
 
 /* Writes one audit record inside the caller's transaction. changes may be NULL. */
 enum fd_err sq_audit(struct conn *c, const struct store_actor *a, const char *org_id, const char *at,
-                                const char *action, const char *target_type, const char *target_id, json_t *changes)
+                     const char *action, const char *target_type, const char *target_id, json_t *changes)
 {
 	sqlite3_stmt *s = stmt(c, S_AUDIT_INSERT);
 	if (!s)
@@ -850,10 +850,11 @@ static enum fd_err sq_token_list(struct store *st, const char *org_id, json_t **
 	json_t *arr = json_array();
 	int r;
 	while ((r = sqlite3_step(s)) == SQLITE_ROW) {
-		json_array_append_new(arr, json_pack("{sosososososososo}", "id", sq_col_str(s, 0), "name", sq_col_str(s, 1),
-		                                     "role", sq_col_str(s, 2), "kind", sq_col_str(s, 3), "client_id",
-		                                     sq_col_str(s, 4), "created_at", sq_col_str(s, 5), "expires_at",
-		                                     ms_or_null(s, 6), "revoked_at", sq_col_str(s, 7)));
+		json_array_append_new(arr,
+		                      json_pack("{sosososososososo}", "id", sq_col_str(s, 0), "name", sq_col_str(s, 1),
+		                                "role", sq_col_str(s, 2), "kind", sq_col_str(s, 3), "client_id",
+		                                sq_col_str(s, 4), "created_at", sq_col_str(s, 5), "expires_at",
+		                                ms_or_null(s, 6), "revoked_at", sq_col_str(s, 7)));
 	}
 	sq_done(s);
 	if (r != SQLITE_DONE) {
@@ -978,8 +979,9 @@ static enum fd_err sq_client_list(struct store *st, const char *org_id, json_t *
 	json_t *arr = json_array();
 	int r;
 	while ((r = sqlite3_step(s)) == SQLITE_ROW) {
-		json_array_append_new(arr, json_pack("{sosososo}", "client_id", sq_col_str(s, 0), "name", sq_col_str(s, 1),
-		                                     "created_at", sq_col_str(s, 2), "revoked_at", sq_col_str(s, 3)));
+		json_array_append_new(arr,
+		                      json_pack("{sosososo}", "client_id", sq_col_str(s, 0), "name", sq_col_str(s, 1),
+		                                "created_at", sq_col_str(s, 2), "revoked_at", sq_col_str(s, 3)));
 	}
 	sq_done(s);
 	if (r != SQLITE_DONE) {
@@ -1312,8 +1314,8 @@ static enum fd_err set_deleted(struct conn *c, int64_t seq, const char *deleted_
 
 /* Delete (restore = 0) or restore (restore = 1): setting or clearing
  * deleted_at. Doing what is already done changes nothing. */
-static enum fd_err user_set_deleted_in(struct conn *c, const struct store_actor *a, const char *org_id,
-                                       const char *now, struct store_user_op *op, int restore)
+static enum fd_err user_set_deleted_in(struct conn *c, const struct store_actor *a, const char *org_id, const char *now,
+                                       struct store_user_op *op, int restore)
 {
 	struct user_row row = {0};
 	enum fd_err rc = user_load_for_write(c, org_id, op, &row);
@@ -2152,11 +2154,12 @@ static enum fd_err sq_audit_list(struct store *st, const struct store_audit_quer
 		if (sqlite3_column_type(s, 9) != SQLITE_NULL)
 			changes = json_loads((const char *)sqlite3_column_text(s, 9), 0, NULL);
 		*last_id = sqlite3_column_int64(s, 0);
-		json_array_append_new(arr, json_pack("{sIsoso s{sososo} so s{soso} so}", "id", (json_int_t)*last_id,
-		                                     "at", sq_col_str(s, 1), "request_id", sq_col_str(s, 2), "actor", "type",
-		                                     sq_col_str(s, 3), "id", sq_col_str(s, 4), "name", sq_col_str(s, 5),
-		                                     "action", sq_col_str(s, 6), "target", "type", sq_col_str(s, 7), "id",
-		                                     sq_col_str(s, 8), "changes", changes ? changes : json_null()));
+		json_array_append_new(arr,
+		                      json_pack("{sIsoso s{sososo} so s{soso} so}", "id", (json_int_t)*last_id, "at",
+		                                sq_col_str(s, 1), "request_id", sq_col_str(s, 2), "actor", "type",
+		                                sq_col_str(s, 3), "id", sq_col_str(s, 4), "name", sq_col_str(s, 5),
+		                                "action", sq_col_str(s, 6), "target", "type", sq_col_str(s, 7), "id",
+		                                sq_col_str(s, 8), "changes", changes ? changes : json_null()));
 		n++;
 	}
 	sq_done(s);
