@@ -146,6 +146,8 @@ int cmd_serve(int argc, char **argv, const char *db)
 		peers_refresh(st, util_now_ms());
 		if (store_idem_sweep(st, util_now_ms() - IDEM_TTL_MS, SWEEP_BATCH) != FD_OK)
 			log_msg("error", "expired idempotency keys could not be swept; it runs again in a second");
+		if (store_checkpoint(st) != FD_OK)
+			log_msg("error", "the write-ahead log could not be checkpointed; it runs again in a second");
 	}
 	fprintf(stderr, "fleetdesk: %s received, finishing in-flight requests\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
 	server_stop(srv, GRACE_MS);

@@ -24,7 +24,10 @@ void util_uuid(char out[FD_UUID_LEN + 1])
 {
 	unsigned char b[16];
 	randombytes_buf(b, sizeof b);
-	b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
+	uint64_t ms = (uint64_t)util_now_ms();
+	for (int i = 0; i < 6; i++)
+		b[i] = (unsigned char)(ms >> (40 - 8 * i));
+	b[6] = (unsigned char)((b[6] & 0x0f) | 0x70);
 	b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
 	static const char hex[] = "0123456789abcdef";
 	size_t o = 0;

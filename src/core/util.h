@@ -15,7 +15,10 @@
 /* Must be called once before any other function here (initialises libsodium). */
 enum fd_err util_init(void);
 
-/* Writes a random (version 4) UUID, lower case, into out[FD_UUID_LEN + 1]. */
+/* Writes a time-ordered (version 7, RFC 9562) UUID, lower case, into
+ * out[FD_UUID_LEN + 1]: 48 bits of Unix time in ms, then 74 random bits.
+ * Ids made one after another sort together, so the indexes over them grow
+ * at their end instead of touching a random page per insert. */
 void util_uuid(char out[FD_UUID_LEN + 1]);
 
 /* True when s is a UUID in the 8-4-4-4-12 hex form, in any letter case. */

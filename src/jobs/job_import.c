@@ -3,15 +3,27 @@
  * JSON-lines file, or updates them when a row matches one by
  * external_user_id (when the row has one) or else by email.
  *
- * Each batch of JOBS_BATCH rows is read from the job's cursor, every row
- * checked as a bulk item is (user_items.c: field rules, the policy for the
- * job's creator), and applied in one transaction with the job's progress
- * and the rows that failed, so a resumed job starts exactly after the last
- * batch that committed. A dry run checks every row and applies none.
+ * Two threads share the work. A reader thread reads the file batch by
+ * batch (up to JOBS_BATCH rows), checks every row as a bulk item is
+ * (user_items.c: field rules, the policy for the job's creator) and looks
+ * up the user it matches. The job's own thread applies each batch in one
+ * transaction with the job's progress and the rows that failed, so a
+ * resumed job starts exactly after the last batch that committed. The
+ * reader works on the next batch while a batch is written.
+ *
+ * The outcome is the one of applying the rows one after another:
+ * - a batch ends before a row that names a user an earlier row of the
+ *   batch names (the same email or external_user_id, or the same matched
+ *   user), so its look-up sees that row applied;
+ * - a row of the next batch whose look-up ran before this batch committed,
+ *   and which names a user this batch touched, is looked up again.
+ * A dry run checks every row and applies none.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "api/user_items.h"
 #include "core/csv.h"
@@ -20,6 +32,19 @@
 #include "jobs/jobs.h"
 
 #define LINE_MAX_BYTES CSV_RECORD_MAX
+#define KEY_SLOTS      16384 /* > 3 names per row x JOBS_BATCH, a power of two */
+
+enum key_kind { KEY_EMAIL, KEY_EXT, KEY_USER };
+
+/* The users a batch names: its rows' emails, external ids and matched
+ * users. Borrows the strings from the batch's rows. */
+struct keyset {
+	struct {
+		const char *v; /* NULL: empty */
+		uint32_t h;
+		int kind;
+	} slot[KEY_SLOTS];
+};
 
 struct row {
 	int64_t line;
@@ -32,10 +57,14 @@ struct row {
 struct batch {
 	struct row rows[JOBS_BATCH];
 	size_t n;
+	int64_t offset, line; /* the cursor after the batch: where the next one starts */
+	int last;             /* the file ends with this batch */
+	enum fd_err rc;       /* the file could not be read */
 	struct store_user_op ops[JOBS_BATCH];
 	size_t idx[JOBS_BATCH]; /* ops[k] is rows[idx[k]]'s */
 	size_t nops;
 	json_t *errors;
+	struct keyset keys;
 	char lossy[4 * CSV_RECORD_MAX + 1];
 };
 
@@ -108,6 +137,62 @@ static void jsonl_row(struct row *rw, const char *text)
 		return;
 	}
 	rw->data = j;
+}
+
+static uint32_t key_hash(int kind, const char *v)
+{
+	uint32_t h = 2166136261u ^ (uint32_t)kind;
+	for (; *v; v++) { /* emails compare without ASCII case, as the store's NOCASE does */
+		unsigned char c = (unsigned char)*v;
+		h = (h ^ (kind == KEY_EMAIL && c >= 'A' && c <= 'Z' ? c + 32u : c)) * 16777619u;
+	}
+	return h;
+}
+
+static int key_equal(int kind, const char *a, const char *b)
+{
+	return kind == KEY_EMAIL ? strcasecmp(a, b) == 0 : strcmp(a, b) == 0;
+}
+
+/* Adds (kind, v) unless v is NULL or empty; 1 when it was there already. */
+static int key_put(struct keyset *ks, int kind, const char *v, int add)
+{
+	if (!v || !*v)
+		return 0;
+	uint32_t h = key_hash(kind, v);
+	for (uint32_t i = h & (KEY_SLOTS - 1);; i = (i + 1) & (KEY_SLOTS - 1)) {
+		if (!ks->slot[i].v) {
+			if (add) {
+				ks->slot[i].v = v;
+				ks->slot[i].h = h;
+				ks->slot[i].kind = kind;
+			}
+			return 0;
+		}
+		if (ks->slot[i].h == h && ks->slot[i].kind == kind && key_equal(kind, ks->slot[i].v, v))
+			return 1;
+	}
+}
+
+/* Whether the row names a user that ks holds: its match key, or the user it matched. */
+static int row_named_in(const struct row *rw, struct keyset *ks)
+{
+	json_t *ext = json_object_get(rw->data, "external_user_id");
+	if (json_is_string(ext)) {
+		if (key_put(ks, KEY_EXT, json_string_value(ext), 0))
+			return 1;
+	} else if (key_put(ks, KEY_EMAIL, json_string_value(json_object_get(rw->data, "email")), 0)) {
+		return 1;
+	}
+	return key_put(ks, KEY_USER, rw->user_id, 0);
+}
+
+/* Adds the users the row names (every email and external id it sets, and its matched user). */
+static void row_name_into(const struct row *rw, struct keyset *ks)
+{
+	key_put(ks, KEY_EXT, json_string_value(json_object_get(rw->data, "external_user_id")), 1);
+	key_put(ks, KEY_EMAIL, json_string_value(json_object_get(rw->data, "email")), 1);
+	key_put(ks, KEY_USER, rw->user_id, 1);
 }
 
 /* Looks the row's user up and prepares its write: an update of the user it
@@ -211,6 +296,187 @@ static int read_line(FILE *f, char *line, int64_t *offset)
 	return too_long ? -1 : 1;
 }
 
+/* The reader thread's side: the file, where it is, and for whom rows are checked. */
+struct reader {
+	struct store *st;
+	const struct principal *who;
+	const char *org_id;
+	json_t *columns;
+	FILE *f;
+	struct csv_reader *rd; /* NULL: JSON lines */
+	char *text;            /* JSON lines: the line */
+	int64_t offset, line;
+	int dry;
+};
+
+static void row_release(struct row *rw)
+{
+	free(rw->raw);
+	json_decref(rw->data);
+	user_item_release(&rw->item);
+	memset(rw, 0, sizeof *rw);
+}
+
+/* Reads the rows of the next batch into b (empty) and checks them. */
+static void fill(struct reader *r, struct batch *b)
+{
+	int eof = 0;
+	while (b->n < JOBS_BATCH && !eof && b->rc == FD_OK) {
+		struct row *rw = &b->rows[b->n];
+		rw->item.kind = STORE_UOP_CREATE;
+		rw->item.if_match = -1;
+		int64_t at = r->offset, at_line = r->line; /* where this row starts */
+		if (r->rd) {
+			struct csv_record rec;
+			const char *why = NULL;
+			enum fd_err e = csv_next(r->rd, &rec, &why);
+			if (e == FD_ENOTFOUND) {
+				eof = 1;
+				break;
+			}
+			if (e == FD_EIO) {
+				b->rc = e;
+				break;
+			}
+			at = rec.offset;
+			at_line = rec.line;
+			r->offset = rec.end;
+			r->line = rec.next_line;
+			if (e == FD_OK && rec.n == 1 && !*rec.fields[0])
+				continue; /* a blank line */
+			rw->line = rec.line;
+			rw->raw = strndup(rec.raw, rec.raw_len);
+			b->n++;
+			if (e == FD_EINVALID)
+				row_fail(rw, why, NULL);
+			else
+				csv_row(rw, &rec, r->columns);
+		} else {
+			int e = read_line(r->f, r->text, &r->offset);
+			if (e == 0) {
+				eof = 1;
+				break;
+			}
+			int64_t this_line = r->line++;
+			if (e == 1 && !r->text[strspn(r->text, " \t")])
+				continue; /* a blank line */
+			rw->line = this_line;
+			rw->raw = strdup(e == 1 ? r->text : "");
+			b->n++;
+			if (e < 0)
+				row_fail(rw, "the line is longer than 64 KiB", NULL);
+			else
+				jsonl_row(rw, r->text);
+		}
+		if (!rw->data)
+			continue;
+		prepare_row(r->st, r->who, r->org_id, rw);
+		if (!r->dry && row_named_in(rw, &b->keys)) {
+			/* an earlier row of the batch names its user: it starts the next batch, whose
+			 * look-ups see this one applied */
+			row_release(rw);
+			b->n--;
+			r->offset = at;
+			r->line = at_line;
+			if (r->rd ? csv_reader_seek(r->rd, at, at_line) != FD_OK : fseeko(r->f, at, SEEK_SET) != 0)
+				b->rc = FD_EIO;
+			break;
+		}
+		row_name_into(rw, &b->keys);
+	}
+	b->offset = r->offset;
+	b->line = r->line;
+	b->last = eof || b->rc != FD_OK;
+}
+
+/* The two batches between the threads: the reader fills a free one and
+ * hands it over full; the job's thread gives it back once applied. */
+struct pipeline {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct batch *free[2];
+	int nfree;
+	struct batch *full;
+	int quit; /* the job's thread wants no more */
+	struct reader *r;
+	struct store *st;
+};
+
+static void *reader_main(void *arg)
+{
+	struct pipeline *p = arg;
+	for (;;) {
+		pthread_mutex_lock(&p->mu);
+		while (!p->quit && (!p->nfree || p->full))
+			pthread_cond_wait(&p->cv, &p->mu);
+		if (p->quit) {
+			pthread_mutex_unlock(&p->mu);
+			break;
+		}
+		struct batch *b = p->free[--p->nfree];
+		pthread_mutex_unlock(&p->mu);
+		fill(p->r, b);
+		pthread_mutex_lock(&p->mu);
+		p->full = b;
+		pthread_cond_broadcast(&p->cv);
+		pthread_mutex_unlock(&p->mu);
+		if (b->last)
+			break;
+	}
+	store_thread_end(p->st);
+	return NULL;
+}
+
+static struct batch *pipeline_take(struct pipeline *p)
+{
+	pthread_mutex_lock(&p->mu);
+	while (!p->full)
+		pthread_cond_wait(&p->cv, &p->mu);
+	struct batch *b = p->full;
+	p->full = NULL;
+	pthread_cond_broadcast(&p->cv);
+	pthread_mutex_unlock(&p->mu);
+	return b;
+}
+
+static void pipeline_give(struct pipeline *p, struct batch *b)
+{
+	batch_clear(b);
+	pthread_mutex_lock(&p->mu);
+	p->free[p->nfree++] = b;
+	pthread_cond_broadcast(&p->cv);
+	pthread_mutex_unlock(&p->mu);
+}
+
+/* Applies a checked batch (or, in a dry run, only records it) with the job's step. */
+static enum fd_err apply(struct store *st, const struct store_actor *a, const char *org_id, const char *job_id,
+                         struct batch *b, int dry)
+{
+	char *cur = cursor_text(b->offset, b->line);
+	b->errors = json_array();
+	if (!cur || !b->errors) {
+		free(cur);
+		return FD_ENOMEM;
+	}
+	struct store_job_step step = {
+	    .job_id = job_id, .cursor = cur, .processed = (int64_t)b->n, .total = -1, .settle = settle, .ctx = b};
+	for (size_t i = 0; i < b->n; i++) {
+		if (!b->rows[i].item.problem && !dry) {
+			b->ops[b->nops] = b->rows[i].item.op;
+			b->idx[b->nops++] = i;
+		}
+	}
+	enum fd_err rc;
+	if (b->nops) {
+		rc = store_user_batch(st, a, org_id, b->ops, b->nops, 0, &step);
+	} else {
+		settle(b, &step);
+		rc = store_job_progress(st, &step);
+	}
+	free(cur);
+	return rc;
+}
+
 enum fd_err job_import_run(struct jobs *j, json_t *job, const char **state, char *error, size_t error_len)
 {
 	struct store *st = jobs_store(j);
@@ -248,14 +514,35 @@ enum fd_err job_import_run(struct jobs *j, json_t *job, const char **state, char
 	    .name = json_string_value(json_object_get(actor, "name")),
 	    .request_id = json_string_value(json_object_get(actor, "request_id")),
 	};
-	struct csv_reader *rd = csv ? csv_reader_new(f) : NULL;
-	struct batch *b = calloc(1, sizeof *b);
-	char *text = csv ? NULL : malloc(LINE_MAX_BYTES + 1);
-	enum fd_err rc = (csv ? !!rd : !!text) && b ? FD_OK : FD_ENOMEM;
+	struct reader r = {.st = st,
+	                   .who = &who,
+	                   .org_id = org_id,
+	                   .columns = columns,
+	                   .f = f,
+	                   .dry = dry,
+	                   .offset = offset,
+	                   .line = line};
+	r.rd = csv ? csv_reader_new(f) : NULL;
+	r.text = csv ? NULL : malloc(LINE_MAX_BYTES + 1);
+	struct batch *b0 = calloc(1, sizeof *b0), *b1 = calloc(1, sizeof *b1);
+	enum fd_err rc = (csv ? !!r.rd : !!r.text) && b0 && b1 ? FD_OK : FD_ENOMEM;
 	if (rc == FD_OK)
-		rc = csv ? csv_reader_seek(rd, offset, line) : (fseeko(f, offset, SEEK_SET) == 0 ? FD_OK : FD_EIO);
-	int eof = 0;
-	while (rc == FD_OK && !eof) {
+		rc = csv ? csv_reader_seek(r.rd, offset, line) : (fseeko(f, offset, SEEK_SET) == 0 ? FD_OK : FD_EIO);
+	struct pipeline p = {.free = {b0, b1}, .nfree = 2, .r = &r, .st = st};
+	pthread_t tid;
+	int started = 0;
+	if (rc == FD_OK) {
+		pthread_mutex_init(&p.mu, NULL);
+		pthread_cond_init(&p.cv, NULL);
+		started = pthread_create(&tid, NULL, reader_main, &p) == 0;
+		if (!started) {
+			pthread_cond_destroy(&p.cv);
+			pthread_mutex_destroy(&p.mu);
+			rc = FD_ENOMEM;
+		}
+	}
+	struct batch *prev = NULL; /* the batch applied last: its keys check the next one's look-ups */
+	while (rc == FD_OK) {
 		if (jobs_stopping(j)) {
 			rc = FD_EBUSY;
 			break;
@@ -268,77 +555,45 @@ enum fd_err job_import_run(struct jobs *j, json_t *job, const char **state, char
 			break;
 		}
 		json_decref(now);
-		b->errors = json_array();
-		while (b->n < JOBS_BATCH) {
-			struct row *rw = &b->rows[b->n];
-			rw->item.kind = STORE_UOP_CREATE;
-			rw->item.if_match = -1;
-			if (csv) {
-				struct csv_record rec;
-				const char *why = NULL;
-				enum fd_err r = csv_next(rd, &rec, &why);
-				if (r == FD_ENOTFOUND) {
-					eof = 1;
-					break;
-				}
-				if (r == FD_EIO) {
-					rc = r;
-					break;
-				}
-				offset = rec.end;
-				line = rec.next_line;
-				if (r == FD_OK && rec.n == 1 && !*rec.fields[0])
-					continue; /* a blank line */
-				rw->line = rec.line;
-				rw->raw = strndup(rec.raw, rec.raw_len);
-				b->n++;
-				if (r == FD_EINVALID)
-					row_fail(rw, why, NULL);
-				else
-					csv_row(rw, &rec, columns);
-			} else {
-				int r = read_line(f, text, &offset);
-				if (r == 0) {
-					eof = 1;
-					break;
-				}
-				int64_t this_line = line++;
-				if (r == 1 && !text[strspn(text, " \t")])
-					continue; /* a blank line */
-				rw->line = this_line;
-				rw->raw = strdup(r == 1 ? text : "");
-				b->n++;
-				if (r < 0)
-					row_fail(rw, "the line is longer than 64 KiB", NULL);
-				else
-					jsonl_row(rw, text);
-			}
-			if (rw->data)
+		struct batch *b = pipeline_take(&p);
+		if (prev) {
+			/* rows looked up while prev was being written, naming a user it touched: again */
+			for (size_t i = 0; !dry && i < b->n; i++) {
+				struct row *rw = &b->rows[i];
+				if (!rw->data || !row_named_in(rw, &prev->keys))
+					continue;
+				user_item_release(&rw->item);
+				memset(&rw->item, 0, sizeof rw->item);
+				rw->item.kind = STORE_UOP_CREATE;
+				rw->item.if_match = -1;
+				rw->user_id[0] = '\0';
 				prepare_row(st, &who, org_id, rw);
-		}
-		char *cur = cursor_text(offset, line);
-		struct store_job_step step = {
-		    .job_id = id, .cursor = cur, .processed = (int64_t)b->n, .total = -1, .settle = settle, .ctx = b};
-		if (rc == FD_OK && !cur)
-			rc = FD_ENOMEM;
-		if (rc == FD_OK) {
-			for (size_t i = 0; i < b->n; i++) {
-				if (!b->rows[i].item.problem && !dry) {
-					b->ops[b->nops] = b->rows[i].item.op;
-					b->idx[b->nops++] = i;
-				}
+				row_name_into(rw, &b->keys);
 			}
-			if (b->nops)
-				rc = store_user_batch(st, &a, org_id, b->ops, b->nops, 0, &step);
-			else {
-				settle(b, &step);
-				rc = store_job_progress(st, &step);
-			}
+			pipeline_give(&p, prev);
 		}
-		free(cur);
-		batch_clear(b);
-		if (rc == FD_OK)
-			jobs_progress(j);
+		prev = b;
+		if (b->rc != FD_OK) {
+			rc = b->rc;
+			line = b->rows[b->n ? b->n - 1 : 0].line;
+			break;
+		}
+		rc = apply(st, &a, org_id, id, b, dry);
+		if (rc != FD_OK)
+			break;
+		line = b->line;
+		jobs_progress(j);
+		if (b->last)
+			break;
+	}
+	if (started) {
+		pthread_mutex_lock(&p.mu);
+		p.quit = 1;
+		pthread_cond_broadcast(&p.cv);
+		pthread_mutex_unlock(&p.mu);
+		pthread_join(tid, NULL);
+		pthread_cond_destroy(&p.cv);
+		pthread_mutex_destroy(&p.mu);
 	}
 	if (rc == FD_ECONFLICT) { /* the job stopped running under us (cancelled and ended) */
 		*state = "cancelled";
@@ -347,9 +602,14 @@ enum fd_err job_import_run(struct jobs *j, json_t *job, const char **state, char
 	if (rc != FD_OK && rc != FD_EBUSY && !error[0])
 		snprintf(error, error_len, "the import stopped at line %lld (%s); it can be run again from there",
 		         (long long)line, fd_err_name(rc));
-	free(text);
-	free(b);
-	csv_reader_free(rd);
+	if (b0)
+		batch_clear(b0);
+	if (b1)
+		batch_clear(b1);
+	free(r.text);
+	free(b0);
+	free(b1);
+	csv_reader_free(r.rd);
 	fclose(f);
 	return rc;
 }

@@ -97,6 +97,8 @@ static void run_one(struct jobs *j, json_t *job)
 static void *worker(void *arg)
 {
 	struct jobs *j = arg;
+	if (store_bulk_writer(j->st) != FD_OK)
+		log_msg("warn", "the job worker runs with the default database tuning");
 	pthread_mutex_lock(&j->mu);
 	while (!j->stop) {
 		json_t *job = NULL;

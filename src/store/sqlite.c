@@ -168,6 +168,11 @@ struct conn {
 	int cc_next;
 	pthread_mutex_t *write_lock; /* the store's; held from BEGIN IMMEDIATE to COMMIT/ROLLBACK */
 	int writing;
+	/* the users created and not yet in the search indexes (migration 7): from row
+	 * fts_from on (0: none); fts_defer while a batch leaves them to its end */
+	int fts_defer;
+	int64_t fts_from;
+	struct buf scratch; /* a create's audit text, reused */
 	struct conn *next;
 };
 
@@ -231,6 +236,7 @@ static void conn_free(struct conn *c)
 	for (int i = 0; i < XS_SLOTS; i++)
 		sqlite3_finalize(c->xs[i].s);
 	sqlite3_close(c->db);
+	buf_release(&c->scratch);
 	free(c);
 }
 
@@ -365,6 +371,8 @@ enum fd_err sq_tx_begin(struct conn *c)
 {
 	pthread_mutex_lock(c->write_lock);
 	c->writing = 1;
+	c->fts_defer = 0;
+	c->fts_from = 0;
 	enum fd_err rc = exec_simple(c, S_BEGIN);
 	if (rc != FD_OK)
 		write_unlock(c);
@@ -524,18 +532,14 @@ static void copy_col(char *dst, size_t n, sqlite3_stmt *s, int i)
 }
 
 /* Writes one audit record inside the caller's transaction. changes may be NULL. */
-enum fd_err sq_audit(struct conn *c, const struct store_actor *a, const char *org_id, const char *at,
-                     const char *action, const char *target_type, const char *target_id, json_t *changes)
+/* sq_audit with the changes as JSON text (NULL: none). */
+static enum fd_err audit_text(struct conn *c, const struct store_actor *a, const char *org_id, const char *at,
+                              const char *action, const char *target_type, const char *target_id, const char *changes,
+                              size_t changes_len)
 {
 	sqlite3_stmt *s = stmt(c, S_AUDIT_INSERT);
 	if (!s)
 		return FD_EIO;
-	char *ch = NULL;
-	if (changes) {
-		ch = json_dumps(changes, JSON_COMPACT);
-		if (!ch)
-			return FD_ENOMEM;
-	}
 	sq_bind_text(s, 1, org_id);
 	sq_bind_text(s, 2, at);
 	sq_bind_text(s, 3, a->request_id);
@@ -545,11 +549,25 @@ enum fd_err sq_audit(struct conn *c, const struct store_actor *a, const char *or
 	sq_bind_text(s, 7, action);
 	sq_bind_text(s, 8, target_type);
 	sq_bind_text(s, 9, target_id);
-	sq_bind_text(s, 10, ch);
+	if (changes)
+		sqlite3_bind_text(s, 10, changes, (int)changes_len, SQLITE_STATIC);
 	int rc = sqlite3_step(s);
 	sq_done(s);
-	free(ch);
 	return rc == SQLITE_DONE ? FD_OK : sq_map_rc(rc);
+}
+
+enum fd_err sq_audit(struct conn *c, const struct store_actor *a, const char *org_id, const char *at,
+                     const char *action, const char *target_type, const char *target_id, json_t *changes)
+{
+	char *ch = NULL;
+	if (changes) {
+		ch = json_dumps(changes, JSON_COMPACT);
+		if (!ch)
+			return FD_ENOMEM;
+	}
+	enum fd_err rc = audit_text(c, a, org_id, at, action, target_type, target_id, ch, ch ? strlen(ch) : 0);
+	free(ch);
+	return rc;
 }
 
 /* ---------------------------------------------------------------- open/close */
@@ -1122,6 +1140,31 @@ static json_t *user_as_inserted(const char *id, const char *org_id, json_t *fiel
 	return u;
 }
 
+/* Puts the users created since row fts_from into the search indexes, one
+ * statement per index (they are the newest rows: seq only grows). */
+static enum fd_err fts_index(struct conn *c)
+{
+	if (!c->fts_from)
+		return FD_OK;
+	static const char *const sql[] = {
+	    "INSERT INTO users_fts(rowid, email, first_name, last_name, external_user_id) "
+	    "SELECT seq, email, first_name, last_name, external_user_id FROM users WHERE seq >= ?1",
+	    "INSERT INTO users_grams(rowid, email, first_name, last_name, external_user_id) "
+	    "SELECT seq, email, first_name, last_name, external_user_id FROM users WHERE seq >= ?1",
+	};
+	for (size_t i = 0; i < sizeof sql / sizeof sql[0]; i++) {
+		sqlite3_stmt *s = sq_prep(c, sql[i]);
+		if (!s)
+			return FD_EIO;
+		sqlite3_bind_int64(s, 1, c->fts_from);
+		enum fd_err rc = sq_step_write(s);
+		if (rc != FD_OK)
+			return rc == FD_ECONFLICT ? FD_EIO : rc;
+	}
+	c->fts_from = 0;
+	return FD_OK;
+}
+
 enum fd_err sq_user_insert(struct conn *c, const struct store_actor *a, const char *org_id, json_t *fields,
                            const char *now, char *id, const char **conflict_field)
 {
@@ -1144,12 +1187,33 @@ enum fd_err sq_user_insert(struct conn *c, const struct store_actor *a, const ch
 			*conflict_field = unique_field(c);
 		return rc;
 	}
-	json_t *user = user_as_inserted(id, org_id, fields, now);
-	json_t *changes = user ? store_user_diff(NULL, user) : NULL;
-	enum fd_err rc = changes ? sq_audit(c, a, org_id, now, "user.create", "user", id, changes) : FD_ENOMEM;
-	json_decref(changes);
-	json_decref(user);
-	return rc;
+	if (!c->fts_from)
+		c->fts_from = sqlite3_last_insert_rowid(c->db);
+	if (!c->fts_defer) {
+		enum fd_err rc = fts_index(c);
+		if (rc != FD_OK)
+			return rc == FD_ENOMEM ? rc : FD_EIO;
+	}
+	/* the changes store_user_diff(NULL, the new user) names, written straight out: every
+	 * field set, in store_user_writable's order, from null */
+	struct buf *b = &c->scratch;
+	b->len = 0;
+	b->max = 64 * 1024;
+	enum fd_err rc = buf_puts(b, "{");
+	for (int i = 0; rc == FD_OK && store_user_writable[i]; i++) {
+		json_t *v = json_object_get(fields, store_user_writable[i]);
+		const char *text = json_is_string(v) ? json_string_value(v) : i == 0 ? "user" : NULL;
+		if (!text)
+			continue;
+		if ((rc = jsonw_key(b, store_user_writable[i], b->len == 1)) == FD_OK &&
+		    (rc = buf_puts(b, "{\"before\":null,\"after\":")) == FD_OK && (rc = jsonw_str(b, text)) == FD_OK)
+			rc = buf_puts(b, "}");
+	}
+	if (rc == FD_OK)
+		rc = buf_puts(b, "}");
+	if (rc == FD_OK)
+		rc = audit_text(c, a, org_id, now, "user.create", "user", id, b->data, b->len);
+	return rc == FD_OK || rc == FD_ENOMEM ? rc : FD_EIO; /* past the INSERT, no failure is the item's */
 }
 
 static const char SQL_USER_ARCHIVE[] =
@@ -1427,15 +1491,23 @@ static enum fd_err sq_user_batch(struct store *st, const struct store_actor *a, 
 	enum fd_err rc = sq_tx_begin(c);
 	if (rc != FD_OK)
 		return rc;
+	c->fts_defer = n > 1;
+	c->fts_from = 0;
 	size_t failed = 0;
 	for (size_t i = 0; i < n && rc == FD_OK; i++) {
 		struct store_user_op *op = &ops[i];
-		if (n > 1 && (rc = sq_sp_begin(c)) != FD_OK)
+		if (op->kind != STORE_UOP_CREATE && (rc = fts_index(c)) != FD_OK)
+			break; /* an update's trigger takes the old values out of the index: they must be in */
+		/* A create needs no savepoint of its own: its one INSERT either fails whole (SQLite
+		 * undoes the statement) or succeeds, and its audit record cannot fail but for the
+		 * database (which ends the batch). Savepoints cost a statement journal per item. */
+		int sp = n > 1 && op->kind != STORE_UOP_CREATE;
+		if (sp && (rc = sq_sp_begin(c)) != FD_OK)
 			break;
 		op->result = user_op_in(c, a, org_id, now, op);
 		if (op->result == FD_ENOMEM || op->result == FD_EIO || op->result == FD_EBUSY)
 			rc = op->result; /* the database failed, not the item: stop */
-		if (n > 1) {
+		if (sp) {
 			if (op->result == FD_OK)
 				sq_sp_release(c);
 			else
@@ -1447,6 +1519,9 @@ static enum fd_err sq_user_batch(struct store *st, const struct store_actor *a, 
 			op->user = NULL;
 		}
 	}
+	if (rc == FD_OK)
+		rc = fts_index(c);
+	c->fts_defer = 0;
 	if (rc == FD_OK && atomic && failed)
 		rc = FD_EINVALID;
 	if (rc == FD_OK && step) {
@@ -2095,7 +2170,11 @@ static enum fd_err sq_user_seed(struct store *st, const struct store_actor *a, c
 			rc = sq_map_rc(r);
 			goto out;
 		}
+		if (!c->fts_from)
+			c->fts_from = sqlite3_last_insert_rowid(c->db);
 	}
+	if ((rc = fts_index(c)) != FD_OK)
+		goto out;
 	util_now_rfc3339(now);
 	json_t *changes = json_pack("{s{sisI}}", "count", "before", 0, "after", (json_int_t)json_array_size(users));
 	rc = sq_audit(c, a, org_id, now, "user.seed", "org", org_id, changes);
@@ -2107,6 +2186,46 @@ out:
 	if (rc != FD_OK)
 		sq_tx_rollback(c);
 	return rc;
+}
+
+/* 64 MiB of page cache (the default is 8). Its commits checkpoint only once
+ * the log passes 256 MiB (a backstop): the serve loop's store_checkpoint
+ * does it each second on another thread, and an index page that batch after
+ * batch dirties is copied back once per checkpoint, not once per commit. */
+static enum fd_err sq_bulk_writer(struct store *st)
+{
+	struct conn *c = sq_conn(sq_of(st));
+	if (!c)
+		return FD_EIO;
+	return sq_map_rc(
+	    sqlite3_exec(c->db, "PRAGMA cache_size=-65536; PRAGMA wal_autocheckpoint=65536;", NULL, NULL, NULL));
+}
+
+static void sq_thread_end(struct store *st)
+{
+	struct sqlite_store *s = sq_of(st);
+	struct conn *c = pthread_getspecific(s->key);
+	if (!c)
+		return;
+	pthread_setspecific(s->key, NULL);
+	pthread_mutex_lock(&s->lock);
+	for (struct conn **p = &s->conns; *p; p = &(*p)->next) {
+		if (*p == c) {
+			*p = c->next;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&s->lock);
+	conn_free(c);
+}
+
+static enum fd_err sq_checkpoint(struct store *st)
+{
+	struct conn *c = sq_conn(sq_of(st));
+	if (!c)
+		return FD_EIO;
+	int r = sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+	return r == SQLITE_BUSY ? FD_OK : sq_map_rc(r); /* busy: another checkpoint runs; next second */
 }
 
 static enum fd_err sq_optimize(struct store *st)
@@ -2199,5 +2318,8 @@ const struct store_ops store_sqlite_ops = {
     .user_find = sq_user_find,
     .user_seed = sq_user_seed,
     .optimize = sq_optimize,
+    .bulk_writer = sq_bulk_writer,
+    .checkpoint = sq_checkpoint,
+    .thread_end = sq_thread_end,
     .audit_list = sq_audit_list,
 };

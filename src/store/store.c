@@ -201,6 +201,22 @@ enum fd_err store_optimize(struct store *st)
 	return st->ops->optimize ? st->ops->optimize(st) : FD_OK;
 }
 
+enum fd_err store_bulk_writer(struct store *st)
+{
+	return st->ops->bulk_writer ? st->ops->bulk_writer(st) : FD_OK;
+}
+
+enum fd_err store_checkpoint(struct store *st)
+{
+	return st->ops->checkpoint ? st->ops->checkpoint(st) : FD_OK;
+}
+
+void store_thread_end(struct store *st)
+{
+	if (st->ops->thread_end)
+		st->ops->thread_end(st);
+}
+
 enum fd_err store_audit_list(struct store *st, const struct store_audit_query *q, json_t **items, int *has_more,
                              int64_t *last_id)
 {

@@ -194,6 +194,22 @@ enum fd_err store_user_seed(struct store *st, const struct store_actor *a, const
  * segments), so later searches read fewer, larger runs. May take seconds. */
 enum fd_err store_optimize(struct store *st);
 
+/* Tunes the calling thread's use of the store for long runs of large write
+ * transactions (a job worker): more memory for pages, and the write-ahead
+ * log copied back less often, in larger steps. Other threads are unchanged. */
+enum fd_err store_bulk_writer(struct store *st);
+
+/* Copies committed writes from the write-ahead log back into the database,
+ * as far as readers allow, without waiting for or blocking writers. The
+ * serve loop calls it each second, so a bulk writer (which leaves this to
+ * others) does not pay for it on its own thread. */
+enum fd_err store_checkpoint(struct store *st);
+
+/* Releases what the store keeps for the calling thread (its connection), for
+ * a thread that ends before the store closes. The thread may use the store
+ * again later; it then gets a new one. */
+void store_thread_end(struct store *st);
+
 /* --- devices ---
  * A device is a JSON object of its stored fields: the settings and state a
  * client sent (validated by the API's field rules), plus id, user_id,

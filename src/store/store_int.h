@@ -53,6 +53,10 @@ struct store_ops {
 
 	/* optional: NULL means there is nothing to optimise */
 	enum fd_err (*optimize)(struct store *);
+	/* optional: NULL means no tuning, no checkpoints, nothing kept per thread */
+	enum fd_err (*bulk_writer)(struct store *);
+	enum fd_err (*checkpoint)(struct store *);
+	void (*thread_end)(struct store *);
 	enum fd_err (*audit_list)(struct store *, const struct store_audit_query *, json_t **, int *, int64_t *);
 };
 

@@ -25,12 +25,20 @@ static int group_setup(void **state)
 
 /* ------------------------------------------------------------------ uuid */
 
-static void test_uuid_is_lower_case_version_4_in_canonical_form(void **state)
+static void test_uuid_is_lower_case_version_7_in_canonical_form(void **state)
 {
 	for (int n = 0; n < 100; n++) {
 		char u[FD_UUID_LEN + 1];
 		memset(u, 'X', sizeof u);
+		int64_t before = util_now_ms();
 		util_uuid(u);
+		int64_t after = util_now_ms();
+		char ts[13];
+		memcpy(ts, u, 8);
+		memcpy(ts + 8, u + 9, 4);
+		ts[12] = '\0';
+		int64_t ms = (int64_t)strtoll(ts, NULL, 16); /* the first 48 bits: Unix time in ms */
+		assert_true(ms >= before && ms <= after);
 		assert_int_equal(strlen(u), FD_UUID_LEN);
 		for (int i = 0; i < FD_UUID_LEN; i++) {
 			if (i == 8 || i == 13 || i == 18 || i == 23)
@@ -38,7 +46,7 @@ static void test_uuid_is_lower_case_version_4_in_canonical_form(void **state)
 			else
 				assert_non_null(strchr("0123456789abcdef", u[i]));
 		}
-		assert_int_equal(u[14], '4');           /* version */
+		assert_int_equal(u[14], '7');           /* version */
 		assert_non_null(strchr("89ab", u[19])); /* RFC 4122 variant */
 		assert_true(util_is_uuid(u));
 	}
@@ -519,7 +527,7 @@ static void test_buf_detach_hands_over_the_data_and_resets(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_uuid_is_lower_case_version_4_in_canonical_form),
+	    cmocka_unit_test(test_uuid_is_lower_case_version_7_in_canonical_form),
 	    cmocka_unit_test(test_uuids_differ),
 	    cmocka_unit_test(test_is_uuid_accepts_lower_and_upper_case),
 	    cmocka_unit_test(test_is_uuid_rejects_malformed_strings),
