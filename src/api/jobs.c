@@ -13,6 +13,7 @@
 #include "api/common.h"
 #include "api/handlers.h"
 #include "core/csv.h"
+#include "core/jsonw.h"
 #include "core/util.h"
 #include "jobs/jobs.h"
 
@@ -63,8 +64,9 @@ static json_t *job_view(json_t *job)
 	json_object_set_new(v, "progress", json_real(progress > 1 ? 1 : progress));
 	json_object_set_new(v, "rate_per_second", json_real((double)(json_int_t)(rate * 10) / 10));
 	if (running && rate > 0 && json_is_integer(total) && json_integer_value(total) >= processed)
-		json_object_set_new(v, "eta_seconds",
-		                    json_integer((json_int_t)((double)(json_integer_value(total) - processed) / rate + 0.5)));
+		json_object_set_new(
+		    v, "eta_seconds",
+		    json_integer((json_int_t)((double)(json_integer_value(total) - processed) / rate + 0.5)));
 	else
 		json_object_set_new(v, "eta_seconds", running ? json_null() : json_integer(0));
 	json_object_set(v, "errors_kept", json_object_get(job, "stored_errors"));
@@ -104,16 +106,18 @@ static enum fd_err map_header(const struct csv_record *h, json_t **columns, json
 		}
 		char d[200];
 		if (!name) {
-			snprintf(d, sizeof d, "is not a user field (the header names email, first_name, last_name, "
-			                      "external_user_id, role and the address fields)");
+			snprintf(d, sizeof d,
+			         "is not a user field (the header names email, first_name, last_name, "
+			         "external_user_id, role and the address fields)");
 			json_array_append_new(*errors, json_pack("{sssssssi}", "field", f, "in", "header", "detail", d,
 			                                         "column", (int)i + 1));
 			continue;
 		}
 		for (size_t k = 0; *name && k < i; k++) {
 			if (strcmp(h->fields[k], f) == 0) {
-				json_array_append_new(*errors, json_pack("{sssssssi}", "field", f, "in", "header", "detail",
-				                                         "appears twice", "column", (int)i + 1));
+				json_array_append_new(*errors,
+				                      json_pack("{sssssssi}", "field", f, "in", "header", "detail",
+				                                "appears twice", "column", (int)i + 1));
 				name = "";
 			}
 		}
@@ -153,8 +157,8 @@ enum fd_err users_import(struct req *r)
 	if (format && !*format)
 		return api_bad_param(r, "format", "must be csv or jsonl");
 	if (!format)
-		return reply_problem(r, FD_EMEDIA, "send text/csv or application/x-ndjson (JSON lines), or say ?format=",
-		                     NULL);
+		return reply_problem(r, FD_EMEDIA,
+		                     "send text/csv or application/x-ndjson (JSON lines), or say ?format=", NULL);
 	const char *dry = req_query(r, "dry_run");
 	if (dry && strcmp(dry, "true") != 0 && strcmp(dry, "false") != 0)
 		return api_bad_param(r, "dry_run", "must be true or false");
@@ -220,9 +224,9 @@ enum fd_err users_import(struct req *r)
 		json_decref(params);
 		return reply_problem(r, FD_EIO, "the upload could not be kept for the job", NULL);
 	}
-	json_t *actor = json_pack("{ssssssssss}", "type", r->principal->actor_type, "id", r->principal->actor_id, "name",
-	                          r->principal->actor_name, "role", role_name(r->principal->role), "request_id",
-	                          r->request_id);
+	json_t *actor =
+	    json_pack("{ssssssssss}", "type", r->principal->actor_type, "id", r->principal->actor_id, "name",
+	              r->principal->actor_name, "role", role_name(r->principal->role), "request_id", r->request_id);
 	struct store_actor a = api_actor(r);
 	json_t *job = NULL;
 	rc = store_job_create(req_store(r), &a, req_param(r, 0), "users.import", params, actor, total < 0 ? 0 : total,
@@ -252,15 +256,147 @@ static enum fd_err load_job(struct req *r, json_t **job)
 	return rc == FD_OK ? rc : reply_problem(r, rc, NULL, NULL);
 }
 
+/* ------------------------------------------------------------------ following a job */
+
+#define WATCH_WAIT_MAX 60    /* seconds a long poll may wait */
+#define WATCH_PING_MS  15000 /* an event stream's keep-alive comment */
+
+/* A client following one job: a long poll (one reply, once the job moves on
+ * from the version the client has, ends, or the wait is over) or an event
+ * stream (each version as it comes, then an "end" event). */
+struct job_watch {
+	struct store *st;
+	char org[FD_UUID_LEN + 1], id[FD_UUID_LEN + 1];
+	int64_t seen;        /* the version the client has; -1: none */
+	int64_t deadline_ms; /* a long poll's */
+	int64_t ping_ms;     /* an event stream's next keep-alive */
+	int events;
+};
+
+static int job_ended(json_t *job)
+{
+	const char *state = json_string_value(json_object_get(job, "state"));
+	return state && strcmp(state, "queued") != 0 && strcmp(state, "running") != 0;
+}
+
+static enum fd_err put_view(struct buf *out, json_t *job)
+{
+	json_t *view = job_view(job);
+	enum fd_err rc = view ? jsonw_value(out, view) : FD_ENOMEM;
+	json_decref(view);
+	return rc;
+}
+
+static enum fd_err watch_next(void *ctx, struct buf *out, int closing, enum chunk_state *state)
+{
+	struct job_watch *w = ctx;
+	json_t *job = NULL;
+	enum fd_err rc = store_job_get(w->st, w->org, w->id, &job);
+	if (rc != FD_OK)
+		return rc;
+	int64_t version = json_integer_value(json_object_get(job, "version")), now = util_now_ms();
+	int ended = job_ended(job);
+	*state = CHUNK_WAIT;
+	if (!w->events) {
+		if (version != w->seen || ended || closing || now >= w->deadline_ms) {
+			rc = put_view(out, job);
+			*state = CHUNK_DONE;
+		}
+	} else if (version != w->seen || ended) {
+		char head[64];
+		snprintf(head, sizeof head, "id: %lld\nevent: %s\ndata: ", (long long)version,
+		         ended ? "end" : "progress");
+		rc = buf_puts(out, head);
+		if (rc == FD_OK)
+			rc = put_view(out, job);
+		if (rc == FD_OK)
+			rc = buf_puts(out, "\n\n");
+		w->seen = version;
+		w->ping_ms = now + WATCH_PING_MS;
+		if (ended)
+			*state = CHUNK_DONE;
+	} else if (closing) {
+		*state = CHUNK_DONE;
+	} else if (now >= w->ping_ms) {
+		rc = buf_puts(out, ": ping\n\n");
+		w->ping_ms = now + WATCH_PING_MS;
+	}
+	json_decref(job);
+	return rc;
+}
+
+static void watch_free(void *ctx)
+{
+	free(ctx);
+}
+
+static const struct chunk_ops watch_ops = {watch_next, watch_free};
+
+static enum fd_err watch(struct req *r, json_t *job, int events, int64_t seen, int wait_s)
+{
+	struct job_watch *w = calloc(1, sizeof *w);
+	if (!w) {
+		json_decref(job);
+		return FD_ENOMEM;
+	}
+	w->st = req_store(r);
+	snprintf(w->org, sizeof w->org, "%s", req_param(r, 0));
+	snprintf(w->id, sizeof w->id, "%s", req_param(r, 1));
+	w->seen = seen;
+	w->deadline_ms = util_now_ms() + (int64_t)wait_s * 1000;
+	w->events = events;
+	json_decref(job);
+	if (events)
+		reply_header(r, "X-Accel-Buffering", "no"); /* a proxy must pass each event on as it comes */
+	enum fd_err rc =
+	    reply_chunks(r, 200, events ? "text/event-stream; charset=utf-8" : "application/json", &watch_ops, w, 1);
+	if (rc == FD_EBUSY) {
+		reply_header(r, "Retry-After", "5");
+		return reply_problem(r, FD_EBUSY, "too many clients are following jobs; poll GET /jobs/{id} instead",
+		                     NULL);
+	}
+	return rc;
+}
+
 enum fd_err jobs_get(struct req *r)
 {
 	enum fd_err rc = api_authorize(r, ACT_JOB_READ, ROLE_NONE, ROLE_NONE);
 	json_t *job = NULL;
-	if (rc != FD_OK || (rc = load_job(r, &job)) != FD_OK)
+	if (rc != FD_OK)
 		return rc;
+	const char *wait = req_query(r, "wait"), *after = req_query(r, "after");
+	long long wait_s = 0, seen = -1;
+	if (wait && util_parse_int(wait, 0, WATCH_WAIT_MAX, &wait_s) != FD_OK)
+		return api_bad_param(r, "wait", "must be a number of seconds from 0 to 60");
+	if (after && util_parse_int(after, 0, INT64_MAX, &seen) != FD_OK)
+		return api_bad_param(r, "after", "must be a job version (the version member of a job)");
+	if (after && !wait)
+		return api_bad_param(r, "after", "is only meaningful with wait");
+	if ((rc = load_job(r, &job)) != FD_OK)
+		return rc;
+	if (wait_s > 0) {
+		if (!after) /* wait for the next change from now */
+			seen = json_integer_value(json_object_get(job, "version"));
+		return watch(r, job, 0, seen, (int)wait_s);
+	}
 	json_t *view = job_view(job);
 	json_decref(job);
 	return reply_json(r, 200, view);
+}
+
+enum fd_err jobs_events(struct req *r)
+{
+	enum fd_err rc = api_authorize(r, ACT_JOB_READ, ROLE_NONE, ROLE_NONE);
+	json_t *job = NULL;
+	if (rc != FD_OK)
+		return rc;
+	const char *last = req_header(r, "Last-Event-ID");
+	long long seen = -1;
+	if (last && util_parse_int(last, 0, INT64_MAX, &seen) != FD_OK)
+		seen = -1; /* not one of ours: start from the current state */
+	if ((rc = load_job(r, &job)) != FD_OK)
+		return rc;
+	return watch(r, job, 1, seen, 0);
 }
 
 enum fd_err jobs_list(struct req *r)
@@ -289,8 +425,7 @@ enum fd_err jobs_list(struct req *r)
 	json_t *out = json_array();
 	size_t i;
 	json_t *job;
-	json_array_foreach(jobs, i, job)
-	    json_array_append_new(out, job_view(job));
+	json_array_foreach(jobs, i, job) json_array_append_new(out, job_view(job));
 	json_decref(jobs);
 	if (has_more) {
 		static const char *const names[] = {NULL};
@@ -329,55 +464,90 @@ enum fd_err jobs_cancel(struct req *r)
 	return reply_json(r, 202, view);
 }
 
-/* Appends every kept failed row of job to b: as CSV "line,field,detail" rows
- * (errors) or as the rows themselves (rows). */
-static enum fd_err collect_errors(struct req *r, const char *job_id, struct buf *b, int rows, int csv)
+/* A download of a job's kept failed rows, a page at a time: as CSV
+ * "line,field,detail,problem" rows (errors), or as the rows themselves. */
+struct error_dump {
+	struct store *st;
+	char job[FD_UUID_LEN + 1];
+	int64_t after; /* the last line written */
+	int rows, csv;
+	char *head; /* written first (owned), NULL: nothing */
+};
+
+static enum fd_err error_line(struct buf *b, json_t *e, int rows, int csv)
 {
-	int64_t after = 0;
-	for (;;) {
-		json_t *items = NULL;
-		enum fd_err rc = store_job_errors(req_store(r), job_id, after, ERRORS_PAGE, &items);
-		if (rc != FD_OK)
-			return rc;
-		size_t i;
-		json_t *e;
-		json_array_foreach(items, i, e)
-		{
-			after = json_integer_value(json_object_get(e, "line"));
-			const char *row = json_string_value(json_object_get(e, "row"));
-			if (rows) {
-				rc = buf_puts(b, row ? row : "");
-				if (rc == FD_OK)
-					rc = buf_puts(b, csv ? "\r\n" : "\n");
-			} else {
-				json_t *err = json_object_get(e, "error");
-				json_t *first = json_array_get(json_object_get(err, "errors"), 0);
-				char line[32];
-				snprintf(line, sizeof line, "%lld,", (long long)after);
-				rc = buf_puts(b, line);
-				if (rc == FD_OK)
-					rc = csv_put_field(b, json_string_value(json_object_get(first, "field")), 1);
-				if (rc == FD_OK)
-					rc = buf_puts(b, ",");
-				if (rc == FD_OK)
-					rc = csv_put_field(b, json_string_value(json_object_get(first ? first : err, "detail")), 1);
-				if (rc == FD_OK)
-					rc = buf_puts(b, ",");
-				if (rc == FD_OK)
-					rc = csv_put_field(b, json_string_value(json_object_get(err, "detail")), 1);
-				if (rc == FD_OK)
-					rc = buf_puts(b, "\r\n");
-			}
-			if (rc != FD_OK) {
-				json_decref(items);
-				return rc;
-			}
-		}
-		size_t n = json_array_size(items);
-		json_decref(items);
-		if (n < ERRORS_PAGE)
-			return FD_OK;
+	const char *row = json_string_value(json_object_get(e, "row"));
+	enum fd_err rc;
+	if (rows) {
+		rc = buf_puts(b, row ? row : "");
+		return rc == FD_OK ? buf_puts(b, csv ? "\r\n" : "\n") : rc;
 	}
+	json_t *err = json_object_get(e, "error");
+	json_t *first = json_array_get(json_object_get(err, "errors"), 0);
+	char line[32];
+	snprintf(line, sizeof line, "%lld,", (long long)json_integer_value(json_object_get(e, "line")));
+	rc = buf_puts(b, line);
+	if (rc == FD_OK)
+		rc = csv_put_field(b, json_string_value(json_object_get(first, "field")), 1);
+	if (rc == FD_OK)
+		rc = buf_puts(b, ",");
+	if (rc == FD_OK)
+		rc = csv_put_field(b, json_string_value(json_object_get(first ? first : err, "detail")), 1);
+	if (rc == FD_OK)
+		rc = buf_puts(b, ",");
+	if (rc == FD_OK)
+		rc = csv_put_field(b, json_string_value(json_object_get(err, "detail")), 1);
+	return rc == FD_OK ? buf_puts(b, "\r\n") : rc;
+}
+
+static enum fd_err dump_next(void *ctx, struct buf *out, int closing, enum chunk_state *state)
+{
+	(void)closing;
+	struct error_dump *d = ctx;
+	enum fd_err rc = FD_OK;
+	if (d->head) {
+		rc = buf_puts(out, d->head);
+		free(d->head);
+		d->head = NULL;
+	}
+	json_t *items = NULL;
+	if (rc == FD_OK)
+		rc = store_job_errors(d->st, d->job, d->after, ERRORS_PAGE, &items);
+	size_t i;
+	json_t *e;
+	json_array_foreach(items, i, e)
+	{
+		if (rc != FD_OK)
+			break;
+		d->after = json_integer_value(json_object_get(e, "line"));
+		rc = error_line(out, e, d->rows, d->csv);
+	}
+	*state = json_array_size(items) < ERRORS_PAGE ? CHUNK_DONE : CHUNK_MORE;
+	json_decref(items);
+	return rc;
+}
+
+static void dump_free(void *ctx)
+{
+	struct error_dump *d = ctx;
+	free(d->head);
+	free(d);
+}
+
+static const struct chunk_ops dump_ops = {dump_next, dump_free};
+
+static enum fd_err reply_dump(struct req *r, int rows, int csv, const char *head)
+{
+	struct error_dump *d = calloc(1, sizeof *d);
+	if (!d || (head && !(d->head = strdup(head)))) {
+		free(d);
+		return FD_ENOMEM;
+	}
+	d->st = req_store(r);
+	snprintf(d->job, sizeof d->job, "%s", req_param(r, 1));
+	d->rows = rows;
+	d->csv = csv;
+	return reply_chunks(r, 200, csv ? "text/csv; charset=utf-8" : "application/x-ndjson", &dump_ops, d, 0);
 }
 
 enum fd_err jobs_errors(struct req *r)
@@ -411,18 +581,7 @@ enum fd_err jobs_errors(struct req *r)
 		return reply_json(r, 200, items);
 	}
 	json_decref(job);
-	struct buf b;
-	buf_init(&b, (size_t)256 * 1024 * 1024);
-	rc = buf_puts(&b, "line,field,detail,problem\r\n");
-	if (rc == FD_OK)
-		rc = collect_errors(r, req_param(r, 1), &b, 0, 1);
-	if (rc != FD_OK) {
-		buf_release(&b);
-		return reply_problem(r, rc, NULL, NULL);
-	}
-	size_t len = 0;
-	char *s = buf_detach(&b, &len);
-	return reply_take(r, 200, "text/csv; charset=utf-8", s, len);
+	return reply_dump(r, 0, 1, "line,field,detail,problem\r\n");
 }
 
 enum fd_err jobs_failed_rows(struct req *r)
@@ -434,24 +593,22 @@ enum fd_err jobs_failed_rows(struct req *r)
 	json_t *params = json_object_get(job, "params");
 	const char *format = json_string_value(json_object_get(params, "format"));
 	int csv = format && strcmp(format, "csv") == 0;
-	struct buf b;
-	buf_init(&b, (size_t)256 * 1024 * 1024);
-	rc = FD_OK;
+	if (!csv && !json_integer_value(json_object_get(job, "stored_errors"))) {
+		json_decref(job);
+		return reply_empty(r, 204); /* no rows, and no header to send */
+	}
+	char *head = NULL;
 	if (csv) {
-		rc = buf_puts(&b, json_string_value(json_object_get(params, "header")));
-		if (rc == FD_OK)
-			rc = buf_puts(&b, "\r\n");
+		const char *h = json_string_value(json_object_get(params, "header"));
+		size_t n = strlen(h ? h : "") + 3;
+		head = malloc(n);
+		if (head)
+			snprintf(head, n, "%s\r\n", h ? h : "");
 	}
 	json_decref(job);
-	if (rc == FD_OK)
-		rc = collect_errors(r, req_param(r, 1), &b, 1, csv);
-	if (rc != FD_OK) {
-		buf_release(&b);
-		return reply_problem(r, rc, NULL, NULL);
-	}
-	size_t len = 0;
-	char *s = buf_detach(&b, &len);
-	if (!s)
-		return reply_empty(r, 204);
-	return reply_take(r, 200, csv ? "text/csv; charset=utf-8" : "application/x-ndjson", s, len);
+	if (csv && !head)
+		return FD_ENOMEM;
+	rc = reply_dump(r, 1, csv, head);
+	free(head);
+	return rc;
 }

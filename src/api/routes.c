@@ -53,6 +53,7 @@ const struct route api_routes[] = {
     {"POST", ORG "/users", users_create, "users.create", J, 0},
     {"POST", ORG "/users/bulk", users_bulk, "users.bulk", J, 0},
     {"POST", ORG "/users/import", users_import, "users.import", A | ROUTE_UPLOAD, 0},
+    {"GET", ORG "/users/export", users_export, "users.export", A, 0}, /* before {user_id} */
     {"GET", USER, users_get, "users.get", A, 0},
     {"PUT", USER, users_update, "users.update", J, 0},
     {"DELETE", USER, users_delete, "users.delete", A, 0},
@@ -69,6 +70,7 @@ const struct route api_routes[] = {
 
     {"GET", ORG "/devices", fleet_list, "fleet.list", A, 0},
     {"GET", ORG "/devices/counts", fleet_counts, "fleet.counts", A, 0},
+    {"GET", ORG "/devices/export", fleet_export, "fleet.export", A, 0},
     {"POST", ORG "/device-states", devices_report_batch, "devices.state_batch", J, 0},
     {"POST", ORG "/device-onboarding", onboarding_create, "onboarding.create", J, 0},
     {"GET", "/connect/{secret}", connect_page, "connect.page", ROUTE_SECRET_PATH, 0},
@@ -76,6 +78,7 @@ const struct route api_routes[] = {
 
     {"GET", ORG "/jobs", jobs_list, "jobs.list", A, 0},
     {"GET", ORG "/jobs/{job_id}", jobs_get, "jobs.get", A, 0},
+    {"GET", ORG "/jobs/{job_id}/events", jobs_events, "jobs.events", A, 0},
     {"POST", ORG "/jobs/{job_id}/cancel", jobs_cancel, "jobs.cancel", A, 0},
     {"GET", ORG "/jobs/{job_id}/errors", jobs_errors, "jobs.errors", A, 0},
     {"GET", ORG "/jobs/{job_id}/failed-rows", jobs_failed_rows, "jobs.failed_rows", A, 0},

@@ -15,6 +15,7 @@
 #include "api/records.h"
 #include "api/support.h"
 #include "api/user_fields.h"
+#include "core/csv.h"
 #include "core/jsonw.h"
 #include "core/util.h"
 
@@ -131,8 +132,8 @@ enum fd_err devices_consumption_comparison(struct req *r)
 		json_decref(dev);
 		return reply_problem(r, rc, NULL, NULL);
 	}
-	const char *assessment = nm == 0 ? "no_peers"
-	                         : month > dm.p90 ? "above_p90"
+	const char *assessment = nm == 0             ? "no_peers"
+	                         : month > dm.p90    ? "above_p90"
 	                         : month > dm.median ? "above_median"
 	                                             : "at_or_below_median";
 	char at[FD_TIME_LEN + 1];
@@ -152,25 +153,49 @@ enum fd_err devices_consumption_comparison(struct req *r)
 static const char *const fleet_params[] = {"type", "authenticated", "stale", "optimization_active", "needs_attention",
                                            NULL};
 
+/* The fleet view's filters (shared with its export). */
+static enum fd_err parse_fleet(struct req *r, struct store_fleet_query *q)
+{
+	const char *t = req_query(r, "type");
+	if (t) {
+		for (int i = 0; i < DEV_TYPES; i++) {
+			if (strcmp(t, device_types[i].path) == 0)
+				q->type = i;
+		}
+		if (q->type < 0)
+			return api_bad_param(r, "type", "must be one of heat-pumps, electric-vehicles, inverters");
+	}
+	enum fd_err rc;
+	if ((rc = api_bool_param(r, "authenticated", &q->authenticated)) != FD_OK ||
+	    (rc = api_bool_param(r, "stale", &q->stale)) != FD_OK ||
+	    (rc = api_bool_param(r, "optimization_active", &q->optimization_active)) != FD_OK)
+		return rc;
+	return api_bool_param(r, "needs_attention", &q->needs_attention);
+}
+
+/* A device of the fleet as the API shows it (new reference, NULL on no memory). */
+static json_t *fleet_view(json_t *d, int64_t now)
+{
+	int type = 0;
+	for (int k = 0; k < DEV_TYPES; k++) {
+		if (strcmp(json_string_value(json_object_get(d, "device_type")), device_types[k].key) == 0)
+			type = k;
+	}
+	json_t *v = device_view(type, d, now);
+	if (v) {
+		json_object_set_new(v, "device_type", json_string(device_types[type].path));
+		json_object_set(v, "attention", json_object_get(d, "attention"));
+	}
+	return v;
+}
+
 enum fd_err fleet_list(struct req *r)
 {
 	enum fd_err rc = api_authorize(r, ACT_PROPERTY_READ, ROLE_NONE, ROLE_NONE);
 	if (rc != FD_OK)
 		return rc;
 	struct store_fleet_query q = {.org_id = req_param(r, 0), .type = -1};
-	const char *t = req_query(r, "type");
-	if (t) {
-		for (int i = 0; i < DEV_TYPES; i++) {
-			if (strcmp(t, device_types[i].path) == 0)
-				q.type = i;
-		}
-		if (q.type < 0)
-			return api_bad_param(r, "type", "must be one of heat-pumps, electric-vehicles, inverters");
-	}
-	if ((rc = api_bool_param(r, "authenticated", &q.authenticated)) != FD_OK ||
-	    (rc = api_bool_param(r, "stale", &q.stale)) != FD_OK ||
-	    (rc = api_bool_param(r, "optimization_active", &q.optimization_active)) != FD_OK ||
-	    (rc = api_bool_param(r, "needs_attention", &q.needs_attention)) != FD_OK || (rc = api_limit(r, &q.limit)) != FD_OK)
+	if ((rc = parse_fleet(r, &q)) != FD_OK || (rc = api_limit(r, &q.limit)) != FD_OK)
 		return rc;
 	const char *c = req_query(r, "cursor");
 	if (c) {
@@ -200,15 +225,7 @@ enum fd_err fleet_list(struct req *r)
 		rc = buf_append(&out, "[", 1);
 	int64_t now = util_now_ms();
 	for (size_t i = 0; rc == FD_OK && i < json_array_size(items); i++) {
-		json_t *d = json_array_get(items, i);
-		int type = 0;
-		for (int k = 0; k < DEV_TYPES; k++) {
-			if (strcmp(json_string_value(json_object_get(d, "device_type")), device_types[k].key) == 0)
-				type = k;
-		}
-		json_t *v = device_view(type, d, now);
-		json_object_set_new(v, "device_type", json_string(device_types[type].path));
-		json_object_set(v, "attention", json_object_get(d, "attention"));
+		json_t *v = fleet_view(json_array_get(items, i), now);
 		if (i)
 			rc = buf_append(&out, ",", 1);
 		if (rc == FD_OK)
@@ -237,6 +254,159 @@ enum fd_err fleet_list(struct req *r)
 	size_t len = 0;
 	char *text = buf_detach(&out, &len);
 	return reply_take(r, 200, "application/json", text, len);
+}
+
+/* ------------------------------------------------------------------ fleet export */
+
+#define FLEET_EXPORT_PAGE 1000
+
+/* The columns of a device export; the rest of a device is in its JSON line. */
+static const char *const fleet_columns[] = {
+    "id",
+    "user_id",
+    "device_type",
+    "external_device_id",
+    "device_model",
+    "lifecycle_state",
+    "is_authenticated",
+    "connection_status",
+    "monitoring_status",
+    "steering_status",
+    "is_smart_optimization_active",
+    "operational_mode",
+    "current_mode",
+    "attention",
+    "current_state_last_updated_at",
+    "consumption_last_day_kwh",
+    "consumption_last_week_kwh",
+    "consumption_last_month_kwh",
+    "building_id",
+    "created_at",
+    "updated_at",
+    NULL,
+};
+
+struct fleet_export {
+	struct store *st;
+	struct store_fleet_query q;
+	char org[FD_UUID_LEN + 1];
+	int csv, header_done, done;
+};
+
+static enum fd_err fleet_cell(struct buf *out, json_t *v)
+{
+	char num[64];
+	if (json_is_string(v))
+		return csv_put_field(out, json_string_value(v), 1);
+	if (json_is_boolean(v))
+		return buf_puts(out, json_is_true(v) ? "true" : "false");
+	if (json_is_integer(v)) {
+		snprintf(num, sizeof num, "%lld", (long long)json_integer_value(v));
+		return buf_puts(out, num);
+	}
+	if (json_is_real(v))
+		return jsonw_real(out, json_real_value(v));
+	if (json_is_array(v) || json_is_object(v)) { /* attention reasons: a ;-list */
+		size_t i;
+		json_t *e;
+		struct buf tmp;
+		buf_init(&tmp, 4096);
+		enum fd_err rc = FD_OK;
+		json_array_foreach(v, i, e)
+		{
+			if (i)
+				rc = buf_puts(&tmp, ";");
+			if (rc == FD_OK)
+				rc = buf_puts(&tmp, json_is_string(e) ? json_string_value(e) : "");
+		}
+		if (rc == FD_OK && tmp.len)
+			rc = buf_append(&tmp, "", 1) == FD_OK ? csv_put_field(out, tmp.data, 1) : FD_ENOMEM;
+		buf_release(&tmp);
+		return rc;
+	}
+	return FD_OK; /* null: an empty cell */
+}
+
+static enum fd_err fleet_export_next(void *ctx, struct buf *out, int closing, enum chunk_state *state)
+{
+	(void)closing;
+	struct fleet_export *x = ctx;
+	enum fd_err rc = FD_OK;
+	if (x->csv && !x->header_done) {
+		for (int i = 0; rc == FD_OK && fleet_columns[i]; i++) {
+			if (i)
+				rc = buf_puts(out, ",");
+			if (rc == FD_OK)
+				rc = buf_puts(out, fleet_columns[i]);
+		}
+		if (rc == FD_OK)
+			rc = buf_puts(out, "\r\n");
+		x->header_done = 1;
+	}
+	json_t *items = NULL;
+	int has_more = 0;
+	int64_t last = 0, total = 0;
+	x->q.limit = FLEET_EXPORT_PAGE;
+	if (rc == FD_OK)
+		rc = store_fleet_list(x->st, &x->q, &items, &has_more, &last, &total);
+	int64_t now = util_now_ms();
+	for (size_t i = 0; rc == FD_OK && i < json_array_size(items); i++) {
+		json_t *v = fleet_view(json_array_get(items, i), now);
+		if (!v) {
+			rc = FD_ENOMEM;
+			break;
+		}
+		if (!x->csv) {
+			rc = jsonw_value(out, v);
+			if (rc == FD_OK)
+				rc = buf_puts(out, "\n");
+		} else {
+			for (int k = 0; rc == FD_OK && fleet_columns[k]; k++) {
+				if (k)
+					rc = buf_puts(out, ",");
+				if (rc == FD_OK)
+					rc = fleet_cell(out, json_object_get(v, fleet_columns[k]));
+			}
+			if (rc == FD_OK)
+				rc = buf_puts(out, "\r\n");
+		}
+		json_decref(v);
+	}
+	json_decref(items);
+	x->q.after_seq = last;
+	*state = has_more ? CHUNK_MORE : CHUNK_DONE;
+	return rc;
+}
+
+static const struct chunk_ops fleet_export_ops = {fleet_export_next, free};
+
+enum fd_err fleet_export(struct req *r)
+{
+	enum fd_err rc = api_authorize(r, ACT_PROPERTY_READ, ROLE_NONE, ROLE_NONE);
+	if (rc != FD_OK)
+		return rc;
+	const char *format = req_query(r, "format");
+	if (format && strcmp(format, "csv") != 0 && strcmp(format, "jsonl") != 0)
+		return api_bad_param(r, "format", "must be csv or jsonl");
+	struct fleet_export *x = calloc(1, sizeof *x);
+	if (!x)
+		return FD_ENOMEM;
+	x->q.type = -1;
+	if ((rc = parse_fleet(r, &x->q)) != FD_OK) {
+		free(x);
+		return rc;
+	}
+	x->st = req_store(r);
+	x->csv = !format || strcmp(format, "csv") == 0;
+	snprintf(x->org, sizeof x->org, "%s", req_param(r, 0));
+	x->q.org_id = x->org;
+	char disp[96], day[FD_TIME_LEN + 1];
+	util_now_rfc3339(day);
+	day[10] = '\0';
+	snprintf(disp, sizeof disp, "attachment; filename=\"devices-%s.%s\"", day, x->csv ? "csv" : "jsonl");
+	reply_header(r, "Content-Disposition", disp);
+	return reply_chunks(r, 200, x->csv ? "text/csv; charset=utf-8" : "application/x-ndjson", &fleet_export_ops, x,
+	                    0);
 }
 
 enum fd_err fleet_counts(struct req *r)
@@ -296,8 +466,8 @@ enum fd_err users_migrate(struct req *r)
 	}
 	if (api_if_match(r, version) != FD_OK) {
 		json_decref(new_user);
-		return reply_problem(r, FD_EPRECOND, "the user changed since you read it (If-Match is stale); read it again",
-		                     NULL);
+		return reply_problem(r, FD_EPRECOND,
+		                     "the user changed since you read it (If-Match is stale); read it again", NULL);
 	}
 	struct store_actor a = api_actor(r);
 	const char *field = NULL;
@@ -306,11 +476,12 @@ enum fd_err users_migrate(struct req *r)
 	if (rc == FD_ECONFLICT && field) {
 		char d[160];
 		snprintf(d, sizeof d, "%s is already used by another user of this org", field);
-		return reply_problem(r, rc, d,
-		                     json_pack("[o]", problem_field(field, "is already used by another user of this org")));
+		return reply_problem(
+		    r, rc, d, json_pack("[o]", problem_field(field, "is already used by another user of this org")));
 	}
 	if (rc == FD_EPRECOND)
-		return reply_problem(r, rc, "the user changed during the migration; nothing was changed, try again", NULL);
+		return reply_problem(r, rc, "the user changed during the migration; nothing was changed, try again",
+		                     NULL);
 	if (rc != FD_OK)
 		return reply_problem(r, rc, "the migration was rolled back; nothing was changed", NULL);
 	const char *nid = json_string_value(json_object_get(report, "new_user_id"));

@@ -24,6 +24,26 @@
 #include "jobs/jobs.h"
 #include "store/store.h"
 
+/* The server a job's progress wakes (its parked long polls and event
+ * streams); NULL before it starts and once it stops. */
+static pthread_mutex_t wake_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct server *wake_srv;
+
+static void wake_on_progress(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&wake_mu);
+	server_wake(wake_srv);
+	pthread_mutex_unlock(&wake_mu);
+}
+
+static void wake_target(struct server *srv)
+{
+	pthread_mutex_lock(&wake_mu);
+	wake_srv = srv;
+	pthread_mutex_unlock(&wake_mu);
+}
+
 #define GRACE_MS    10000
 #define SWEEP_BATCH 1000 /* devices per second the sweep marks stale or refreshes: 3.6 million an hour */
 
@@ -106,7 +126,7 @@ int cmd_serve(int argc, char **argv, const char *db)
 	if (!jobs_dir[0])
 		snprintf(jobs_dir, sizeof jobs_dir, "%s.jobs", db);
 	struct jobs *jobs = NULL;
-	rc = jobs_start(st, jobs_dir, 1, NULL, NULL, &jobs);
+	rc = jobs_start(st, jobs_dir, 1, wake_on_progress, NULL, &jobs);
 	if (rc != FD_OK) {
 		fprintf(stderr, "fleetdesk: serve: cannot use the jobs directory %s (%s)\n", jobs_dir, fd_err_name(rc));
 		store_close(st);
@@ -127,6 +147,7 @@ int cmd_serve(int argc, char **argv, const char *db)
 		store_close(st);
 		return 1;
 	}
+	wake_target(srv);
 	fprintf(stderr, "fleetdesk: serving %s on %s with %d threads\n", db, server_url(srv), cfg.threads);
 	/* Housekeeping between signals: stale devices, consumption of quiet devices. */
 	int sig = 0;
@@ -148,8 +169,10 @@ int cmd_serve(int argc, char **argv, const char *db)
 			log_msg("error", "expired idempotency keys could not be swept; it runs again in a second");
 		if (store_checkpoint(st) != FD_OK)
 			log_msg("error", "the write-ahead log could not be checkpointed; it runs again in a second");
+		server_wake(srv); /* parked replies look again: a long poll's deadline, an event stream's ping */
 	}
 	fprintf(stderr, "fleetdesk: %s received, finishing in-flight requests\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+	wake_target(NULL);
 	server_stop(srv, GRACE_MS);
 	jobs_stop(jobs);
 	peers_clear();

@@ -198,3 +198,65 @@ enum fd_err reply_problem(struct req *r, enum fd_err rc, const char *detail, jso
 {
 	return reply_problem_with(r, rc, detail, errors, NULL);
 }
+
+/* ------------------------------------------------------------------ chunked streams */
+
+struct chunks {
+	const struct chunk_ops *ops;
+	void *ctx;
+	struct buf out;
+	size_t pos;
+	int done;
+};
+
+static long chunks_produce(void *cls, char *dst, size_t max, int closing)
+{
+	struct chunks *c = cls;
+	for (;;) {
+		if (c->pos < c->out.len) {
+			size_t n = c->out.len - c->pos;
+			if (n > max)
+				n = max;
+			memcpy(dst, c->out.data + c->pos, n);
+			c->pos += n;
+			return (long)n;
+		}
+		if (c->done)
+			return STREAM_END;
+		c->out.len = 0;
+		c->pos = 0;
+		enum chunk_state state = CHUNK_MORE;
+		if (c->ops->next(c->ctx, &c->out, closing, &state) != FD_OK)
+			return STREAM_FAIL;
+		if (state == CHUNK_DONE)
+			c->done = 1;
+		else if (state == CHUNK_WAIT && !c->out.len)
+			return STREAM_WAIT;
+	}
+}
+
+static void chunks_release(void *cls)
+{
+	struct chunks *c = cls;
+	if (c->ops->release)
+		c->ops->release(c->ctx);
+	buf_release(&c->out);
+	free(c);
+}
+
+static const struct stream_ops chunk_stream = {chunks_produce, chunks_release};
+
+enum fd_err reply_chunks(struct req *r, unsigned status, const char *content_type, const struct chunk_ops *ops,
+                         void *ctx, int waits)
+{
+	struct chunks *c = calloc(1, sizeof *c);
+	if (!c) {
+		if (ops->release)
+			ops->release(ctx);
+		return FD_ENOMEM;
+	}
+	c->ops = ops;
+	c->ctx = ctx;
+	buf_init(&c->out, 4 * CHUNK_MAX);
+	return reply_stream(r, status, content_type, &chunk_stream, c, waits);
+}

@@ -60,6 +60,7 @@ struct req {
 	struct principal principal_storage;
 
 	/* the reply */
+	struct stream *stream; /* a streamed body (reply_stream), shared with libmicrohttpd */
 	int replied;
 	unsigned status;
 	char *resp_body; /* owned */
@@ -122,6 +123,47 @@ enum fd_err reply_raw(struct req *r, unsigned status, const char *content_type, 
 enum fd_err reply_take(struct req *r, unsigned status, const char *content_type, char *body, size_t len);
 /* Replies with no body (204, 304). */
 enum fd_err reply_empty(struct req *r, unsigned status);
+
+/*
+ * A streamed reply, for bodies made while they are sent (exports, event
+ * streams, long polls): produce is called each time the client can take
+ * more, with room for max bytes, and returns how many it wrote, or:
+ *   STREAM_WAIT  nothing yet: the connection is parked, without holding a
+ *                thread, until server_wake() or the next second, then
+ *                produce is called again;
+ *   STREAM_END   the body is complete;
+ *   STREAM_FAIL  give up: the connection is closed, the body cut short.
+ * closing is 1 once the server is stopping: produce should end soon, and
+ * STREAM_WAIT then counts as STREAM_END. release (may be NULL) frees ctx
+ * when the reply is over, however it ended; it is called exactly once, also
+ * when reply_stream fails. With waits, the reply may park: FD_EBUSY (and
+ * no reply) when too many parked replies are open already (SERVER_MAX_WAITING).
+ */
+#define STREAM_WAIT 0
+#define STREAM_END  (-1)
+#define STREAM_FAIL (-2)
+struct stream_ops {
+	long (*produce)(void *ctx, char *buf, size_t max, int closing);
+	void (*release)(void *ctx);
+};
+enum fd_err reply_stream(struct req *r, unsigned status, const char *content_type, const struct stream_ops *ops,
+                         void *ctx, int waits);
+
+/*
+ * reply_stream for bodies made a part at a time: next appends the next part
+ * to out (at most CHUNK_MAX bytes is a good size) and sets *state to
+ * CHUNK_MORE, CHUNK_DONE (out holds the last part, maybe nothing) or
+ * CHUNK_WAIT (nothing new yet: called again after server_wake). An error
+ * from next cuts the body short. release, ops and ctx as for reply_stream.
+ */
+enum chunk_state { CHUNK_MORE, CHUNK_DONE, CHUNK_WAIT };
+#define CHUNK_MAX (256 * 1024)
+struct chunk_ops {
+	enum fd_err (*next)(void *ctx, struct buf *out, int closing, enum chunk_state *state);
+	void (*release)(void *ctx);
+};
+enum fd_err reply_chunks(struct req *r, unsigned status, const char *content_type, const struct chunk_ops *ops,
+                         void *ctx, int waits);
 
 /*
  * Replies with an RFC 9457 problem for rc. detail may be NULL; errors is an

@@ -5,6 +5,7 @@
 
 #include <arpa/inet.h>
 #include <netdb.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,14 +32,118 @@ struct server {
 	struct metrics *metrics;
 	_Atomic int inflight;
 	char url[128];
-	char public_url[256]; /* "" unless configured */
-	char boot[33];        /* this process's id, for the idempotency keys it holds */
-	struct ratelimit *rl; /* requests per credential; NULL: no limit */
+	char public_url[256];                       /* "" unless configured */
+	char boot[33];                              /* this process's id, for the idempotency keys it holds */
+	struct ratelimit *rl;                       /* requests per credential; NULL: no limit */
 	struct ratelimit *fail_account, *fail_addr; /* failed credential checks */
-	char rl_policy[96];   /* the RateLimit-Policy header */
-	char spool[512];      /* "" when no upload route may be used */
+	char rl_policy[96];                         /* the RateLimit-Policy header */
+	char spool[512];                            /* "" when no upload route may be used */
 	struct jobs *jobs;
+	/* streamed replies: those parked until server_wake, and how many may park */
+	pthread_mutex_t wait_mu;
+	struct stream *parked;
+	int closing;
+	_Atomic int waiting; /* open replies that may park */
 };
+
+/* A streamed reply, shared by the request and libmicrohttpd's response:
+ * whichever lets go last frees it. */
+struct stream {
+	struct server *srv;
+	struct MHD_Connection *conn;
+	const struct stream_ops *ops;
+	void *ctx;
+	int waits;
+	_Atomic int refs;
+	_Atomic uint64_t bytes;
+	struct stream *next_parked;
+};
+
+static void stream_unref(struct stream *s)
+{
+	if (atomic_fetch_sub(&s->refs, 1) != 1)
+		return;
+	if (s->ops->release)
+		s->ops->release(s->ctx);
+	if (s->waits)
+		atomic_fetch_sub(&s->srv->waiting, 1);
+	free(s);
+}
+
+enum fd_err reply_stream(struct req *r, unsigned status, const char *content_type, const struct stream_ops *ops,
+                         void *ctx, int waits)
+{
+	struct stream *s = calloc(1, sizeof *s);
+	if (s && waits && atomic_fetch_add(&r->srv->waiting, 1) >= SERVER_MAX_WAITING) {
+		atomic_fetch_sub(&r->srv->waiting, 1);
+		free(s);
+		if (ops->release)
+			ops->release(ctx);
+		return FD_EBUSY;
+	}
+	if (!s) {
+		if (ops->release)
+			ops->release(ctx);
+		return FD_ENOMEM;
+	}
+	*s = (struct stream){.srv = r->srv, .conn = r->conn, .ops = ops, .ctx = ctx, .waits = waits};
+	atomic_store(&s->refs, 1); /* the request's; send_reply adds the response's */
+	if (r->stream)
+		stream_unref(r->stream);
+	free(r->resp_body);
+	r->resp_body = NULL;
+	r->resp_len = 0;
+	r->stream = s;
+	r->status = status;
+	r->content_type = content_type;
+	r->replied = 1;
+	return FD_OK;
+}
+
+/* libmicrohttpd's content reader for a streamed reply. */
+static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	(void)pos;
+	struct stream *s = cls;
+	struct server *srv = s->srv;
+	pthread_mutex_lock(&srv->wait_mu);
+	int closing = srv->closing;
+	pthread_mutex_unlock(&srv->wait_mu);
+	long n = s->ops->produce(s->ctx, buf, max, closing);
+	if (n > 0) {
+		atomic_fetch_add(&s->bytes, (uint64_t)n);
+		return (ssize_t)n;
+	}
+	if (n == STREAM_WAIT) {
+		pthread_mutex_lock(&srv->wait_mu);
+		if (!srv->closing) { /* parked and listed under one lock: no wake is missed */
+			MHD_suspend_connection(s->conn);
+			s->next_parked = srv->parked;
+			srv->parked = s;
+			pthread_mutex_unlock(&srv->wait_mu);
+			return 0;
+		}
+		pthread_mutex_unlock(&srv->wait_mu);
+		return MHD_CONTENT_READER_END_OF_STREAM;
+	}
+	return n == STREAM_END ? MHD_CONTENT_READER_END_OF_STREAM : MHD_CONTENT_READER_END_WITH_ERROR;
+}
+
+static void stream_done(void *cls)
+{
+	stream_unref(cls);
+}
+
+void server_wake(struct server *srv)
+{
+	if (!srv)
+		return;
+	pthread_mutex_lock(&srv->wait_mu);
+	for (struct stream *s = srv->parked; s; s = s->next_parked)
+		MHD_resume_connection(s->conn);
+	srv->parked = NULL;
+	pthread_mutex_unlock(&srv->wait_mu);
+}
 
 /* ---------------------------------------------------------------- req accessors */
 
@@ -282,17 +387,29 @@ static void req_free(struct req *r)
 	free(r->upload_path);
 	idem_free(r->idem);
 	free(r->resp_body);
+	if (r->stream)
+		stream_unref(r->stream);
 	free(r);
 }
 
 static enum MHD_Result send_reply(struct req *r)
 {
-	struct MHD_Response *resp =
-	    MHD_create_response_from_buffer(r->resp_len, r->resp_body ? r->resp_body : (void *)"",
-	                                    r->resp_body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
-	if (!resp)
-		return MHD_NO;
-	r->resp_body = NULL; /* libmicrohttpd frees it now */
+	struct MHD_Response *resp;
+	if (r->stream) {
+		atomic_fetch_add(&r->stream->refs, 1); /* the response's */
+		resp =
+		    MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, stream_read, r->stream, stream_done);
+		if (!resp) {
+			stream_unref(r->stream);
+			return MHD_NO;
+		}
+	} else {
+		resp = MHD_create_response_from_buffer(r->resp_len, r->resp_body ? r->resp_body : (void *)"",
+		                                       r->resp_body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+		if (!resp)
+			return MHD_NO;
+		r->resp_body = NULL; /* libmicrohttpd frees it now */
+	}
 	if (r->content_type)
 		MHD_add_response_header(resp, "Content-Type", r->content_type);
 	MHD_add_response_header(resp, "X-Request-Id", r->request_id);
@@ -448,8 +565,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	}
 	if (*upload_data_size && r->upload) {
 		size_t n = *upload_data_size;
-		if (!r->body_too_large && (r->upload_len + (int64_t)n > REQ_UPLOAD_MAX ||
-		                           fwrite(upload_data, 1, n, r->upload) != n))
+		if (!r->body_too_large &&
+		    (r->upload_len + (int64_t)n > REQ_UPLOAD_MAX || fwrite(upload_data, 1, n, r->upload) != n))
 			r->body_too_large = 1;
 		r->upload_len += (int64_t)n;
 		for (const char *p = upload_data, *end = upload_data + n; (p = memchr(p, '\n', (size_t)(end - p))); p++)
@@ -514,7 +631,9 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 			json_object_set_new(line, "path", json_stringn_nocheck(r->path, strnlen(r->path, 512)));
 		json_object_set_new(line, "route", json_string(r->route ? r->route->name : "unmatched"));
 		json_object_set_new(line, "status", json_integer(r->status));
-		json_object_set_new(line, "bytes", json_integer((json_int_t)r->resp_len));
+		json_object_set_new(
+		    line, "bytes",
+		    json_integer((json_int_t)(r->stream ? atomic_load(&r->stream->bytes) : r->resp_len)));
 		json_object_set_new(line, "dur_ms", json_real((double)dur / 1e6));
 		if (r->principal)
 			json_object_set_new(line, "actor", json_string(r->principal->actor_id));
@@ -557,6 +676,7 @@ static enum fd_err parse_listen(const char *listen, struct sockaddr_storage *sa,
 
 static void server_free(struct server *s)
 {
+	pthread_mutex_destroy(&s->wait_mu);
 	metrics_free(s->metrics);
 	ratelimit_free(s->rl);
 	ratelimit_free(s->fail_account);
@@ -577,6 +697,7 @@ enum fd_err server_start(const struct server_config *cfg, struct store *st, cons
 		return FD_ENOMEM;
 	s->st = st;
 	s->jobs = cfg->jobs;
+	pthread_mutex_init(&s->wait_mu, NULL);
 	if (cfg->spool_dir)
 		snprintf(s->spool, sizeof s->spool, "%s", cfg->spool_dir);
 	util_random_hex(s->boot, 16);
@@ -584,7 +705,8 @@ enum fd_err server_start(const struct server_config *cfg, struct store *st, cons
 	s->fail_addr = ratelimit_new(1.0 / THROTTLE_ADDR_EVERY, THROTTLE_ADDR_BURST);
 	if (cfg->rate > 0) {
 		s->rl = ratelimit_new(cfg->rate, cfg->burst >= 1 ? cfg->burst : cfg->rate);
-		long long w = (long long)(ratelimit_burst(s->rl) / cfg->rate + 0.5); /* seconds a full burst takes to refill */
+		long long w =
+		    (long long)(ratelimit_burst(s->rl) / cfg->rate + 0.5); /* seconds a full burst takes to refill */
 		snprintf(s->rl_policy, sizeof s->rl_policy, "\"per-credential\";q=%.0f;w=%lld", ratelimit_burst(s->rl),
 		         w > 0 ? w : 1);
 	}
@@ -601,7 +723,7 @@ enum fd_err server_start(const struct server_config *cfg, struct store *st, cons
 		server_free(s);
 		return FD_ENOMEM;
 	}
-	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC;
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_ALLOW_SUSPEND_RESUME;
 	if (sa.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	s->d =
@@ -640,6 +762,10 @@ void server_stop(struct server *s, int grace_ms)
 	MHD_socket ls = MHD_quiesce_daemon(s->d);
 	if (ls != MHD_INVALID_SOCKET)
 		close(ls);
+	pthread_mutex_lock(&s->wait_mu);
+	s->closing = 1; /* parked replies end, and none parks again */
+	pthread_mutex_unlock(&s->wait_mu);
+	server_wake(s);
 	for (int waited = 0; atomic_load(&s->inflight) > 0 && waited < grace_ms; waited += 10) {
 		struct timespec ts = {0, 10 * 1000 * 1000};
 		nanosleep(&ts, NULL);

@@ -43,8 +43,18 @@ enum fd_err server_start(const struct server_config *cfg, struct store *st, cons
 /* "http://HOST:PORT" as bound (borrowed). */
 const char *server_url(struct server *s);
 
-/* Stops accepting, waits up to grace_ms for in-flight requests, stops and frees. */
+/* Stops accepting, tells streamed replies to end (closing), waits up to
+ * grace_ms for in-flight requests, stops and frees. */
 void server_stop(struct server *s, int grace_ms);
+
+/* The most streamed replies that may wait for news at once (long polls,
+ * event streams); more get 503. */
+#define SERVER_MAX_WAITING 256
+
+/* Calls every parked streamed reply again (reply_stream's STREAM_WAIT):
+ * something they may wait for happened. Any thread; the serve loop also
+ * calls it each second, so a parked reply looks again at least that often. */
+void server_wake(struct server *s);
 
 /* Appends the Prometheus metrics of s to out. */
 enum fd_err server_metrics_render(struct server *s, struct buf *out);
