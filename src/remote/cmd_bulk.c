@@ -57,9 +57,20 @@ static const char bulk_help[] =
     "Ctrl-C lets the batch in flight finish, then stops: the rows not sent go to the failed-rows file.\n"
     "Exit status: 0 when every row was applied, 1 when any failed, 2 for a usage error.\n";
 
+#define ROWS_CAP (2 * BATCH_MAX) /* a batch's rows: its items, and the rows that failed here between them */
+
+/* A row of the batch being filled: an item to send, or a row that already
+ * failed here. Outcomes are recorded in the file's order once the batch's
+ * reply is in. */
 struct brow {
 	int64_t line, offset, end;
 	char id[64];
+	int item;       /* its index in the batch's items, or -1 */
+	int done;       /* the outcome is known */
+	int ok;         /* applied */
+	long status;    /* of a failure (0: never sent) */
+	char msg[MESSAGE_MAX];
+	json_t *problem; /* owned, or NULL */
 };
 
 struct bulk {
@@ -79,18 +90,23 @@ struct bulk {
 	/* the batch being filled */
 	json_t *items;
 	size_t body_bytes;
-	struct brow rows[BATCH_MAX];
-	size_t n;
+	struct brow rows[ROWS_CAP];
+	size_t n;       /* rows */
+	int item_row[BATCH_MAX]; /* the row of each item */
 	/* set after a failure every later batch would meet */
 	int stop;
 	char stop_why[MESSAGE_MAX];
 };
 
-static enum fd_err fail_row(struct bulk *b, int64_t line, int64_t offset, int64_t end, const char *id, long status,
-                            const char *msg, json_t *problem)
+/* Sets a batch row's outcome: applied, or failed with status and msg. */
+static void outcome(struct brow *row, int ok, long status, const char *msg, json_t *problem)
 {
-	b->done++;
-	return failures_add(b->fails, line, offset, end, id && *id ? id : NULL, status, msg, problem);
+	row->done = 1;
+	row->ok = ok;
+	row->status = status;
+	snprintf(row->msg, sizeof row->msg, "%s", msg ? msg : "");
+	json_decref(row->problem);
+	row->problem = problem ? json_incref(problem) : NULL;
 }
 
 /* ------------------------------------------------------------------ the header */
@@ -199,80 +215,61 @@ static json_t *jsonl_item(const struct row *r, char *id, char *why, size_t n)
 
 /* ------------------------------------------------------------------ batches */
 
-/* Records every row of the batch as failed with msg. */
-static void fail_batch(struct bulk *b, long status, const char *msg, json_t *problem)
-{
-	for (size_t i = 0; i < b->n; i++)
-		fail_row(b, b->rows[i].line, b->rows[i].offset, b->rows[i].end, b->rows[i].id, status, msg, problem);
-}
-
 static int success(json_t *result)
 {
 	const char *st = json_string_value(json_object_get(result, "status"));
 	return st && strcmp(st, "success") == 0;
 }
 
-/* The batch row of a result, or NULL. */
+/* The batch row of a result (by its item index), or NULL. */
 static struct brow *result_row(struct bulk *b, json_t *result)
 {
 	json_t *k = json_object_get(result, "index");
-	if (!json_is_integer(k) || json_integer_value(k) < 0 || (size_t)json_integer_value(k) >= b->n)
+	if (!json_is_integer(k) || json_integer_value(k) < 0 || (size_t)json_integer_value(k) >= json_array_size(b->items))
 		return NULL;
-	return &b->rows[json_integer_value(k)];
+	return &b->rows[b->item_row[json_integer_value(k)]];
 }
 
 /* Reads a 200 (or an atomic 422) reply's per-item results. */
-static void apply_results(struct bulk *b, json_t *reply)
+static void read_results(struct bulk *b, json_t *reply)
 {
 	json_t *results = json_object_get(reply, "results");
-	char seen[BATCH_MAX] = {0};
-	int64_t first_failed = -1; /* the line of an atomic batch's first failed row */
+	int64_t first_failed = -1; /* the line of an atomic batch's failed row */
 	size_t i;
 	json_t *r;
 	json_array_foreach(results, i, r)
 	{
 		struct brow *row = result_row(b, r);
-		if (row && !success(r) && json_integer_value(json_object_get(r, "status_code")) != 424 &&
-		    first_failed < 0)
+		if (row && !success(r) && json_integer_value(json_object_get(r, "status_code")) != 424 && first_failed < 0)
 			first_failed = row->line;
 	}
 	json_array_foreach(results, i, r)
 	{
 		struct brow *row = result_row(b, r);
-		if (!row || seen[row - b->rows])
+		if (!row || row->done)
 			continue;
-		seen[row - b->rows] = 1;
 		if (success(r)) {
-			b->ok++;
-			b->done++;
+			outcome(row, 1, 0, NULL, NULL);
 			continue;
 		}
 		long code = (long)json_integer_value(json_object_get(r, "status_code"));
 		json_t *err = json_object_get(r, "error");
 		char body[MESSAGE_MAX], msg[MESSAGE_MAX + 64];
 		if (code == 424) {
-			snprintf(msg, sizeof msg,
-			         "424 not applied: its batch is atomic and the row on line %lld failed",
+			snprintf(msg, sizeof msg, "424 not applied: its batch is atomic and the row on line %lld failed",
 			         (long long)first_failed);
 		} else {
 			failures_message(err, body, sizeof body);
 			const char *name = session_status_text(code);
 			snprintf(msg, sizeof msg, "%ld%s%s: %s", code, *name ? " " : "", name, body);
 		}
-		fail_row(b, row->line, row->offset, row->end, row->id, code, msg, err);
-	}
-	for (size_t k = 0; k < b->n; k++) {
-		if (!seen[k])
-			fail_row(b, b->rows[k].line, b->rows[k].offset, b->rows[k].end, b->rows[k].id, 0,
-			         "the reply has no result for this row", NULL);
+		outcome(row, 0, code, msg, err);
 	}
 }
 
-/* Sends the batch and records its rows' outcomes. */
-static void send_batch(struct bulk *b)
+/* Posts the batch's items and sets their rows' outcomes. */
+static void post_items(struct bulk *b)
 {
-	if (b->n == 0)
-		return;
 	struct buf path;
 	buf_init(&path, 1024);
 	enum fd_err rc = session_org_path(&b->s, &path, "/users/bulk");
@@ -287,7 +284,7 @@ static void send_batch(struct bulk *b)
 	                           .content_type = "application/json",
 	                           .body = body,
 	                           .body_len = body ? strlen(body) : 0,
-	                           .weight = (int)b->n,
+	                           .weight = (int)json_array_size(b->items),
 	                           .uninterruptible = 1};
 	struct rhttp_response resp;
 	rhttp_response_init(&resp);
@@ -297,77 +294,135 @@ static void send_batch(struct bulk *b)
 		rc = session_send(&b->s, &rq, &resp);
 	json_t *reply = rc == FD_OK ? rhttp_json(&resp) : NULL;
 	char msg[MESSAGE_MAX + 64];
+	json_t *problem = NULL;
 	if (rc != FD_OK) {
 		snprintf(msg, sizeof msg,
-		         "no reply (%s): the batch may or may not have been applied; check before sending again",
+		         "no reply (%s): the batch may or may not have been applied; check before sending it again",
 		         resp.error[0] ? resp.error : fd_err_name(rc));
-		fail_batch(b, 0, msg, NULL);
 		b->stop = 1;
 		snprintf(b->stop_why, sizeof b->stop_why, "not sent: an earlier batch got no reply");
 	} else if (resp.status == 200 || (resp.status == 422 && json_is_array(json_object_get(reply, "results")))) {
-		apply_results(b, reply);
+		read_results(b, reply);
+		snprintf(msg, sizeof msg, "the reply has no result for this row");
 	} else {
 		char body_msg[MESSAGE_MAX];
 		failures_message(reply, body_msg, sizeof body_msg);
 		const char *name = session_status_text(resp.status);
 		snprintf(msg, sizeof msg, "%ld%s%s: %s", resp.status, *name ? " " : "", name, body_msg);
-		fail_batch(b, resp.status, msg, reply);
+		problem = reply;
 		if (resp.status == 401 || resp.status == 403 || resp.status == 404) {
 			b->stop = 1;
 			snprintf(b->stop_why, sizeof b->stop_why, "not sent: an earlier batch failed with %.500s", msg);
 		}
 	}
+	/* the items the reply did not settle fail with the batch's message */
+	for (size_t i = 0; i < json_array_size(b->items); i++) {
+		struct brow *row = &b->rows[b->item_row[i]];
+		if (!row->done)
+			outcome(row, 0, rc == FD_OK ? resp.status : 0, msg, problem);
+	}
 	json_decref(reply);
 	rhttp_response_release(&resp);
 	free(body);
 	buf_release(&path);
+}
+
+/* Sends the batch (when it has items) and records its rows' outcomes in
+ * the file's order. */
+static enum fd_err flush_batch(struct bulk *b)
+{
+	if (json_array_size(b->items) > 0)
+		post_items(b);
+	enum fd_err rc = FD_OK;
+	for (size_t i = 0; i < b->n; i++) {
+		struct brow *row = &b->rows[i];
+		b->done++;
+		if (row->ok)
+			b->ok++;
+		else if (rc == FD_OK)
+			rc = failures_add(b->fails, row->line, row->offset, row->end, row->id[0] ? row->id : NULL,
+			                  row->status, row->msg, row->problem);
+		json_decref(row->problem);
+		row->problem = NULL;
+	}
 	json_array_clear(b->items);
 	b->n = 0;
 	b->body_bytes = 0;
 	progress_update(b->bar, b->done, b->total, failures_count(b->fails), -1, -1);
+	return rc;
 }
 
-/* Takes one row: a local failure, or an item of the batch (sent when full). */
+/* A new row of the batch (flushing it first when it is full). */
+static struct brow *add_row(struct bulk *b, const struct row *r, const char *id, enum fd_err *rc)
+{
+	*rc = FD_OK;
+	if (b->n == ROWS_CAP)
+		*rc = flush_batch(b);
+	struct brow *row = &b->rows[b->n++];
+	memset(row, 0, sizeof *row);
+	row->line = r->line;
+	row->offset = r->offset;
+	row->end = r->end;
+	row->item = -1;
+	snprintf(row->id, sizeof row->id, "%s", id ? id : "");
+	return row;
+}
+
+/* Takes one row: an item of the batch (sent when full), or a row that
+ * failed here, settled with the batch so the report keeps the file's order. */
 static enum fd_err take_row(struct bulk *b, const struct row *r)
 {
 	char id[64] = "", why[300] = "";
+	enum fd_err rc = FD_OK;
 	if (!b->stop && session_interrupted) {
 		b->stop = 1;
 		snprintf(b->stop_why, sizeof b->stop_why, "not sent: interrupted (Ctrl-C)");
 	}
 	if (b->stop) {
 		b->not_sent++;
-		return fail_row(b, r->line, r->offset, r->end, NULL, 0, b->stop_why, NULL);
+		b->done++;
+		return failures_add(b->fails, r->line, r->offset, r->end, NULL, 0, b->stop_why, NULL);
 	}
+	json_t *item = NULL;
 	if (r->error)
-		return fail_row(b, r->line, r->offset, r->end, NULL, 0, r->error, NULL);
-	json_t *item = b->fmt == ROWS_CSV ? csv_item(b, r, id, why, sizeof why) : jsonl_item(r, id, why, sizeof why);
-	if (!item)
-		return fail_row(b, r->line, r->offset, r->end, id, 0, why, NULL);
-	char *text = json_dumps(item, JSON_COMPACT);
-	size_t len = text ? strlen(text) : 0;
-	free(text);
-	if (!text || len + 16 > BULK_BODY_MAX) {
-		json_decref(item);
-		return fail_row(b, r->line, r->offset, r->end, id, 0,
-		                text ? "the row is too large for a bulk request" : "out of memory", NULL);
+		snprintf(why, sizeof why, "%s", r->error);
+	else
+		item = b->fmt == ROWS_CSV ? csv_item(b, r, id, why, sizeof why) : jsonl_item(r, id, why, sizeof why);
+	size_t len = 0;
+	if (item) {
+		char *text = json_dumps(item, JSON_COMPACT);
+		len = text ? strlen(text) : 0;
+		free(text);
+		if (!text || len + 16 > BULK_BODY_MAX) {
+			snprintf(why, sizeof why, "%s", text ? "the row is too large for a bulk request" : "out of memory");
+			json_decref(item);
+			item = NULL;
+		}
 	}
-	if (b->n == b->batch_max || b->body_bytes + len + 1 > BULK_BODY_MAX)
-		send_batch(b);
-	if (b->stop) {
+	if (!item) {
+		struct brow *row = add_row(b, r, id, &rc);
+		outcome(row, 0, 0, why, NULL);
+		return rc;
+	}
+	if (json_array_size(b->items) == b->batch_max || b->body_bytes + len + 1 > BULK_BODY_MAX || b->n == ROWS_CAP)
+		rc = flush_batch(b);
+	if (b->stop) { /* that batch met a failure every later one would */
 		json_decref(item);
 		b->not_sent++;
-		return fail_row(b, r->line, r->offset, r->end, id, 0, b->stop_why, NULL);
+		b->done++;
+		enum fd_err rc2 = failures_add(b->fails, r->line, r->offset, r->end, id[0] ? id : NULL, 0, b->stop_why, NULL);
+		return rc != FD_OK ? rc : rc2;
 	}
+	enum fd_err rc2 = FD_OK;
+	struct brow *row = add_row(b, r, id, &rc2);
+	if (rc == FD_OK)
+		rc = rc2;
+	row->item = (int)json_array_size(b->items);
+	b->item_row[row->item] = (int)(row - b->rows);
 	if (json_array_append_new(b->items, item) != 0)
 		return FD_ENOMEM;
-	struct brow *row = &b->rows[b->n++];
-	row->line = r->line;
-	row->offset = r->offset;
-	row->end = r->end;
-	snprintf(row->id, sizeof row->id, "%s", id);
 	b->body_bytes += len + 1;
-	return FD_OK;
+	return rc;
 }
 
 /* ------------------------------------------------------------------ the run */
@@ -404,8 +459,10 @@ static int run(struct bulk *b, FILE *f)
 		session_say(&b->s, "cannot read %s: %s", b->file, strerror(errno));
 		status = 1;
 	}
-	if (!status)
-		send_batch(b);
+	if (!status && flush_batch(b) != FD_OK) {
+		session_say(&b->s, "cannot record a failed row: %s", strerror(errno));
+		status = 1;
+	}
 	rows_free(rd);
 	return status;
 }
@@ -534,6 +591,8 @@ int cmd_bulk_update(int argc, char **argv)
 out:
 	for (size_t i = 0; i < b->ncols; i++)
 		free(b->cols[i]);
+	for (size_t i = 0; i < b->n; i++)
+		json_decref(b->rows[i].problem);
 	json_decref(b->items);
 	progress_free(b->bar);
 	failures_free(b->fails);

@@ -604,10 +604,9 @@ enum fd_err rhttp_send(struct rhttp *h, const struct rhttp_request *rq, struct r
 			h->srv_r = x.rl_r;
 			h->srv_t = x.rl_t >= 0 ? x.rl_t : 0;
 			h->srv_at = util_mono_ns();
-			if (x.pol_seen) {
-				h->srv_q = x.pol_q;
-				h->srv_w = x.pol_w;
-			}
+			/* without a policy, an empty bucket (r=0) waits for t */
+			h->srv_q = x.pol_seen ? x.pol_q : 0;
+			h->srv_w = x.pol_seen ? x.pol_w : 0;
 		}
 		int can_retry = attempt < max_attempts && resp->sink_bytes == 0;
 		if (cc != CURLE_OK) {
