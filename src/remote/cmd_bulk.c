@@ -65,11 +65,11 @@ static const char bulk_help[] =
 struct brow {
 	int64_t line, offset, end;
 	char id[64];
-	int item;       /* its index in the batch's items, or -1 */
-	int done;       /* the outcome is known */
-	int ok;         /* applied */
-	long status;    /* of a failure (0: never sent) */
-	char msg[MESSAGE_MAX];
+	int item;    /* its index in the batch's items, or -1 */
+	int done;    /* the outcome is known */
+	int ok;      /* applied */
+	long status; /* of a failure (0: never sent) */
+	char msg[MESSAGE_MAX + 64];
 	json_t *problem; /* owned, or NULL */
 };
 
@@ -91,7 +91,7 @@ struct bulk {
 	json_t *items;
 	size_t body_bytes;
 	struct brow rows[ROWS_CAP];
-	size_t n;       /* rows */
+	size_t n;                /* rows */
 	int item_row[BATCH_MAX]; /* the row of each item */
 	/* set after a failure every later batch would meet */
 	int stop;
@@ -225,7 +225,8 @@ static int success(json_t *result)
 static struct brow *result_row(struct bulk *b, json_t *result)
 {
 	json_t *k = json_object_get(result, "index");
-	if (!json_is_integer(k) || json_integer_value(k) < 0 || (size_t)json_integer_value(k) >= json_array_size(b->items))
+	if (!json_is_integer(k) || json_integer_value(k) < 0 ||
+	    (size_t)json_integer_value(k) >= json_array_size(b->items))
 		return NULL;
 	return &b->rows[b->item_row[json_integer_value(k)]];
 }
@@ -240,7 +241,8 @@ static void read_results(struct bulk *b, json_t *reply)
 	json_array_foreach(results, i, r)
 	{
 		struct brow *row = result_row(b, r);
-		if (row && !success(r) && json_integer_value(json_object_get(r, "status_code")) != 424 && first_failed < 0)
+		if (row && !success(r) && json_integer_value(json_object_get(r, "status_code")) != 424 &&
+		    first_failed < 0)
 			first_failed = row->line;
 	}
 	json_array_foreach(results, i, r)
@@ -256,7 +258,8 @@ static void read_results(struct bulk *b, json_t *reply)
 		json_t *err = json_object_get(r, "error");
 		char body[MESSAGE_MAX], msg[MESSAGE_MAX + 64];
 		if (code == 424) {
-			snprintf(msg, sizeof msg, "424 not applied: its batch is atomic and the row on line %lld failed",
+			snprintf(msg, sizeof msg,
+			         "424 not applied: its batch is atomic and the row on line %lld failed",
 			         (long long)first_failed);
 		} else {
 			failures_message(err, body, sizeof body);
@@ -394,7 +397,8 @@ static enum fd_err take_row(struct bulk *b, const struct row *r)
 		len = text ? strlen(text) : 0;
 		free(text);
 		if (!text || len + 16 > BULK_BODY_MAX) {
-			snprintf(why, sizeof why, "%s", text ? "the row is too large for a bulk request" : "out of memory");
+			snprintf(why, sizeof why, "%s",
+			         text ? "the row is too large for a bulk request" : "out of memory");
 			json_decref(item);
 			item = NULL;
 		}
@@ -410,7 +414,8 @@ static enum fd_err take_row(struct bulk *b, const struct row *r)
 		json_decref(item);
 		b->not_sent++;
 		b->done++;
-		enum fd_err rc2 = failures_add(b->fails, r->line, r->offset, r->end, id[0] ? id : NULL, 0, b->stop_why, NULL);
+		enum fd_err rc2 =
+		    failures_add(b->fails, r->line, r->offset, r->end, id[0] ? id : NULL, 0, b->stop_why, NULL);
 		return rc != FD_OK ? rc : rc2;
 	}
 	enum fd_err rc2 = FD_OK;

@@ -9,6 +9,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "remote/remote.h"
 #include "remote/session.h"
 #include "remote/table.h"
 #include "remote/view.h"
@@ -348,7 +349,8 @@ static int device_one(int argc, char **argv, enum dev_op op)
 		return prc;
 	const char *user = ropt_get(opts, n, "user");
 	int type;
-	if ((prc = check_type(cmd, ropt_get(opts, n, "type"), &type)))
+	if ((prc = check_type(cmd, ropt_get(opts, n, "type"), &type)) ||
+	    (prc = remote_check_etag(cmd, ropt_get(opts, n, "if-match"))))
 		return prc;
 	if (!user || !util_is_uuid(user))
 		return args_usage_error(cmd, "--user must be given: the device's user id (a UUID)");

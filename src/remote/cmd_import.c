@@ -79,6 +79,12 @@ static int upload(struct import *im, FILE *f, int64_t size, enum rows_format fmt
 	progress_done(bar);
 	progress_free(bar);
 	json_t *job = NULL;
+	if (rc != FD_OK && resp.interrupted) {
+		session_say(&im->s,
+		            "interrupted during the upload (if the server took the file, GET /jobs shows its job)");
+		status = 1;
+		goto out;
+	}
 	if (rc != FD_OK || resp.status != 202) {
 		status = session_fail(&im->s, rc, &resp, "the import was refused");
 		goto out;

@@ -400,7 +400,8 @@ static int users_write(int argc, char **argv, int update)
 		return help(update ? update_help : create_help, fields_help);
 	if (prc || (update && (prc = check_id(cmd, "user", pos.n ? pos.v[0] : NULL))))
 		return prc;
-	if ((prc = remote_check_role(cmd, ropt_get(opts, nn, "role"))))
+	if ((prc = remote_check_role(cmd, ropt_get(opts, nn, "role"))) ||
+	    (prc = remote_check_etag(cmd, ropt_get(opts, nn, "if-match"))))
 		return prc;
 	if (!update && !ropt_get(opts, nn, "email") && !ropt_get(opts, nn, "data") && !ropt_get(opts, nn, "field"))
 		return args_usage_error(cmd, "--email is required");
@@ -428,7 +429,8 @@ static int users_delete(int argc, char **argv)
 	int prc = ropt_parse(argc, argv, opts, n, &pos, 1, cmd);
 	if (prc < 0)
 		return help(delete_help, NULL);
-	if (prc || (prc = check_id(cmd, "user", pos.n ? pos.v[0] : NULL)))
+	if (prc || (prc = check_id(cmd, "user", pos.n ? pos.v[0] : NULL)) ||
+	    (prc = remote_check_etag(cmd, ropt_get(opts, n, "if-match"))))
 		return prc;
 	struct session s;
 	int status = session_open(&s, cmd, opts, n, 1);

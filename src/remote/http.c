@@ -490,7 +490,10 @@ static enum fd_err setup(struct rhttp *h, struct xfer *x, const char *url, const
 	if (!rq->upload)
 		ADD("Expect:");
 	if (rq->if_match) {
-		snprintf(line, sizeof line, "If-Match: %.200s", rq->if_match);
+		/* an ETag given without its quotes (a shell ate them) gets them back */
+		const char *m = rq->if_match;
+		int bare = m[0] != '"' && strncmp(m, "W/", 2) != 0 && strcmp(m, "*") != 0;
+		snprintf(line, sizeof line, bare ? "If-Match: \"%.200s\"" : "If-Match: %.200s", m);
 		ADD(line);
 	}
 	if (key) {

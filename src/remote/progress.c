@@ -20,7 +20,6 @@ struct progress {
 	int tty;
 	uint64_t start_ns;
 	uint64_t last_ns; /* of the last print; 0: none yet */
-	int drawn;        /* the bar is on the line (tty) */
 	int64_t done, total, failed;
 	double rate, eta;
 };
@@ -114,7 +113,6 @@ static void draw(struct progress *p, int final)
 	if (final)
 		fputc('\n', stderr);
 	fflush(stderr);
-	p->drawn = !final;
 }
 
 void progress_update(struct progress *p, int64_t done, int64_t total, int64_t failed, double rate, double eta)
@@ -140,5 +138,4 @@ void progress_done(struct progress *p)
 		return;
 	draw(p, 1);
 	p->last_ns = 0;
-	p->drawn = 0;
 }

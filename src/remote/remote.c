@@ -21,6 +21,20 @@ int remote_check_role(const char *cmd, const char *role)
 	return args_usage_error(cmd, "--role must be user, viewer, staff or admin");
 }
 
+int remote_check_etag(const char *cmd, const char *etag)
+{
+	if (!etag)
+		return 0;
+	size_t n = strlen(etag);
+	for (size_t i = 0; i < n; i++) {
+		if (etag[i] < ' ' || etag[i] > '~')
+			n = 0;
+	}
+	if (n == 0 || n > 200)
+		return args_usage_error(cmd, "--if-match must be an ETag (1 to 200 visible ASCII characters)");
+	return 0;
+}
+
 int remote_check_output(const char *cmd, const char *input, const char *out)
 {
 	struct stat a, b;

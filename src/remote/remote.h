@@ -15,6 +15,10 @@ int remote_users_import(int argc, char **argv);
  * the usage error's status after one line on stderr. */
 int remote_check_role(const char *cmd, const char *role);
 
+/* 0 when etag is NULL or 1 to 200 visible ASCII characters (it goes into
+ * an If-Match header), else the usage error's status. */
+int remote_check_etag(const char *cmd, const char *etag);
+
 /*
  * Checks that the path out (the failed-rows file) is not the input file
  * itself. 0, or the usage error's status after one line on stderr.
