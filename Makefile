@@ -1,7 +1,7 @@
 # fleetdesk - see README.md. `make run` and `make test` do all set-up themselves.
 
 CC      ?= gcc
-PKGS    := libmicrohttpd jansson sqlite3 libsodium
+PKGS    := libmicrohttpd jansson sqlite3 libsodium libcurl
 # recursive (=) on purpose: expanded only after build/.deps has installed the packages
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS)) -lpthread -lm

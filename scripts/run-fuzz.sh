@@ -11,7 +11,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 
-PKGS=(libmicrohttpd jansson sqlite3 libsodium)
+PKGS=(libmicrohttpd jansson sqlite3 libsodium libcurl)
 CC=${FUZZ_CC:-clang}
 SECONDS_TO_RUN=${FUZZ_SECONDS:-20}
 OUT=build/fuzz

@@ -7,6 +7,7 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "core/util.h"
+#include "remote/http.h"
 
 static const char usage[] = "usage: fleetdesk [--db PATH] COMMAND [ARGS]\n"
                             "\n"
@@ -17,7 +18,30 @@ static const char usage[] = "usage: fleetdesk [--db PATH] COMMAND [ARGS]\n"
                             "  client   create, list or revoke OAuth2 clients\n"
                             "  demo     create a demo org with users and an admin token\n"
                             "\n"
-                            "--db PATH  the SQLite database (default ./fleetdesk.db)\n";
+                            "HTTP client commands (talk to a server: FLEETDESK_URL, FLEETDESK_TOKEN):\n"
+                            "  users        list, get, create, update, delete, restore, import or export users\n"
+                            "  devices      list devices (the fleet or a user's), get, diagnose or reset one\n"
+                            "  bulk-update  update users from a CSV or JSON-lines file, in batches\n"
+                            "\n"
+                            "--db PATH  the SQLite database of the local commands (default ./fleetdesk.db)\n";
+
+/* A client command, with libcurl ready around it. */
+static int run_remote(const char *cmd, int argc, char **argv)
+{
+	if (rhttp_global_init() != FD_OK) {
+		fprintf(stderr, "fleetdesk: %s: cannot initialise libcurl\n", cmd);
+		return 1;
+	}
+	int status;
+	if (strcmp(cmd, "users") == 0)
+		status = cmd_users(argc, argv);
+	else if (strcmp(cmd, "devices") == 0)
+		status = cmd_devices(argc, argv);
+	else
+		status = cmd_bulk_update(argc, argv);
+	rhttp_global_cleanup();
+	return status;
+}
 
 int main(int argc, char **argv)
 {
@@ -64,6 +88,8 @@ int main(int argc, char **argv)
 		return cmd_client(sub_argc, sub_argv, db);
 	if (strcmp(cmd, "demo") == 0)
 		return cmd_demo(sub_argc, sub_argv, db);
+	if (strcmp(cmd, "users") == 0 || strcmp(cmd, "devices") == 0 || strcmp(cmd, "bulk-update") == 0)
+		return run_remote(cmd, sub_argc, sub_argv);
 	fprintf(stderr, "fleetdesk: unknown command '%.100s' (see 'fleetdesk --help')\n", cmd);
 	return EXIT_USAGE;
 }
