@@ -68,6 +68,9 @@ char *api_url_encode(const char *s);
 
 /* Replies 422 with errors (stolen), "N fields are invalid". */
 enum fd_err api_reply_invalid(struct req *r, json_t *errors);
+
+/* What a client sees of a background job (jobs.c; new reference). */
+json_t *api_job_view(json_t *job);
 /* Replies 400 naming the query parameter: "{name} {detail}". */
 enum fd_err api_bad_param(struct req *r, const char *name, const char *detail);
 

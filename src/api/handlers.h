@@ -26,6 +26,7 @@ enum fd_err jobs_list(struct req *r);
 enum fd_err jobs_get(struct req *r);
 enum fd_err users_export(struct req *r);
 enum fd_err fleet_export(struct req *r);
+enum fd_err devices_bulk(struct req *r);
 enum fd_err jobs_events(struct req *r);
 enum fd_err jobs_cancel(struct req *r);
 enum fd_err jobs_errors(struct req *r);

@@ -35,7 +35,7 @@ static double seconds_between(json_t *a, json_t *b)
 }
 
 /* What a client sees of a job. */
-static json_t *job_view(json_t *job)
+json_t *api_job_view(json_t *job)
 {
 	const char *id = json_string_value(json_object_get(job, "id"));
 	const char *org = json_string_value(json_object_get(job, "org_id"));
@@ -238,7 +238,7 @@ enum fd_err users_import(struct req *r)
 		return reply_problem(r, rc, "the import job could not be created", NULL);
 	}
 	jobs_kick(jobs);
-	json_t *view = job_view(job);
+	json_t *view = api_job_view(job);
 	json_decref(job);
 	reply_header(r, "Location", json_string_value(json_object_get(json_object_get(view, "links"), "self")));
 	return reply_json(r, 202, view);
@@ -281,7 +281,7 @@ static int job_ended(json_t *job)
 
 static enum fd_err put_view(struct buf *out, json_t *job)
 {
-	json_t *view = job_view(job);
+	json_t *view = api_job_view(job);
 	enum fd_err rc = view ? jsonw_value(out, view) : FD_ENOMEM;
 	json_decref(view);
 	return rc;
@@ -379,7 +379,7 @@ enum fd_err jobs_get(struct req *r)
 			seen = json_integer_value(json_object_get(job, "version"));
 		return watch(r, job, 0, seen, (int)wait_s);
 	}
-	json_t *view = job_view(job);
+	json_t *view = api_job_view(job);
 	json_decref(job);
 	return reply_json(r, 200, view);
 }
@@ -425,7 +425,7 @@ enum fd_err jobs_list(struct req *r)
 	json_t *out = json_array();
 	size_t i;
 	json_t *job;
-	json_array_foreach(jobs, i, job) json_array_append_new(out, job_view(job));
+	json_array_foreach(jobs, i, job) json_array_append_new(out, api_job_view(job));
 	json_decref(jobs);
 	if (has_more) {
 		static const char *const names[] = {NULL};
@@ -459,7 +459,7 @@ enum fd_err jobs_cancel(struct req *r)
 	if (rc != FD_OK)
 		return reply_problem(r, rc, NULL, NULL);
 	jobs_kick(req_jobs(r));
-	json_t *view = job_view(job);
+	json_t *view = api_job_view(job);
 	json_decref(job);
 	return reply_json(r, 202, view);
 }

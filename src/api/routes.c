@@ -71,6 +71,7 @@ const struct route api_routes[] = {
     {"GET", ORG "/devices", fleet_list, "fleet.list", A, 0},
     {"GET", ORG "/devices/counts", fleet_counts, "fleet.counts", A, 0},
     {"GET", ORG "/devices/export", fleet_export, "fleet.export", A, 0},
+    {"POST", ORG "/devices/bulk", devices_bulk, "devices.bulk", J, 0},
     {"POST", ORG "/device-states", devices_report_batch, "devices.state_batch", J, 0},
     {"POST", ORG "/device-onboarding", onboarding_create, "onboarding.create", J, 0},
     {"GET", "/connect/{secret}", connect_page, "connect.page", ROUTE_SECRET_PATH, 0},

@@ -150,8 +150,8 @@ enum fd_err devices_consumption_comparison(struct req *r)
 
 /* ------------------------------------------------------------------ fleet view */
 
-static const char *const fleet_params[] = {"type", "authenticated", "stale", "optimization_active", "needs_attention",
-                                           NULL};
+static const char *const fleet_params[] = {
+    "type", "authenticated", "stale", "optimization_active", "needs_attention", "zip_code", NULL};
 
 /* The fleet view's filters (shared with its export). */
 static enum fd_err parse_fleet(struct req *r, struct store_fleet_query *q)
@@ -170,7 +170,12 @@ static enum fd_err parse_fleet(struct req *r, struct store_fleet_query *q)
 	    (rc = api_bool_param(r, "stale", &q->stale)) != FD_OK ||
 	    (rc = api_bool_param(r, "optimization_active", &q->optimization_active)) != FD_OK)
 		return rc;
-	return api_bool_param(r, "needs_attention", &q->needs_attention);
+	if ((rc = api_bool_param(r, "needs_attention", &q->needs_attention)) != FD_OK)
+		return rc;
+	q->zip_code = req_query(r, "zip_code");
+	if (q->zip_code && (!*q->zip_code || strlen(q->zip_code) > 20))
+		return api_bad_param(r, "zip_code", "must be a zip code (1 to 20 characters)");
+	return FD_OK;
 }
 
 /* A device of the fleet as the API shows it (new reference, NULL on no memory). */
@@ -289,7 +294,7 @@ static const char *const fleet_columns[] = {
 struct fleet_export {
 	struct store *st;
 	struct store_fleet_query q;
-	char org[FD_UUID_LEN + 1];
+	char org[FD_UUID_LEN + 1], zip[24];
 	int csv, header_done, done;
 };
 
@@ -400,6 +405,10 @@ enum fd_err fleet_export(struct req *r)
 	x->csv = !format || strcmp(format, "csv") == 0;
 	snprintf(x->org, sizeof x->org, "%s", req_param(r, 0));
 	x->q.org_id = x->org;
+	if (x->q.zip_code) { /* the request's string: the stream outlives it */
+		snprintf(x->zip, sizeof x->zip, "%s", x->q.zip_code);
+		x->q.zip_code = x->zip;
+	}
 	char disp[96], day[FD_TIME_LEN + 1];
 	util_now_rfc3339(day);
 	day[10] = '\0';

@@ -32,6 +32,7 @@ static const struct {
 	job_run_fn run;
 } kinds[] = {
     {"users.import", job_import_run},
+    {"devices.update", job_devices_run},
 };
 
 struct store *jobs_store(struct jobs *j)

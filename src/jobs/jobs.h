@@ -46,5 +46,6 @@ void jobs_progress(struct jobs *j);
  * error (a sentence, error_len bytes) saying why. */
 typedef enum fd_err (*job_run_fn)(struct jobs *j, json_t *job, const char **state, char *error, size_t error_len);
 enum fd_err job_import_run(struct jobs *j, json_t *job, const char **state, char *error, size_t error_len);
+enum fd_err job_devices_run(struct jobs *j, json_t *job, const char **state, char *error, size_t error_len);
 
 #endif

@@ -123,7 +123,10 @@ static const char SQL_VALUES_MONTH[] =
 static const char SQL_COUNTS[] = "SELECT type, attention, n FROM device_counts WHERE org_id = ?1 AND deleted = 0";
 
 /* The fleet list: four shapes (by type or not, attention index or not), all constant text. */
-#define FLEET_WHERE " AND (d.attention & :mask) = :want AND d.seq > :after ORDER BY d.seq LIMIT :lim"
+#define FLEET_WHERE                                                                                                    \
+	" AND (d.attention & :mask) = :want AND (:zip IS NULL OR u.zip_code = :zip) AND d.seq > :after ORDER BY "      \
+	"d.seq "                                                                                                       \
+	"LIMIT :lim"
 /* INDEXED BY: ordered by seq, SQLite would otherwise walk every org's rows by rowid */
 static const char SQL_FLEET_ALL[] = "SELECT " DEV_COLS " FROM devices d INDEXED BY devices_org "
                                     "JOIN users u ON u.seq = d.user_seq "
@@ -135,6 +138,11 @@ static const char SQL_FLEET_ATTN[] = "SELECT " DEV_COLS " FROM devices d JOIN us
 static const char SQL_FLEET_ATTN_TYPE[] =
     "SELECT " DEV_COLS " FROM devices d JOIN users u ON u.seq = d.user_seq "
     "WHERE d.org_id = :org AND d.type = :type AND d.deleted_at IS NULL AND d.attention != 0" FLEET_WHERE;
+/* the counts table knows no zip codes: with one, the rows are counted */
+static const char SQL_FLEET_TOTAL_ZIP[] =
+    "SELECT count(*) FROM devices d JOIN users u ON u.seq = d.user_seq WHERE d.org_id = :org AND d.deleted_at IS NULL "
+    "AND (:type < 0 OR d.type = :type) AND (d.attention & :mask) = :want AND (:attn = 0 OR d.attention != 0) "
+    "AND u.zip_code = :zip";
 static const char SQL_FLEET_TOTAL[] =
     "SELECT ifnull(sum(n), 0) FROM device_counts WHERE org_id = :org AND deleted = 0 AND (:type < 0 OR type = :type) "
     "AND (attention & :mask) = :want AND (:attn = 0 OR attention != 0)";
@@ -304,9 +312,9 @@ static enum fd_err sums(struct conn *c, int64_t seq, int64_t now_s, double v[6])
 	return r == SQLITE_ROW ? FD_OK : sq_map_rc(r);
 }
 
-static const char *const figure_names[6] = {"consumption_last_day_kwh", "consumption_last_week_kwh",
+static const char *const figure_names[6] = {"consumption_last_day_kwh",   "consumption_last_week_kwh",
                                             "consumption_last_month_kwh", "production_last_day_kwh",
-                                            "production_last_week_kwh", "production_last_month_kwh"};
+                                            "production_last_week_kwh",   "production_last_month_kwh"};
 
 /* Sets the device's figures in d from its readings as of now (exact at any moment). */
 static enum fd_err live_figures(struct conn *c, int64_t seq, int type, json_t *d)
@@ -366,7 +374,6 @@ static enum fd_err dev_insert(struct conn *c, const char *id, const char *org_id
 	sq_bind_text(s, 14, now);
 	return sq_step_write(s);
 }
-
 
 static enum fd_err sq_device_create(struct store *st, const struct store_actor *a, const char *org_id,
                                     const char *user_id, int type, json_t *fields, json_t **dev, int64_t *version)
@@ -480,17 +487,22 @@ static enum fd_err dev_write_begin(struct conn *c, const char *org_id, const cha
 	return rc;
 }
 
-static enum fd_err sq_device_update(struct store *st, const struct store_actor *a, const char *org_id,
-                                    const char *user_id, int type, const char *device_id, json_t *patch,
-                                    int64_t expect, const char *action, json_t **dev, int64_t *version)
+/* Sets patch on a device inside the caller's transaction; *after (owned by
+ * the caller) is the device as a reader sees it afterwards. */
+static enum fd_err dev_update_in(struct conn *c, const struct store_actor *a, const char *org_id, const char *user_id,
+                                 int type, const char *device_id, json_t *patch, int64_t expect, const char *action,
+                                 struct dev_row *after)
 {
-	struct conn *c = sq_get(st);
-	if (!c)
-		return FD_EIO;
-	struct dev_row row = {0}, after = {0};
-	enum fd_err rc = dev_write_begin(c, org_id, user_id, type, device_id, expect, &row);
-	if (rc != FD_OK)
+	struct dev_row row = {0};
+	enum fd_err rc = dev_read(c, org_id, user_id, type, device_id, &row, 0);
+	if (rc == FD_OK && expect >= 0 && expect != row.version)
+		rc = FD_EPRECOND;
+	if (rc == FD_OK && row.deleted)
+		rc = FD_ECONFLICT;
+	if (rc != FD_OK) {
+		json_decref(row.obj);
 		return rc;
+	}
 	json_t *merged = json_deep_copy(row.obj), *changes = NULL;
 	if (!merged || json_object_update(merged, patch) != 0) {
 		rc = FD_ENOMEM;
@@ -499,14 +511,11 @@ static enum fd_err sq_device_update(struct store *st, const struct store_actor *
 	changes = sq_diff(row.obj, merged, patch);
 	if (json_object_size(changes) == 0) { /* nothing changes: nothing is written */
 		rc = live_figures(c, row.seq, row.type, row.obj);
-		if (rc == FD_OK)
-			rc = sq_tx_commit(c);
 		if (rc == FD_OK) {
-			*dev = row.obj;
-			*version = row.version;
+			*after = row;
 			row.obj = NULL;
 		}
-		goto done;
+		goto out;
 	}
 	if (json_object_get(changes, "building_id")) {
 		int64_t user_seq;
@@ -523,21 +532,106 @@ static enum fd_err sq_device_update(struct store *st, const struct store_actor *
 	if (rc == FD_OK)
 		rc = sq_audit(c, a, org_id, now, action, "device", device_id, changes);
 	if (rc == FD_OK)
-		rc = dev_read(c, org_id, user_id, type, device_id, &after, 1);
-	if (rc == FD_OK)
-		rc = sq_tx_commit(c);
+		rc = dev_read(c, org_id, user_id, type, device_id, after, 1);
 out:
-	if (rc != FD_OK) {
-		sq_tx_rollback(c);
-		json_decref(after.obj);
-	} else {
-		*dev = after.obj;
-		*version = after.version;
-	}
-done:
 	json_decref(changes);
 	json_decref(merged);
 	json_decref(row.obj);
+	return rc;
+}
+
+static enum fd_err sq_device_update(struct store *st, const struct store_actor *a, const char *org_id,
+                                    const char *user_id, int type, const char *device_id, json_t *patch, int64_t expect,
+                                    const char *action, json_t **dev, int64_t *version)
+{
+	struct conn *c = sq_get(st);
+	if (!c)
+		return FD_EIO;
+	enum fd_err rc = sq_tx_begin(c);
+	if (rc != FD_OK)
+		return rc;
+	struct dev_row after = {0};
+	rc = dev_update_in(c, a, org_id, user_id, type, device_id, patch, expect, action, &after);
+	if (rc == FD_OK)
+		rc = sq_tx_commit(c);
+	else
+		sq_tx_rollback(c);
+	if (rc != FD_OK) {
+		json_decref(after.obj);
+		return rc;
+	}
+	*dev = after.obj;
+	*version = after.version;
+	return FD_OK;
+}
+
+static enum fd_err sq_device_batch(struct store *st, const struct store_actor *a, const char *org_id,
+                                   struct store_device_op *ops, size_t n, const struct store_job_step *step)
+{
+	struct conn *c = sq_get(st);
+	if (!c)
+		return FD_EIO;
+	for (size_t i = 0; i < n; i++) {
+		json_decref(ops[i].dev);
+		json_decref(ops[i].errors);
+		ops[i].dev = ops[i].errors = NULL;
+		ops[i].result = FD_OK;
+		ops[i].type = -1;
+	}
+	enum fd_err rc = sq_tx_begin(c);
+	if (rc != FD_OK)
+		return rc;
+	for (size_t i = 0; i < n && rc == FD_OK; i++) {
+		struct store_device_op *op = &ops[i];
+		if ((rc = sq_sp_begin(c)) != FD_OK)
+			break;
+		struct dev_row after = {0}, cur = {0};
+		json_t *patch = json_incref(op->patch);
+		op->result = dev_read(c, org_id, NULL, -1, op->device_id, &cur, 0);
+		if (op->result == FD_OK)
+			op->type = cur.type;
+		if (op->result == FD_OK && cur.deleted)
+			op->result = FD_ECONFLICT;
+		if (op->result == FD_OK && op->prepare) {
+			json_decref(patch);
+			patch = NULL;
+			op->result = op->prepare(op->ctx, cur.type, cur.obj, &patch, &op->errors);
+		}
+		json_decref(cur.obj);
+		if (op->result == FD_OK)
+			op->result = dev_update_in(c, a, org_id, NULL, -1, op->device_id, patch, op->expect_version,
+			                           op->action, &after);
+		json_decref(patch);
+		if (op->result == FD_ENOMEM || op->result == FD_EIO || op->result == FD_EBUSY)
+			rc = op->result; /* the database failed, not the item: stop */
+		if (op->result == FD_OK) {
+			sq_sp_release(c);
+			op->dev = after.obj;
+			op->version = after.version;
+		} else {
+			sq_sp_rollback(c);
+			json_decref(after.obj);
+		}
+	}
+	if (rc == FD_OK && step) {
+		char now[FD_TIME_LEN + 1];
+		util_now_rfc3339(now);
+		struct store_job_step settled = *step;
+		if (step->settle)
+			step->settle(step->ctx, &settled);
+		rc = sq_job_step(c, &settled, now);
+	}
+	if (rc == FD_OK)
+		rc = sq_tx_commit(c);
+	if (rc != FD_OK) {
+		sq_tx_rollback(c);
+		for (size_t i = 0; i < n; i++) { /* nothing was applied */
+			json_decref(ops[i].dev);
+			ops[i].dev = NULL;
+			if (ops[i].result == FD_OK)
+				ops[i].result = rc;
+		}
+	}
 	return rc;
 }
 
@@ -618,7 +712,8 @@ static enum fd_err report_one(struct conn *c, const struct store_actor *a, const
 	}
 	if (rep->state) {
 		/* a model report completes the stored model: {"year": 2022} keeps the make */
-		json_t *model = json_object_get(rep->state, "device_model"), *have = json_object_get(merged, "device_model");
+		json_t *model = json_object_get(rep->state, "device_model"),
+		       *have = json_object_get(merged, "device_model");
 		json_t *state = json_deep_copy(rep->state);
 		if (json_is_object(model) && json_is_object(have) && state) {
 			json_t *m = json_deep_copy(have);
@@ -715,7 +810,10 @@ static int period(int64_t t, const char *res, int64_t *start, int64_t *next)
 		*next = *start + 7 * 86400;
 		return 0;
 	}
-	int months = strcmp(res, "1MONTH") == 0 ? 1 : strcmp(res, "1QUARTER") == 0 ? 3 : strcmp(res, "1YEAR") == 0 ? 12 : 0;
+	int months = strcmp(res, "1MONTH") == 0     ? 1
+	             : strcmp(res, "1QUARTER") == 0 ? 3
+	             : strcmp(res, "1YEAR") == 0    ? 12
+	                                            : 0;
 	if (!months)
 		return -1;
 	tm.tm_mday = 1;
@@ -841,6 +939,7 @@ static void bind_fleet(sqlite3_stmt *s, const struct store_fleet_query *q, int m
 	sq_bind_named_int(s, ":attn", attn);
 	sq_bind_named_int(s, ":after", q->after_seq);
 	sq_bind_named_int(s, ":lim", q->limit + 1);
+	sq_bind_named_text(s, ":zip", q->zip_code);
 }
 
 static json_t *attention_list(int bits)
@@ -868,9 +967,9 @@ static enum fd_err sq_fleet_list(struct store *st, const struct store_fleet_quer
 		*total = 0;
 		return *items ? FD_OK : FD_ENOMEM;
 	}
-	const char *sql = q->type >= 0 ? (attn ? SQL_FLEET_ATTN_TYPE : SQL_FLEET_TYPE)
-	                               : (attn ? SQL_FLEET_ATTN : SQL_FLEET_ALL);
-	sqlite3_stmt *s = sq_prep(c, sql), *t = sq_prep(c, SQL_FLEET_TOTAL);
+	const char *sql =
+	    q->type >= 0 ? (attn ? SQL_FLEET_ATTN_TYPE : SQL_FLEET_TYPE) : (attn ? SQL_FLEET_ATTN : SQL_FLEET_ALL);
+	sqlite3_stmt *s = sq_prep(c, sql), *t = sq_prep(c, q->zip_code ? SQL_FLEET_TOTAL_ZIP : SQL_FLEET_TOTAL);
 	if (!s || !t)
 		return FD_EIO;
 	bind_fleet(s, q, mask, want, attn);
@@ -1100,7 +1199,8 @@ static enum fd_err seed_device(struct conn *c, const char *org_id, int64_t user_
 	for (size_t i = 0; i < n; i++) {
 		json_t *r = json_array_get(rd, i);
 		v[i] = (struct store_reading){json_integer_value(json_array_get(r, 0)),
-		                              json_number_value(json_array_get(r, 1)), json_number_value(json_array_get(r, 2))};
+		                              json_number_value(json_array_get(r, 1)),
+		                              json_number_value(json_array_get(r, 2))};
 	}
 	rc = put_readings(c, seq, v, n);
 	free(v);
@@ -1142,7 +1242,8 @@ static enum fd_err sq_device_seed(struct store *st, const struct store_actor *a,
 		json_t *bl = json_object_get(it, "buildings"), *kl = json_object_get(it, "contracts");
 		rc = seed_records(c, org_id, user_seq, bl, REC_BUILDING, now, building, NULL);
 		if (rc == FD_OK)
-			rc = seed_records(c, org_id, user_seq, kl, REC_CONTRACT, now, NULL, *building ? building : NULL);
+			rc =
+			    seed_records(c, org_id, user_seq, kl, REC_CONTRACT, now, NULL, *building ? building : NULL);
 		nrec += json_array_size(bl) + json_array_size(kl);
 		size_t k;
 		json_t *d;
@@ -1157,8 +1258,8 @@ static enum fd_err sq_device_seed(struct store *st, const struct store_actor *a,
 			break;
 	}
 	if (rc == FD_OK) {
-		json_t *changes = json_pack("{sIsIsI}", "devices", (json_int_t)ndev, "records", (json_int_t)nrec, "readings",
-		                            (json_int_t)nreadings);
+		json_t *changes = json_pack("{sIsIsI}", "devices", (json_int_t)ndev, "records", (json_int_t)nrec,
+		                            "readings", (json_int_t)nreadings);
 		rc = sq_audit(c, a, org_id, now, "device.seed", "org", org_id, changes);
 		json_decref(changes);
 	}
@@ -1177,6 +1278,7 @@ const struct store_device_ops store_sqlite_device_ops = {
     .device_report = sq_device_report,
     .device_statistics = sq_device_statistics,
     .fleet_list = sq_fleet_list,
+    .device_batch = sq_device_batch,
     .fleet_counts = sq_fleet_counts,
     .device_values = sq_device_values,
     .device_sweep = sq_device_sweep,
@@ -1208,9 +1310,8 @@ static int onboarding_type(json_t *req)
 	return -1;
 }
 
-enum fd_err sq_onboarding_create(struct store *st, const struct store_actor *a, const char *org_id,
-                                 const char *user_id, json_t *request, const char *secret_hash, int64_t expires_ms,
-                                 json_t **session)
+enum fd_err sq_onboarding_create(struct store *st, const struct store_actor *a, const char *org_id, const char *user_id,
+                                 json_t *request, const char *secret_hash, int64_t expires_ms, json_t **session)
 {
 	struct conn *c = sq_get(st);
 	if (!c)
@@ -1253,8 +1354,8 @@ enum fd_err sq_onboarding_create(struct store *st, const struct store_actor *a, 
 	}
 	free(text);
 	if (rc == FD_OK) {
-		json_t *changes = json_pack("{s{snsO}s{snss}}", "request", "before", "after", request, "expiration_date",
-		                            "before", "after", exp);
+		json_t *changes = json_pack("{s{snsO}s{snss}}", "request", "before", "after", request,
+		                            "expiration_date", "before", "after", exp);
 		rc = sq_audit(c, a, org_id, now, "onboarding.create", "user", user_id, changes);
 		json_decref(changes);
 	}
@@ -1382,8 +1483,10 @@ enum fd_err sq_onboarding_complete(struct store *st, const char *secret_hash, in
 			rc = FD_ECONFLICT;
 	}
 	if (rc == FD_OK) {
-		json_t *changes = json_pack("{s{snss}}", "result", "before", "after", cancel ? "cancelled" : "connected");
-		rc = sq_audit(c, &a, org, now, cancel ? "onboarding.cancel" : "onboarding.complete", "user", uid, changes);
+		json_t *changes =
+		    json_pack("{s{snss}}", "result", "before", "after", cancel ? "cancelled" : "connected");
+		rc = sq_audit(c, &a, org, now, cancel ? "onboarding.cancel" : "onboarding.complete", "user", uid,
+		              changes);
 		json_decref(changes);
 	}
 	json_decref(sess);

@@ -268,6 +268,12 @@ enum fd_err store_device_statistics(struct store *st, const char *org_id, const 
 	return st->dev->device_statistics(st, org_id, user_id, type, device_id, resolution, from_s, to_s, buckets);
 }
 
+enum fd_err store_device_batch(struct store *st, const struct store_actor *a, const char *org_id,
+                               struct store_device_op *ops, size_t n, const struct store_job_step *step)
+{
+	return st->dev->device_batch(st, a, org_id, ops, n, step);
+}
+
 enum fd_err store_fleet_list(struct store *st, const struct store_fleet_query *q, json_t **items, int *has_more,
                              int64_t *last_seq, int64_t *total)
 {

@@ -245,6 +245,34 @@ enum fd_err store_device_update(struct store *st, const struct store_actor *a, c
 enum fd_err store_device_delete(struct store *st, const struct store_actor *a, const char *org_id,
                                 const char *user_id, int type, const char *device_id, int64_t expect_version);
 
+/* One device write of store_device_batch: patch (validated settings,
+ * borrowed) set on the org's device at expect_version (< 0: any). With
+ * prepare, the patch is made inside the transaction instead, from the
+ * device's type and stored fields as they are then: prepare sets *patch (a
+ * new reference) or fails the op with its error (FD_EINVALID with *errors,
+ * the field errors, a new reference). */
+struct store_device_op {
+	const char *device_id;
+	json_t *patch;
+	enum fd_err (*prepare)(void *ctx, int type, json_t *stored, json_t **patch, json_t **errors);
+	void *ctx;
+	int64_t expect_version;
+	const char *action;  /* the audit record's ("device.update", "device.reset_optimization") */
+	enum fd_err result;  /* OUT: FD_OK, FD_ENOTFOUND, FD_EPRECOND, FD_ECONFLICT (deleted), FD_EINVALID
+	                      * (settings, with errors, or a building that is not the user's: errors NULL) */
+	json_t *errors;      /* OUT: the caller's, NULL unless prepare failed with FD_EINVALID */
+	int type;            /* OUT: the device's type (when it was found) */
+	json_t *dev;         /* OUT: the device afterwards (the caller's), NULL unless result is FD_OK */
+	int64_t version;     /* OUT */
+};
+struct store_job_step;
+/* Applies ops in one transaction, each in its own savepoint (a failing op
+ * writes nothing); with step, the job's progress commits with them, as for
+ * store_user_batch. FD_OK even when ops failed (see each result); another
+ * error means nothing was applied. */
+enum fd_err store_device_batch(struct store *st, const struct store_actor *a, const char *org_id,
+                               struct store_device_op *ops, size_t n, const struct store_job_step *step);
+
 /* One interval energy reading: the interval starts at ts (Unix seconds). */
 struct store_reading {
 	int64_t ts;
@@ -282,6 +310,7 @@ struct store_fleet_query {
 	const char *org_id;
 	int type;
 	int authenticated, stale, optimization_active, needs_attention;
+	const char *zip_code; /* the user's; NULL: any */
 	int limit;
 	int64_t after_seq; /* 0: from the start */
 };

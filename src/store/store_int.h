@@ -74,6 +74,8 @@ struct store_device_ops {
 	                             size_t);
 	enum fd_err (*device_statistics)(struct store *, const char *, const char *, int, const char *, const char *,
 	                                 int64_t, int64_t, json_t **);
+	enum fd_err (*device_batch)(struct store *, const struct store_actor *, const char *, struct store_device_op *,
+	                            size_t, const struct store_job_step *);
 	enum fd_err (*fleet_list)(struct store *, const struct store_fleet_query *, json_t **, int *, int64_t *,
 	                          int64_t *);
 	enum fd_err (*fleet_counts)(struct store *, const char *, json_t **);
