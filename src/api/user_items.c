@@ -63,7 +63,7 @@ void user_item_prepare(struct user_item *it, const struct principal *who, const 
 		enum fd_err rc = user_fields_validate(it->data, cur, &it->clean, &errors);
 		if (rc != FD_OK) {
 			user_item_fail(it, where, rc, rc == FD_EINVALID ? "some fields are invalid" : NULL, errors,
-			               "/data");
+			               it->under ? it->under : "/data");
 			return;
 		}
 	}
@@ -112,7 +112,7 @@ void user_item_result(struct user_item *it, const char *where)
 	default:
 		break;
 	}
-	user_item_fail(it, where, rc, detail, errors, "/data");
+	user_item_fail(it, where, rc, detail, errors, it->under ? it->under : "/data");
 }
 
 void user_item_release(struct user_item *it)

@@ -19,12 +19,14 @@
 #include "store/store.h"
 
 struct user_item {
-	int kind;         /* enum store_user_op_kind: create, update, delete, restore */
-	const char *id;   /* the user's id for all but create (borrowed) */
-	json_t *data;     /* create and update: the fields sent (borrowed) */
-	int64_t if_match; /* the version it must have; -1: any; INT64_MAX: never matches */
-	json_t *clean;    /* owned: the validated fields */
-	json_t *problem;  /* owned: why the item failed (a problem object), NULL while it has not */
+	int kind;          /* enum store_user_op_kind: create, update, delete, restore */
+	const char *id;    /* the user's id for all but create (borrowed) */
+	json_t *data;      /* create and update: the fields sent (borrowed) */
+	int64_t if_match;  /* the version it must have; -1: any; INT64_MAX: never matches */
+	const char *under; /* where its fields are under where in errors' pointers: NULL "/data" (a bulk
+	                    * item's), "" (an import row: the fields are the row's own) */
+	json_t *clean;     /* owned: the validated fields */
+	json_t *problem;   /* owned: why the item failed (a problem object), NULL while it has not */
 	const struct principal *who;
 	const char *org_id;
 	enum role new_role;

@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "api/user_items.h"
 #include "core/csv.h"
@@ -325,6 +326,7 @@ static void fill(struct reader *r, struct batch *b)
 		struct row *rw = &b->rows[b->n];
 		rw->item.kind = STORE_UOP_CREATE;
 		rw->item.if_match = -1;
+		rw->item.under = "";
 		int64_t at = r->offset, at_line = r->line; /* where this row starts */
 		if (r->rd) {
 			struct csv_record rec;
@@ -566,6 +568,7 @@ enum fd_err job_import_run(struct jobs *j, json_t *job, const char **state, char
 				memset(&rw->item, 0, sizeof rw->item);
 				rw->item.kind = STORE_UOP_CREATE;
 				rw->item.if_match = -1;
+				rw->item.under = "";
 				rw->user_id[0] = '\0';
 				prepare_row(st, &who, org_id, rw);
 				row_name_into(rw, &b->keys);
@@ -611,5 +614,7 @@ enum fd_err job_import_run(struct jobs *j, json_t *job, const char **state, char
 	free(b1);
 	csv_reader_free(r.rd);
 	fclose(f);
+	if (rc != FD_EBUSY) /* the job has ended (its failed rows are kept in the store): the upload goes */
+		unlink(path);
 	return rc;
 }

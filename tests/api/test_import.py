@@ -157,6 +157,9 @@ class ImportCase(ApiTestCase):
         if field is not None:
             fields = [x.get("field") for x in p.get("errors") or []]
             self.assertIn(field, fields, e)
+            # a row's fields are its own: the pointer names the column, not a /data member
+            x = [x for x in p["errors"] if x.get("field") == field][0]
+            self.assertEqual(x.get("pointer"), "/" + field.replace("~", "~0").replace("/", "~1"), e)
         return e
 
 
@@ -775,6 +778,15 @@ class ImportDryRunTest(ImportCase):
         self.assertEqual(sorted(self.errors_by_line(org, real)), [2])
         self.assertEqual((dry_counts, dry_lines), (real_counts, [2]),
                          "the dry run's counts and errors differ from the real run's")
+
+    def test_the_upload_is_removed_once_the_job_ends(self):
+        jobs_dir = self.S.db + ".jobs"
+        before = set(os.listdir(jobs_dir))
+        _, job = self.run_import(self.S.org_create("Import Cleanup"),
+                                 "email\n%s\n" % unique_email("clean"))
+        self.assertEqual(job["state"], "succeeded", job)
+        left = [f for f in set(os.listdir(jobs_dir)) - before if f.endswith(".in")]
+        self.assertEqual(left, [], "the job's input file is still in the jobs directory")
 
     def test_big_file_of_100000_rows_is_read_to_the_end(self):
         n = 100000
