@@ -17,7 +17,9 @@
  *   user), so its look-up sees that row applied;
  * - a row of the next batch whose look-up ran before this batch committed,
  *   and which names a user this batch touched, is looked up again.
- * A dry run checks every row and applies none.
+ * A dry run checks every row the same way, writes each batch, and rolls
+ * the writes back before its transaction commits, so it meets the
+ * database's own checks (a taken email) and keeps nothing but its report.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -307,7 +309,6 @@ struct reader {
 	struct csv_reader *rd; /* NULL: JSON lines */
 	char *text;            /* JSON lines: the line */
 	int64_t offset, line;
-	int dry;
 };
 
 static void row_release(struct row *rw)
@@ -373,7 +374,7 @@ static void fill(struct reader *r, struct batch *b)
 		if (!rw->data)
 			continue;
 		prepare_row(r->st, r->who, r->org_id, rw);
-		if (!r->dry && row_named_in(rw, &b->keys)) {
+		if (row_named_in(rw, &b->keys)) {
 			/* an earlier row of the batch names its user: it starts the next batch, whose
 			 * look-ups see this one applied */
 			row_release(rw);
@@ -450,7 +451,7 @@ static void pipeline_give(struct pipeline *p, struct batch *b)
 	pthread_mutex_unlock(&p->mu);
 }
 
-/* Applies a checked batch (or, in a dry run, only records it) with the job's step. */
+/* Applies a checked batch with the job's step (a dry run's writes are rolled back). */
 static enum fd_err apply(struct store *st, const struct store_actor *a, const char *org_id, const char *job_id,
                          struct batch *b, int dry)
 {
@@ -463,14 +464,14 @@ static enum fd_err apply(struct store *st, const struct store_actor *a, const ch
 	struct store_job_step step = {
 	    .job_id = job_id, .cursor = cur, .processed = (int64_t)b->n, .total = -1, .settle = settle, .ctx = b};
 	for (size_t i = 0; i < b->n; i++) {
-		if (!b->rows[i].item.problem && !dry) {
+		if (!b->rows[i].item.problem) {
 			b->ops[b->nops] = b->rows[i].item.op;
 			b->idx[b->nops++] = i;
 		}
 	}
 	enum fd_err rc;
-	if (b->nops) {
-		rc = store_user_batch(st, a, org_id, b->ops, b->nops, 0, &step);
+	if (b->nops) { /* a dry run writes too, meeting every check of the database, and keeps nothing */
+		rc = store_user_batch(st, a, org_id, b->ops, b->nops, dry ? STORE_BATCH_DRY : 0, &step);
 	} else {
 		settle(b, &step);
 		rc = store_job_progress(st, &step);
@@ -516,14 +517,8 @@ enum fd_err job_import_run(struct jobs *j, json_t *job, const char **state, char
 	    .name = json_string_value(json_object_get(actor, "name")),
 	    .request_id = json_string_value(json_object_get(actor, "request_id")),
 	};
-	struct reader r = {.st = st,
-	                   .who = &who,
-	                   .org_id = org_id,
-	                   .columns = columns,
-	                   .f = f,
-	                   .dry = dry,
-	                   .offset = offset,
-	                   .line = line};
+	struct reader r = {
+	    .st = st, .who = &who, .org_id = org_id, .columns = columns, .f = f, .offset = offset, .line = line};
 	r.rd = csv ? csv_reader_new(f) : NULL;
 	r.text = csv ? NULL : malloc(LINE_MAX_BYTES + 1);
 	struct batch *b0 = calloc(1, sizeof *b0), *b1 = calloc(1, sizeof *b1);
@@ -560,7 +555,7 @@ enum fd_err job_import_run(struct jobs *j, json_t *job, const char **state, char
 		struct batch *b = pipeline_take(&p);
 		if (prev) {
 			/* rows looked up while prev was being written, naming a user it touched: again */
-			for (size_t i = 0; !dry && i < b->n; i++) {
+			for (size_t i = 0; i < b->n; i++) {
 				struct row *rw = &b->rows[i];
 				if (!rw->data || !row_named_in(rw, &prev->keys))
 					continue;

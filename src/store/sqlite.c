@@ -1479,8 +1479,9 @@ static void user_op_reset(struct store_user_op *op)
 }
 
 static enum fd_err sq_user_batch(struct store *st, const struct store_actor *a, const char *org_id,
-                                 struct store_user_op *ops, size_t n, int atomic, const struct store_job_step *step)
+                                 struct store_user_op *ops, size_t n, int mode, const struct store_job_step *step)
 {
+	int atomic = mode & STORE_BATCH_ATOMIC, dry = mode & STORE_BATCH_DRY;
 	struct conn *c = sq_conn(sq_of(st));
 	if (!c)
 		return FD_EIO;
@@ -1493,6 +1494,8 @@ static enum fd_err sq_user_batch(struct store *st, const struct store_actor *a, 
 		return rc;
 	c->fts_defer = n > 1;
 	c->fts_from = 0;
+	if (dry)
+		rc = sq_step_write(sq_prep(c, "SAVEPOINT fd_dry"));
 	size_t failed = 0;
 	for (size_t i = 0; i < n && rc == FD_OK; i++) {
 		struct store_user_op *op = &ops[i];
@@ -1522,6 +1525,11 @@ static enum fd_err sq_user_batch(struct store *st, const struct store_actor *a, 
 	if (rc == FD_OK)
 		rc = fts_index(c);
 	c->fts_defer = 0;
+	if (rc == FD_OK && dry) { /* every op ran and met every check: now none is kept */
+		rc = sq_step_write(sq_prep(c, "ROLLBACK TO fd_dry"));
+		if (rc == FD_OK)
+			rc = sq_step_write(sq_prep(c, "RELEASE fd_dry"));
+	}
 	if (rc == FD_OK && atomic && failed)
 		rc = FD_EINVALID;
 	if (rc == FD_OK && step) {

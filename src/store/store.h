@@ -175,16 +175,21 @@ struct store_user_op {
 /*
  * Applies ops in order in one transaction, each as the single-user call
  * would (audited, with the same results), and each in its own savepoint:
- * an op that fails changes nothing. atomic = 0: the others apply, and the
- * call returns FD_OK. atomic = 1: if any op fails, none applies and the call
- * returns FD_EINVALID, each op's result saying how it fared. Any other
- * error is the database's: nothing applied, and every op that had not
- * failed carries that error. step (may be NULL) records a job's progress
- * in the same transaction; FD_ECONFLICT, nothing applied, when the job is
- * no longer running.
+ * an op that fails changes nothing. mode 0: the others apply, and the call
+ * returns FD_OK. STORE_BATCH_ATOMIC: if any op fails, none applies and the
+ * call returns FD_EINVALID, each op's result saying how it fared.
+ * STORE_BATCH_DRY: every op runs, with the results it would have, and then
+ * none is kept (a dry run that meets the database's own checks, such as a
+ * taken email); the call returns FD_OK and step is still recorded. Any
+ * other error is the database's: nothing applied, and every op that had
+ * not failed carries that error. step (may be NULL) records a job's
+ * progress in the same transaction; FD_ECONFLICT, nothing applied, when
+ * the job is no longer running.
  */
+#define STORE_BATCH_ATOMIC 1
+#define STORE_BATCH_DRY    2
 enum fd_err store_user_batch(struct store *st, const struct store_actor *a, const char *org_id,
-                             struct store_user_op *ops, size_t n, int atomic, const struct store_job_step *step);
+                             struct store_user_op *ops, size_t n, int mode, const struct store_job_step *step);
 /* Inserts many users at once without per-row audit (demo and benchmark seeding);
  * one audit record "user.seed" names the count. */
 enum fd_err store_user_seed(struct store *st, const struct store_actor *a, const char *org_id,
