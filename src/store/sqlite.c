@@ -2196,7 +2196,8 @@ out:
 	return rc;
 }
 
-/* 64 MiB of page cache (the default is 8). Its commits checkpoint only once
+/* 64 MiB of page cache (the default is 8), commits that do not wait for the
+ * disk (see below). Its commits checkpoint only once
  * the log passes 256 MiB (a backstop): the serve loop's store_checkpoint
  * does it each second on another thread, and an index page that batch after
  * batch dirties is copied back once per checkpoint, not once per commit. */
@@ -2205,8 +2206,11 @@ static enum fd_err sq_bulk_writer(struct store *st)
 	struct conn *c = sq_conn(sq_of(st));
 	if (!c)
 		return FD_EIO;
-	return sq_map_rc(
-	    sqlite3_exec(c->db, "PRAGMA cache_size=-65536; PRAGMA wal_autocheckpoint=65536;", NULL, NULL, NULL));
+	/* synchronous=NORMAL: a job's batch commits its progress with its writes, so a batch that
+	 * a power cut takes back is taken back whole, and the job does it again on restart */
+	return sq_map_rc(sqlite3_exec(
+	    c->db, "PRAGMA cache_size=-65536; PRAGMA wal_autocheckpoint=65536; PRAGMA synchronous=NORMAL;", NULL, NULL,
+	    NULL));
 }
 
 static void sq_thread_end(struct store *st)

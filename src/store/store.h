@@ -200,8 +200,11 @@ enum fd_err store_user_seed(struct store *st, const struct store_actor *a, const
 enum fd_err store_optimize(struct store *st);
 
 /* Tunes the calling thread's use of the store for long runs of large write
- * transactions (a job worker): more memory for pages, and the write-ahead
- * log copied back less often, in larger steps. Other threads are unchanged. */
+ * transactions (a job worker): more memory for pages, the write-ahead log
+ * copied back less often, in larger steps, and commits that do not wait for
+ * the disk: a power cut may take back the last ones, whole (for a job that
+ * commits its progress with its writes, nothing is lost or done twice).
+ * Other threads are unchanged. */
 enum fd_err store_bulk_writer(struct store *st);
 
 /* Copies committed writes from the write-ahead log back into the database,
