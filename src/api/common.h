@@ -71,6 +71,10 @@ enum fd_err api_reply_invalid(struct req *r, json_t *errors);
 
 /* What a client sees of a background job (jobs.c; new reference). */
 json_t *api_job_view(json_t *job);
+
+/* An export (export.h) as params says (stolen): streamed now, or with job
+ * made a job (202) whose file comes from GET /jobs/{id}/result (exports.c). */
+enum fd_err api_export(struct req *r, json_t *params, int job);
 /* Replies 400 naming the query parameter: "{name} {detail}". */
 enum fd_err api_bad_param(struct req *r, const char *name, const char *detail);
 

@@ -262,9 +262,10 @@ static enum fd_err bulk_filter(struct req *r, json_t *body, const struct store_f
 	json_decref(items);
 	if (rc != FD_OK)
 		return reply_problem(r, rc, NULL, NULL);
-	json_t *params = json_pack("{sOsOsO}", "action", json_object_get(body, "action"), "settings",
-	                           json_object_get(body, "settings") ? json_object_get(body, "settings") : json_null(),
-	                           "filter", json_object_get(body, "filter"));
+	json_t *params = json_pack("{sOsO}", "action", json_object_get(body, "action"), "filter",
+	                           json_object_get(body, "filter"));
+	if (params && json_object_get(body, "settings"))
+		json_object_set(params, "settings", json_object_get(body, "settings"));
 	json_t *actor =
 	    json_pack("{ssssssssss}", "type", r->principal->actor_type, "id", r->principal->actor_id, "name",
 	              r->principal->actor_name, "role", role_name(r->principal->role), "request_id", r->request_id);
@@ -322,7 +323,8 @@ enum fd_err devices_bulk(struct req *r)
 				continue;
 			}
 			for (size_t k = 0; k < i; k++) {
-				if (strcasecmp(id, json_string_value(json_array_get(ids, k))) == 0) {
+				const char *earlier = json_string_value(json_array_get(ids, k));
+				if (earlier && strcasecmp(id, earlier) == 0) {
 					json_array_append_new(
 					    errors,
 					    problem_prefix(problem_field(seg, "repeats an earlier id"), "device_ids"));

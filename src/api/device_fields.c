@@ -19,14 +19,13 @@ static const char *const lifecycle[] = {"active", "inactive", "decommissioned", 
 static const char *const levels[] = {"Low", "Mid", "Max", NULL};
 static const char *const boost[] = {"available", "requested", "ongoing", "unavailable", NULL};
 
-#define SET    (FF_CREATE | FF_UPDATE)
-#define STATE  (FF_CREATE | FF_STATE)
+#define SET     (FF_CREATE | FF_UPDATE)
+#define STATE   (FF_CREATE | FF_STATE)
 #define DERIVED "is derived from the device's readings (POST .../state with readings), not set by hand"
 
 /* The fields every type has, before its own. */
 #define COMMON_HEAD                                                                                                    \
-	{"id", FT_ANY, FF_OUT, 0, 0, NULL, NULL, NULL},                                                                \
-	    {"user_id", FT_ANY, FF_OUT, 0, 0, NULL, NULL, NULL},                                                       \
+	{"id", FT_ANY, FF_OUT, 0, 0, NULL, NULL, NULL}, {"user_id", FT_ANY, FF_OUT, 0, 0, NULL, NULL, NULL},           \
 	    {"external_device_id", FT_STR, SET | FF_NULL, 0, 255, NULL, NULL, NULL},                                   \
 	    {"building", FT_ANY, FF_OUT, 0, 0, NULL, NULL, "is the building's id; send building_id to change it"},     \
 	    {"building_id", FT_UUID, SET | FF_NULL, 0, 0, NULL, NULL, NULL},                                           \
@@ -47,7 +46,9 @@ static const char *const boost[] = {"available", "requested", "ongoing", "unavai
 	    {"current_state_last_updated_at", FT_TIME, STATE | FF_NULL, 0, 0, NULL, NULL, NULL},                       \
 	    {"consumption_last_day_kwh", FT_ANY, FF_OUT, 0, 0, NULL, NULL, DERIVED},                                   \
 	    {"consumption_last_week_kwh", FT_ANY, FF_OUT, 0, 0, NULL, NULL, DERIVED},                                  \
-	    {"consumption_last_month_kwh", FT_ANY, FF_OUT, 0, 0, NULL, NULL, DERIVED}
+	{                                                                                                              \
+		"consumption_last_month_kwh", FT_ANY, FF_OUT, 0, 0, NULL, NULL, DERIVED                                \
+	}
 
 #define COMMON_TAIL                                                                                                    \
 	{"actions", FT_ANY, FF_OUT, 0, 0, NULL, NULL, "lists what the device needs; it follows is_authenticated"},     \
@@ -162,9 +163,9 @@ enum fd_err device_fields_validate(int type, enum field_mode mode, json_t *body,
 	if (!current) { /* a new device: its model says what it is, unless the client said so */
 		json_t *m = json_object_get(full, "device_model");
 		if (!json_is_object(m))
-			json_object_set_new(full, "device_model",
-			                    json_pack("{snsnsnss}", "manufacturer", "model", "year", "device_type",
-			                              t->model_type));
+			json_object_set_new(
+			    full, "device_model",
+			    json_pack("{snsnsnss}", "manufacturer", "model", "year", "device_type", t->model_type));
 	}
 	json_t *model = json_object_get(sent, "device_model");
 	if (model && current) { /* a model report completes the stored model */
@@ -221,10 +222,9 @@ json_t *device_view(int type, json_t *dev, int64_t now_ms)
 	return v;
 }
 
-static const char *const timely[] = {"is_pause_power_active",  "consumption_last_day_kwh",
-                                     "consumption_last_week_kwh", "consumption_last_month_kwh",
-                                     "production_last_day_kwh",  "production_last_week_kwh",
-                                     "production_last_month_kwh", NULL};
+static const char *const timely[] = {
+    "is_pause_power_active",   "consumption_last_day_kwh", "consumption_last_week_kwh", "consumption_last_month_kwh",
+    "production_last_day_kwh", "production_last_week_kwh", "production_last_month_kwh", NULL};
 
 void device_etag(json_t *view, int64_t version, char tag[DEVICE_ETAG_LEN])
 {
@@ -242,4 +242,20 @@ void device_etag(json_t *view, int64_t version, char tag[DEVICE_ETAG_LEN])
 		}
 	}
 	snprintf(tag, DEVICE_ETAG_LEN, "\"%lld-%08x\"", (long long)version, (unsigned)h);
+}
+
+/* A device of the fleet as the API shows it (new reference, NULL on no memory). */
+json_t *device_fleet_view(json_t *d, int64_t now)
+{
+	int type = 0;
+	for (int k = 0; k < DEV_TYPES; k++) {
+		if (strcmp(json_string_value(json_object_get(d, "device_type")), device_types[k].key) == 0)
+			type = k;
+	}
+	json_t *v = device_view(type, d, now);
+	if (v) {
+		json_object_set_new(v, "device_type", json_string(device_types[type].path));
+		json_object_set(v, "attention", json_object_get(d, "attention"));
+	}
+	return v;
 }

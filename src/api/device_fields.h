@@ -49,4 +49,9 @@ json_t *device_view(int type, json_t *dev, int64_t now_ms);
  */
 void device_etag(json_t *view, int64_t version, char tag[DEVICE_ETAG_LEN]);
 
+/* A device of the fleet view as the API shows it: its type's view, plus
+ * "device_type" (the path name) and "attention" (new reference; NULL on no
+ * memory). d is a store fleet row, with "device_type" the type's key. */
+json_t *device_fleet_view(json_t *d, int64_t now_ms);
+
 #endif

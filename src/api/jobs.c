@@ -80,7 +80,15 @@ json_t *api_job_view(json_t *job)
 	snprintf(base, sizeof base, API_PREFIX "/org/%s/jobs/%s", org ? org : "", id ? id : "");
 	snprintf(l1, sizeof l1, "%s/errors", base);
 	snprintf(l2, sizeof l2, "%s/failed-rows", base);
-	json_object_set_new(v, "links", json_pack("{ssssss}", "self", base, "errors", l1, "failed_rows", l2));
+	json_t *links = json_pack("{ssssss}", "self", base, "errors", l1, "failed_rows", l2);
+	const char *kind = json_string_value(json_object_get(job, "kind"));
+	size_t kl = kind ? strlen(kind) : 0;
+	if (kl > 7 && strcmp(kind + kl - 7, ".export") == 0) { /* an export's file */
+		char l3[300];
+		snprintf(l3, sizeof l3, "%s/result", base);
+		json_object_set_new(links, "result", json_string(l3));
+	}
+	json_object_set_new(v, "links", links);
 	return v;
 }
 
@@ -611,4 +619,73 @@ enum fd_err jobs_failed_rows(struct req *r)
 	rc = reply_dump(r, 1, csv, head);
 	free(head);
 	return rc;
+}
+
+/* ------------------------------------------------------------------ an export's file */
+
+struct result_file {
+	FILE *f;
+};
+
+static long result_produce(void *ctx, char *buf, size_t max, int closing)
+{
+	(void)closing;
+	struct result_file *rf = ctx;
+	size_t n = fread(buf, 1, max, rf->f);
+	if (n)
+		return (long)n;
+	return ferror(rf->f) ? STREAM_FAIL : STREAM_END;
+}
+
+static void result_release(void *ctx)
+{
+	struct result_file *rf = ctx;
+	fclose(rf->f);
+	free(rf);
+}
+
+static const struct stream_ops result_ops = {result_produce, result_release};
+
+enum fd_err jobs_result(struct req *r)
+{
+	enum fd_err rc = api_authorize(r, ACT_JOB_READ, ROLE_NONE, ROLE_NONE);
+	json_t *job = NULL;
+	if (rc != FD_OK || (rc = load_job(r, &job)) != FD_OK)
+		return rc;
+	const char *kind = json_string_value(json_object_get(job, "kind"));
+	const char *state = json_string_value(json_object_get(job, "state"));
+	json_t *params = json_object_get(job, "params");
+	const char *output = json_string_value(json_object_get(params, "output"));
+	int users = kind && strcmp(kind, "users.export") == 0;
+	if (!users && !(kind && strcmp(kind, "devices.export") == 0)) {
+		json_decref(job);
+		return reply_problem(r, FD_ENOTFOUND, "this job makes no file (only exports do)", NULL);
+	}
+	if (!state || strcmp(state, "succeeded") != 0) {
+		char d[160];
+		snprintf(d, sizeof d, "the export has not succeeded (it is %s); its file comes when it has",
+		         state ? state : "unknown");
+		json_decref(job);
+		reply_header(r, "Retry-After", "1");
+		return reply_problem(r, FD_ECONFLICT, d, NULL);
+	}
+	int csv = strcmp(json_string_value(json_object_get(params, "format")), "csv") == 0;
+	char path[1024];
+	snprintf(path, sizeof path, "%s/%s", jobs_dir(req_jobs(r)), output ? output : "");
+	struct result_file *rf = output && !strchr(output, '/') ? calloc(1, sizeof *rf) : NULL;
+	if (rf)
+		rf->f = fopen(path, "rb");
+	if (!rf || !rf->f) {
+		free(rf);
+		json_decref(job);
+		return reply_problem(r, FD_ENOTFOUND, "the export's file has expired (files are kept for 24 hours)",
+		                     NULL);
+	}
+	char disp[128];
+	const char *day = json_string_value(json_object_get(job, "finished_at"));
+	snprintf(disp, sizeof disp, "attachment; filename=\"%s-%.10s.%s\"", users ? "users" : "devices",
+	         day ? day : "export", csv ? "csv" : "jsonl");
+	reply_header(r, "Content-Disposition", disp);
+	json_decref(job);
+	return reply_stream(r, 200, csv ? "text/csv; charset=utf-8" : "application/x-ndjson", &result_ops, rf, 0);
 }

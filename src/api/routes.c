@@ -54,6 +54,7 @@ const struct route api_routes[] = {
     {"POST", ORG "/users/bulk", users_bulk, "users.bulk", J, 0},
     {"POST", ORG "/users/import", users_import, "users.import", A | ROUTE_UPLOAD, 0},
     {"GET", ORG "/users/export", users_export, "users.export", A, 0}, /* before {user_id} */
+    {"POST", ORG "/users/export", users_export_job, "users.export_job", A, 0},
     {"GET", USER, users_get, "users.get", A, 0},
     {"PUT", USER, users_update, "users.update", J, 0},
     {"DELETE", USER, users_delete, "users.delete", A, 0},
@@ -71,6 +72,7 @@ const struct route api_routes[] = {
     {"GET", ORG "/devices", fleet_list, "fleet.list", A, 0},
     {"GET", ORG "/devices/counts", fleet_counts, "fleet.counts", A, 0},
     {"GET", ORG "/devices/export", fleet_export, "fleet.export", A, 0},
+    {"POST", ORG "/devices/export", fleet_export_job, "fleet.export_job", A, 0},
     {"POST", ORG "/devices/bulk", devices_bulk, "devices.bulk", J, 0},
     {"POST", ORG "/device-states", devices_report_batch, "devices.state_batch", J, 0},
     {"POST", ORG "/device-onboarding", onboarding_create, "onboarding.create", J, 0},
@@ -83,6 +85,7 @@ const struct route api_routes[] = {
     {"POST", ORG "/jobs/{job_id}/cancel", jobs_cancel, "jobs.cancel", A, 0},
     {"GET", ORG "/jobs/{job_id}/errors", jobs_errors, "jobs.errors", A, 0},
     {"GET", ORG "/jobs/{job_id}/failed-rows", jobs_failed_rows, "jobs.failed_rows", A, 0},
+    {"GET", ORG "/jobs/{job_id}/result", jobs_result, "jobs.result", A, 0},
 
     {"GET", ORG "/audit-log", audit_list, "audit.list", A, 0},
 };

@@ -14,8 +14,6 @@
 #include "api/handlers.h"
 #include "api/user_fields.h"
 #include "api/users.h"
-#include "core/csv.h"
-#include "core/jsonw.h"
 #include "core/util.h"
 
 #define MAX_WRITE_ATTEMPTS 3
@@ -191,127 +189,8 @@ enum fd_err users_list(struct req *r)
 
 /* ------------------------------------------------------------------ export */
 
-#define EXPORT_PAGE 1000
-
-/* The columns of an export, in order: an import reads the file back (it
- * skips the read-only ones). */
-static const char *const export_columns[] = {
-    "id",
-    "org_id",
-    "role",
-    "external_user_id",
-    "email",
-    "first_name",
-    "last_name",
-    "street_and_number",
-    "street_add_info",
-    "zip_code",
-    "town",
-    "country_iso2",
-    "created_at",
-    "updated_at",
-    "deleted_at",
-    NULL,
-};
-
-/* An export in progress: the filters (copied from the request, which ends
- * before the stream does), the keyset position, and the page in hand. */
-struct user_export {
-	struct store *st;
-	struct store_user_query q;
-	char org[FD_UUID_LEN + 1], role[16];
-	char *search, *after_key;
-	int csv, header_done;
-	struct store_user_page page; /* fetched, not yet written */
-	int have_page;
-};
-
-static enum fd_err export_fetch(struct user_export *x)
-{
-	x->q.limit = EXPORT_PAGE;
-	enum fd_err rc = store_user_list(x->st, &x->q, &x->page);
-	if (rc != FD_OK)
-		return rc;
-	x->have_page = 1;
-	free(x->after_key); /* the next page starts after this one */
-	x->after_key = x->page.last_key ? strdup(x->page.last_key) : NULL;
-	if (x->page.last_key && !x->after_key)
-		return FD_ENOMEM;
-	x->q.has_after = 1;
-	x->q.after_key = x->after_key;
-	x->q.after_seq = x->page.last_seq;
-	return FD_OK;
-}
-
-static enum fd_err export_row(struct buf *out, json_t *u, int csv)
-{
-	if (!csv) {
-		enum fd_err rc = jsonw_value(out, u);
-		return rc == FD_OK ? buf_puts(out, "\n") : rc;
-	}
-	enum fd_err rc = FD_OK;
-	for (int i = 0; rc == FD_OK && export_columns[i]; i++) {
-		if (i)
-			rc = buf_puts(out, ",");
-		const char *v = json_string_value(json_object_get(u, export_columns[i]));
-		if (rc == FD_OK && v)
-			rc = csv_put_field(out, v, 1);
-	}
-	return rc == FD_OK ? buf_puts(out, "\r\n") : rc;
-}
-
-static enum fd_err export_next(void *ctx, struct buf *out, int closing, enum chunk_state *state)
-{
-	(void)closing; /* an export runs to its end: the grace period is for it */
-	struct user_export *x = ctx;
-	enum fd_err rc = FD_OK;
-	if (x->csv && !x->header_done) {
-		for (int i = 0; rc == FD_OK && export_columns[i]; i++) {
-			if (i)
-				rc = buf_puts(out, ",");
-			if (rc == FD_OK)
-				rc = buf_puts(out, export_columns[i]);
-		}
-		if (rc == FD_OK)
-			rc = buf_puts(out, "\r\n");
-		x->header_done = 1;
-	}
-	if (rc == FD_OK && !x->have_page)
-		rc = export_fetch(x);
-	if (rc != FD_OK)
-		return rc;
-	json_t *items = json_loadb(x->page.items_json, x->page.items_len, 0, NULL);
-	if (!json_is_array(items)) {
-		json_decref(items);
-		return FD_EIO;
-	}
-	size_t i;
-	json_t *u;
-	json_array_foreach(items, i, u)
-	{
-		if ((rc = export_row(out, u, x->csv)) != FD_OK)
-			break;
-	}
-	json_decref(items);
-	int more = x->page.has_more;
-	store_user_page_release(&x->page);
-	x->have_page = 0;
-	*state = more ? CHUNK_MORE : CHUNK_DONE;
-	return rc;
-}
-
-static void export_free(void *ctx)
-{
-	struct user_export *x = ctx;
-	store_user_page_release(&x->page);
-	free(x->search);
-	free(x->after_key);
-	free(x);
-}
-
-static const struct chunk_ops export_ops = {export_next, export_free};
-
-enum fd_err users_export(struct req *r)
+/* GET streams the export; POST makes it a job (api_export, exports.c). */
+static enum fd_err export_users(struct req *r, int job)
 {
 	enum fd_err rc = api_authorize(r, ACT_USER_READ, ROLE_NONE, ROLE_NONE);
 	if (rc != FD_OK)
@@ -322,35 +201,20 @@ enum fd_err users_export(struct req *r)
 	struct store_user_query q = {.org_id = req_param(r, 0)};
 	if ((rc = parse_filters(r, &q)) != FD_OK)
 		return rc;
-	struct user_export *x = calloc(1, sizeof *x);
-	if (!x)
-		return FD_ENOMEM;
-	x->st = req_store(r);
-	x->csv = !format || strcmp(format, "csv") == 0;
-	x->q = q;
-	snprintf(x->org, sizeof x->org, "%s", q.org_id);
-	x->q.org_id = x->org;
-	if (q.role) {
-		snprintf(x->role, sizeof x->role, "%s", q.role);
-		x->q.role = x->role;
-	}
-	if (q.search && !(x->q.search = x->search = strdup(q.search))) {
-		export_free(x);
-		return FD_ENOMEM;
-	}
-	/* the first page before the reply: a failure is still a problem, and the total a header */
-	if ((rc = export_fetch(x)) != FD_OK) {
-		export_free(x);
-		return reply_problem(r, rc, NULL, NULL);
-	}
-	char total[32], disp[96], day[FD_TIME_LEN + 1];
-	snprintf(total, sizeof total, "%lld", (long long)x->page.total);
-	reply_header(r, "X-Total-Count", total);
-	util_now_rfc3339(day);
-	day[10] = '\0';
-	snprintf(disp, sizeof disp, "attachment; filename=\"users-%s.%s\"", day, x->csv ? "csv" : "jsonl");
-	reply_header(r, "Content-Disposition", disp);
-	return reply_chunks(r, 200, x->csv ? "text/csv; charset=utf-8" : "application/x-ndjson", &export_ops, x, 0);
+	json_t *params =
+	    json_pack("{ssssss?ss?sbsisb}", "kind", "users", "format", format ? format : "csv", "search", q.search,
+	              "role", q.role, "include_deleted", q.include_deleted, "sort", (int)q.sort, "desc", q.desc);
+	return api_export(r, params, job);
+}
+
+enum fd_err users_export(struct req *r)
+{
+	return export_users(r, 0);
+}
+
+enum fd_err users_export_job(struct req *r)
+{
+	return export_users(r, 1);
 }
 
 /* ------------------------------------------------------------------ create */

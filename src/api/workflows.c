@@ -15,7 +15,6 @@
 #include "api/records.h"
 #include "api/support.h"
 #include "api/user_fields.h"
-#include "core/csv.h"
 #include "core/jsonw.h"
 #include "core/util.h"
 
@@ -178,22 +177,6 @@ static enum fd_err parse_fleet(struct req *r, struct store_fleet_query *q)
 	return FD_OK;
 }
 
-/* A device of the fleet as the API shows it (new reference, NULL on no memory). */
-static json_t *fleet_view(json_t *d, int64_t now)
-{
-	int type = 0;
-	for (int k = 0; k < DEV_TYPES; k++) {
-		if (strcmp(json_string_value(json_object_get(d, "device_type")), device_types[k].key) == 0)
-			type = k;
-	}
-	json_t *v = device_view(type, d, now);
-	if (v) {
-		json_object_set_new(v, "device_type", json_string(device_types[type].path));
-		json_object_set(v, "attention", json_object_get(d, "attention"));
-	}
-	return v;
-}
-
 enum fd_err fleet_list(struct req *r)
 {
 	enum fd_err rc = api_authorize(r, ACT_PROPERTY_READ, ROLE_NONE, ROLE_NONE);
@@ -230,7 +213,7 @@ enum fd_err fleet_list(struct req *r)
 		rc = buf_append(&out, "[", 1);
 	int64_t now = util_now_ms();
 	for (size_t i = 0; rc == FD_OK && i < json_array_size(items); i++) {
-		json_t *v = fleet_view(json_array_get(items, i), now);
+		json_t *v = device_fleet_view(json_array_get(items, i), now);
 		if (i)
 			rc = buf_append(&out, ",", 1);
 		if (rc == FD_OK)
@@ -263,129 +246,8 @@ enum fd_err fleet_list(struct req *r)
 
 /* ------------------------------------------------------------------ fleet export */
 
-#define FLEET_EXPORT_PAGE 1000
-
-/* The columns of a device export; the rest of a device is in its JSON line. */
-static const char *const fleet_columns[] = {
-    "id",
-    "user_id",
-    "device_type",
-    "external_device_id",
-    "device_model",
-    "lifecycle_state",
-    "is_authenticated",
-    "connection_status",
-    "monitoring_status",
-    "steering_status",
-    "is_smart_optimization_active",
-    "operational_mode",
-    "current_mode",
-    "attention",
-    "current_state_last_updated_at",
-    "consumption_last_day_kwh",
-    "consumption_last_week_kwh",
-    "consumption_last_month_kwh",
-    "building_id",
-    "created_at",
-    "updated_at",
-    NULL,
-};
-
-struct fleet_export {
-	struct store *st;
-	struct store_fleet_query q;
-	char org[FD_UUID_LEN + 1], zip[24];
-	int csv, header_done, done;
-};
-
-static enum fd_err fleet_cell(struct buf *out, json_t *v)
-{
-	char num[64];
-	if (json_is_string(v))
-		return csv_put_field(out, json_string_value(v), 1);
-	if (json_is_boolean(v))
-		return buf_puts(out, json_is_true(v) ? "true" : "false");
-	if (json_is_integer(v)) {
-		snprintf(num, sizeof num, "%lld", (long long)json_integer_value(v));
-		return buf_puts(out, num);
-	}
-	if (json_is_real(v))
-		return jsonw_real(out, json_real_value(v));
-	if (json_is_array(v) || json_is_object(v)) { /* attention reasons: a ;-list */
-		size_t i;
-		json_t *e;
-		struct buf tmp;
-		buf_init(&tmp, 4096);
-		enum fd_err rc = FD_OK;
-		json_array_foreach(v, i, e)
-		{
-			if (i)
-				rc = buf_puts(&tmp, ";");
-			if (rc == FD_OK)
-				rc = buf_puts(&tmp, json_is_string(e) ? json_string_value(e) : "");
-		}
-		if (rc == FD_OK && tmp.len)
-			rc = buf_append(&tmp, "", 1) == FD_OK ? csv_put_field(out, tmp.data, 1) : FD_ENOMEM;
-		buf_release(&tmp);
-		return rc;
-	}
-	return FD_OK; /* null: an empty cell */
-}
-
-static enum fd_err fleet_export_next(void *ctx, struct buf *out, int closing, enum chunk_state *state)
-{
-	(void)closing;
-	struct fleet_export *x = ctx;
-	enum fd_err rc = FD_OK;
-	if (x->csv && !x->header_done) {
-		for (int i = 0; rc == FD_OK && fleet_columns[i]; i++) {
-			if (i)
-				rc = buf_puts(out, ",");
-			if (rc == FD_OK)
-				rc = buf_puts(out, fleet_columns[i]);
-		}
-		if (rc == FD_OK)
-			rc = buf_puts(out, "\r\n");
-		x->header_done = 1;
-	}
-	json_t *items = NULL;
-	int has_more = 0;
-	int64_t last = 0, total = 0;
-	x->q.limit = FLEET_EXPORT_PAGE;
-	if (rc == FD_OK)
-		rc = store_fleet_list(x->st, &x->q, &items, &has_more, &last, &total);
-	int64_t now = util_now_ms();
-	for (size_t i = 0; rc == FD_OK && i < json_array_size(items); i++) {
-		json_t *v = fleet_view(json_array_get(items, i), now);
-		if (!v) {
-			rc = FD_ENOMEM;
-			break;
-		}
-		if (!x->csv) {
-			rc = jsonw_value(out, v);
-			if (rc == FD_OK)
-				rc = buf_puts(out, "\n");
-		} else {
-			for (int k = 0; rc == FD_OK && fleet_columns[k]; k++) {
-				if (k)
-					rc = buf_puts(out, ",");
-				if (rc == FD_OK)
-					rc = fleet_cell(out, json_object_get(v, fleet_columns[k]));
-			}
-			if (rc == FD_OK)
-				rc = buf_puts(out, "\r\n");
-		}
-		json_decref(v);
-	}
-	json_decref(items);
-	x->q.after_seq = last;
-	*state = has_more ? CHUNK_MORE : CHUNK_DONE;
-	return rc;
-}
-
-static const struct chunk_ops fleet_export_ops = {fleet_export_next, free};
-
-enum fd_err fleet_export(struct req *r)
+/* GET streams the export; POST makes it a job (api_export, exports.c). */
+static enum fd_err export_fleet(struct req *r, int job)
 {
 	enum fd_err rc = api_authorize(r, ACT_PROPERTY_READ, ROLE_NONE, ROLE_NONE);
 	if (rc != FD_OK)
@@ -393,29 +255,23 @@ enum fd_err fleet_export(struct req *r)
 	const char *format = req_query(r, "format");
 	if (format && strcmp(format, "csv") != 0 && strcmp(format, "jsonl") != 0)
 		return api_bad_param(r, "format", "must be csv or jsonl");
-	struct fleet_export *x = calloc(1, sizeof *x);
-	if (!x)
-		return FD_ENOMEM;
-	x->q.type = -1;
-	if ((rc = parse_fleet(r, &x->q)) != FD_OK) {
-		free(x);
+	struct store_fleet_query q = {.org_id = req_param(r, 0), .type = -1};
+	if ((rc = parse_fleet(r, &q)) != FD_OK)
 		return rc;
-	}
-	x->st = req_store(r);
-	x->csv = !format || strcmp(format, "csv") == 0;
-	snprintf(x->org, sizeof x->org, "%s", req_param(r, 0));
-	x->q.org_id = x->org;
-	if (x->q.zip_code) { /* the request's string: the stream outlives it */
-		snprintf(x->zip, sizeof x->zip, "%s", x->q.zip_code);
-		x->q.zip_code = x->zip;
-	}
-	char disp[96], day[FD_TIME_LEN + 1];
-	util_now_rfc3339(day);
-	day[10] = '\0';
-	snprintf(disp, sizeof disp, "attachment; filename=\"devices-%s.%s\"", day, x->csv ? "csv" : "jsonl");
-	reply_header(r, "Content-Disposition", disp);
-	return reply_chunks(r, 200, x->csv ? "text/csv; charset=utf-8" : "application/x-ndjson", &fleet_export_ops, x,
-	                    0);
+	json_t *params = json_pack("{sssssisisisisiss?}", "kind", "devices", "format", format ? format : "csv", "type",
+	                           q.type, "authenticated", q.authenticated, "stale", q.stale, "optimization_active",
+	                           q.optimization_active, "needs_attention", q.needs_attention, "zip_code", q.zip_code);
+	return api_export(r, params, job);
+}
+
+enum fd_err fleet_export(struct req *r)
+{
+	return export_fleet(r, 0);
+}
+
+enum fd_err fleet_export_job(struct req *r)
+{
+	return export_fleet(r, 1);
 }
 
 enum fd_err fleet_counts(struct req *r)

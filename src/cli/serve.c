@@ -152,6 +152,7 @@ int cmd_serve(int argc, char **argv, const char *db)
 	/* Housekeeping between signals: stale devices, consumption of quiet devices. */
 	int sig = 0;
 	int warmed = 0;
+	unsigned ticks = 0;
 	for (;;) {
 		struct timespec tick = {.tv_sec = 1, .tv_nsec = 0};
 		sig = sigtimedwait(&set, NULL, &tick);
@@ -170,6 +171,8 @@ int cmd_serve(int argc, char **argv, const char *db)
 		if (store_checkpoint(st) != FD_OK)
 			log_msg("error", "the write-ahead log could not be checkpointed; it runs again in a second");
 		server_wake(srv); /* parked replies look again: a long poll's deadline, an event stream's ping */
+		if (++ticks % 60 == 1)
+			jobs_sweep_results(jobs); /* finished exports older than a day */
 	}
 	fprintf(stderr, "fleetdesk: %s received, finishing in-flight requests\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
 	wake_target(NULL);

@@ -246,17 +246,35 @@ static void chunks_release(void *cls)
 
 static const struct stream_ops chunk_stream = {chunks_produce, chunks_release};
 
-enum fd_err reply_chunks(struct req *r, unsigned status, const char *content_type, const struct chunk_ops *ops,
-                         void *ctx, int waits)
+static enum fd_err chunks_start(struct req *r, unsigned status, const char *content_type, const struct chunk_ops *ops,
+                                void *ctx, int waits, const struct buf *first, int done)
 {
 	struct chunks *c = calloc(1, sizeof *c);
-	if (!c) {
+	if (c) {
+		c->ops = ops;
+		c->ctx = ctx;
+		buf_init(&c->out, 4 * CHUNK_MAX > (first ? first->len : 0) ? 4 * CHUNK_MAX : first->len);
+		c->done = done;
+	}
+	if (!c || (first && first->len && buf_append(&c->out, first->data, first->len) != FD_OK)) {
+		if (c)
+			buf_release(&c->out);
+		free(c);
 		if (ops->release)
 			ops->release(ctx);
 		return FD_ENOMEM;
 	}
-	c->ops = ops;
-	c->ctx = ctx;
-	buf_init(&c->out, 4 * CHUNK_MAX);
 	return reply_stream(r, status, content_type, &chunk_stream, c, waits);
+}
+
+enum fd_err reply_chunks(struct req *r, unsigned status, const char *content_type, const struct chunk_ops *ops,
+                         void *ctx, int waits)
+{
+	return chunks_start(r, status, content_type, ops, ctx, waits, NULL, 0);
+}
+
+enum fd_err reply_chunks_first(struct req *r, unsigned status, const char *content_type, const struct chunk_ops *ops,
+                               void *ctx, const struct buf *first, int done)
+{
+	return chunks_start(r, status, content_type, ops, ctx, 0, first, done);
 }

@@ -164,6 +164,10 @@ struct chunk_ops {
 };
 enum fd_err reply_chunks(struct req *r, unsigned status, const char *content_type, const struct chunk_ops *ops,
                          void *ctx, int waits);
+/* The same, with the body's first part already made (copied from first);
+ * done: it was the last. */
+enum fd_err reply_chunks_first(struct req *r, unsigned status, const char *content_type, const struct chunk_ops *ops,
+                               void *ctx, const struct buf *first, int done);
 
 /*
  * Replies with an RFC 9457 problem for rc. detail may be NULL; errors is an

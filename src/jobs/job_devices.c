@@ -38,7 +38,7 @@ static void settle(void *ctx, struct store_job_step *step)
 			continue;
 		}
 		step->failed++;
-		json_array_append_new(b->errors, json_pack("{sIsso}", "line", (json_int_t)(b->first + (int64_t)i),
+		json_array_append_new(b->errors, json_pack("{sIssso}", "line", (json_int_t)(b->first + (int64_t)i),
 		                                           "row", op->device_id, "error", device_op_problem(op)));
 	}
 	step->errors = b->errors;

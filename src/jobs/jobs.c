@@ -1,6 +1,7 @@
 /* jobs.c - the worker threads: see jobs.h. */
 #include "jobs/jobs.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -8,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core/log.h"
 
@@ -33,6 +35,8 @@ static const struct {
 } kinds[] = {
     {"users.import", job_import_run},
     {"devices.update", job_devices_run},
+    {"users.export", job_export_run},
+    {"devices.export", job_export_run},
 };
 
 struct store *jobs_store(struct jobs *j)
@@ -185,4 +189,26 @@ void jobs_stop(struct jobs *j)
 	pthread_mutex_destroy(&j->mu);
 	pthread_cond_destroy(&j->cv);
 	free(j);
+}
+
+void jobs_sweep_results(struct jobs *j)
+{
+	if (!j)
+		return;
+	DIR *d = opendir(j->dir);
+	if (!d)
+		return;
+	time_t cutoff = time(NULL) - JOBS_RESULT_TTL_S;
+	struct dirent *e;
+	char path[1024];
+	while ((e = readdir(d))) {
+		size_t n = strlen(e->d_name);
+		struct stat sb;
+		if (n < 5 || strcmp(e->d_name + n - 4, ".out") != 0)
+			continue;
+		snprintf(path, sizeof path, "%s/%s", j->dir, e->d_name);
+		if (stat(path, &sb) == 0 && sb.st_mtime < cutoff)
+			unlink(path);
+	}
+	closedir(d);
 }

@@ -47,5 +47,13 @@ void jobs_progress(struct jobs *j);
 typedef enum fd_err (*job_run_fn)(struct jobs *j, json_t *job, const char **state, char *error, size_t error_len);
 enum fd_err job_import_run(struct jobs *j, json_t *job, const char **state, char *error, size_t error_len);
 enum fd_err job_devices_run(struct jobs *j, json_t *job, const char **state, char *error, size_t error_len);
+enum fd_err job_export_run(struct jobs *j, json_t *job, const char **state, char *error, size_t error_len);
+
+/* How long a finished export's file is kept for GET /jobs/{id}/result. */
+#define JOBS_RESULT_TTL_S (24 * 3600)
+
+/* Removes the export files in the jobs directory older than
+ * JOBS_RESULT_TTL_S (the serve loop calls it now and then). */
+void jobs_sweep_results(struct jobs *j);
 
 #endif

@@ -1,0 +1,107 @@
+/*
+ * exports.c - the export endpoints' common half: a GET streams the export
+ * as it is read (export.h), a POST makes it a job whose file is fetched
+ * from GET /jobs/{id}/result once it has succeeded.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/common.h"
+#include "api/export.h"
+#include "core/util.h"
+#include "jobs/jobs.h"
+
+static enum fd_err stream_next(void *ctx, struct buf *out, int closing, enum chunk_state *state)
+{
+	(void)closing; /* an export runs to its end: the server's grace period is for it */
+	int64_t rows = 0;
+	int done = 0;
+	enum fd_err rc = export_next(ctx, out, &rows, &done);
+	*state = done ? CHUNK_DONE : CHUNK_MORE;
+	return rc;
+}
+
+static void stream_free(void *ctx)
+{
+	export_free(ctx);
+}
+
+static const struct chunk_ops stream_ops = {stream_next, stream_free};
+
+/* Content-Disposition: attachment; filename="users-2026-11-27.csv". */
+static void disposition(struct req *r, const char *kind, const char *ext)
+{
+	char disp[96], day[FD_TIME_LEN + 1];
+	util_now_rfc3339(day);
+	day[10] = '\0';
+	snprintf(disp, sizeof disp, "attachment; filename=\"%s-%s.%s\"", kind, day, ext);
+	reply_header(r, "Content-Disposition", disp);
+}
+
+static enum fd_err export_stream(struct req *r, json_t *params)
+{
+	struct export *x = NULL;
+	enum fd_err rc = export_open(req_store(r), req_param(r, 0), params, NULL, &x);
+	if (rc != FD_OK)
+		return reply_problem(r, rc, NULL, NULL);
+	/* the first page before the reply: a failure is still a problem, and the total a header */
+	struct buf first;
+	buf_init(&first, 64u * 1024 * 1024);
+	int64_t rows = 0;
+	int done = 0;
+	rc = export_next(x, &first, &rows, &done);
+	if (rc != FD_OK) {
+		buf_release(&first);
+		export_free(x);
+		return reply_problem(r, rc, NULL, NULL);
+	}
+	char total[32];
+	snprintf(total, sizeof total, "%lld", (long long)export_total(x));
+	reply_header(r, "X-Total-Count", total);
+	disposition(r, json_string_value(json_object_get(params, "kind")), export_extension(x));
+	rc = reply_chunks_first(r, 200, export_content_type(x), &stream_ops, x, &first, done);
+	buf_release(&first);
+	return rc;
+}
+
+static enum fd_err export_job(struct req *r, json_t *params)
+{
+	struct jobs *jobs = req_jobs(r);
+	if (!jobs)
+		return reply_problem(r, FD_EBUSY, "this server runs no jobs", NULL);
+	struct export *x = NULL;
+	enum fd_err rc = export_open(req_store(r), req_param(r, 0), params, NULL, &x);
+	if (rc != FD_OK)
+		return reply_problem(r, rc, NULL, NULL);
+	export_free(x);
+	char uuid[FD_UUID_LEN + 1], output[FD_UUID_LEN + 8];
+	util_uuid(uuid);
+	snprintf(output, sizeof output, "%s.out", uuid);
+	json_object_set_new(params, "output", json_string(output));
+	const char *kind = strcmp(json_string_value(json_object_get(params, "kind")), "users") == 0 ? "users.export"
+	                                                                                            : "devices.export";
+	json_t *actor =
+	    json_pack("{ssssssssss}", "type", r->principal->actor_type, "id", r->principal->actor_id, "name",
+	              r->principal->actor_name, "role", role_name(r->principal->role), "request_id", r->request_id);
+	json_t *job = NULL;
+	struct store_actor a = api_actor(r);
+	rc = actor ? store_job_create(req_store(r), &a, req_param(r, 0), kind, params, actor, -1, &job) : FD_ENOMEM;
+	json_decref(actor);
+	if (rc != FD_OK)
+		return reply_problem(r, rc, "the export job could not be created", NULL);
+	jobs_kick(jobs);
+	json_t *view = api_job_view(job);
+	json_decref(job);
+	reply_header(r, "Location", json_string_value(json_object_get(json_object_get(view, "links"), "self")));
+	return reply_json(r, 202, view);
+}
+
+enum fd_err api_export(struct req *r, json_t *params, int job)
+{
+	if (!params)
+		return FD_ENOMEM;
+	enum fd_err rc = job ? export_job(r, params) : export_stream(r, params);
+	json_decref(params);
+	return rc;
+}
