@@ -168,6 +168,17 @@ static enum fd_err device_cell(struct buf *out, json_t *v)
 	}
 	if (json_is_real(v))
 		return jsonw_real(out, json_real_value(v));
+	if (json_is_object(v)) { /* device_model: its JSON, in one cell */
+		struct buf tmp;
+		buf_init(&tmp, 64 * 1024);
+		enum fd_err rc = jsonw_value(&tmp, v);
+		if (rc == FD_OK)
+			rc = buf_append(&tmp, "", 1);
+		if (rc == FD_OK)
+			rc = csv_put_field(out, tmp.data, 1);
+		buf_release(&tmp);
+		return rc;
+	}
 	if (json_is_array(v) && json_array_size(v)) {
 		struct buf tmp;
 		buf_init(&tmp, 4096);

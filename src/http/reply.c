@@ -253,7 +253,7 @@ static enum fd_err chunks_start(struct req *r, unsigned status, const char *cont
 	if (c) {
 		c->ops = ops;
 		c->ctx = ctx;
-		buf_init(&c->out, 4 * CHUNK_MAX > (first ? first->len : 0) ? 4 * CHUNK_MAX : first->len);
+		buf_init(&c->out, REPLY_MAX); /* a bound, not a size: a part is a page, however long its rows */
 		c->done = done;
 	}
 	if (!c || (first && first->len && buf_append(&c->out, first->data, first->len) != FD_OK)) {

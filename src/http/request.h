@@ -151,13 +151,12 @@ enum fd_err reply_stream(struct req *r, unsigned status, const char *content_typ
 
 /*
  * reply_stream for bodies made a part at a time: next appends the next part
- * to out (at most CHUNK_MAX bytes is a good size) and sets *state to
+ * to out (a page of rows; at most 256 MiB) and sets *state to
  * CHUNK_MORE, CHUNK_DONE (out holds the last part, maybe nothing) or
  * CHUNK_WAIT (nothing new yet: called again after server_wake). An error
  * from next cuts the body short. release, ops and ctx as for reply_stream.
  */
 enum chunk_state { CHUNK_MORE, CHUNK_DONE, CHUNK_WAIT };
-#define CHUNK_MAX (256 * 1024)
 struct chunk_ops {
 	enum fd_err (*next)(void *ctx, struct buf *out, int closing, enum chunk_state *state);
 	void (*release)(void *ctx);

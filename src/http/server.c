@@ -124,7 +124,13 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
 			return 0;
 		}
 		pthread_mutex_unlock(&srv->wait_mu);
-		return MHD_CONTENT_READER_END_OF_STREAM;
+		/* the server began to stop after produce looked: it gets its last word, told so */
+		n = s->ops->produce(s->ctx, buf, max, 1);
+		if (n > 0) {
+			atomic_fetch_add(&s->bytes, (uint64_t)n);
+			return (ssize_t)n;
+		}
+		return n == STREAM_FAIL ? MHD_CONTENT_READER_END_WITH_ERROR : MHD_CONTENT_READER_END_OF_STREAM;
 	}
 	return n == STREAM_END ? MHD_CONTENT_READER_END_OF_STREAM : MHD_CONTENT_READER_END_WITH_ERROR;
 }
