@@ -127,6 +127,7 @@ enum fd_err job_devices_run(struct jobs *j, json_t *job, const char **state, cha
 			done += (int64_t)b->n;
 			q.after_seq = last;
 			jobs_progress(j);
+			jobs_yield(j);
 		}
 		batch_clear(b);
 	}

@@ -583,6 +583,7 @@ enum fd_err job_import_run(struct jobs *j, json_t *job, const char **state, char
 		jobs_progress(j);
 		if (b->last)
 			break;
+		jobs_yield(j); /* a moment for other processes' writers (the CLI), between batches */
 	}
 	if (started) {
 		pthread_mutex_lock(&p.mu);

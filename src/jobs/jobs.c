@@ -57,6 +57,13 @@ int jobs_stopping(struct jobs *j)
 	return s;
 }
 
+void jobs_yield(struct jobs *j)
+{
+	(void)j;
+	struct timespec ms = {0, 3 * 1000 * 1000}; /* three of another process's 1 ms looks */
+	nanosleep(&ms, NULL);
+}
+
 void jobs_progress(struct jobs *j)
 {
 	if (j->on_progress)

@@ -38,6 +38,9 @@ const char *jobs_dir(const struct jobs *j);
 struct store *jobs_store(struct jobs *j);
 /* 1 once the workers are stopping: a job returns at its next batch. */
 int jobs_stopping(struct jobs *j);
+/* A short pause between a job's transactions, so that another process
+ * waiting to write (a CLI command) gets its turn. */
+void jobs_yield(struct jobs *j);
 void jobs_progress(struct jobs *j);
 
 /* A job kind's run: works from the job's cursor to the end, a batch at a

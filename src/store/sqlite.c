@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <sqlite3.h>
 
@@ -240,6 +241,20 @@ static void conn_free(struct conn *c)
 	free(c);
 }
 
+/* Another process holds the write lock: look again every millisecond, for
+ * up to 10 s. SQLite's own handler backs off to 100 ms naps, which a
+ * process that writes batch after batch (a job) leaves too few of its gaps
+ * for: a CLI command waited seconds, or gave up, during a big import. */
+static int on_busy(void *arg, int count)
+{
+	(void)arg;
+	if (count >= 10000)
+		return 0;
+	struct timespec ms = {0, 1000 * 1000};
+	nanosleep(&ms, NULL);
+	return 1;
+}
+
 static enum fd_err conn_open(const char *path, struct conn **out)
 {
 	struct conn *c = calloc(1, sizeof *c);
@@ -250,7 +265,7 @@ static enum fd_err conn_open(const char *path, struct conn **out)
 		conn_free(c);
 		return FD_EIO;
 	}
-	sqlite3_busy_timeout(c->db, 10000);
+	sqlite3_busy_handler(c->db, on_busy, NULL);
 	rc = grams_register(c->db);
 	if (rc != SQLITE_OK) {
 		conn_free(c);
@@ -2208,9 +2223,9 @@ static enum fd_err sq_bulk_writer(struct store *st)
 		return FD_EIO;
 	/* synchronous=NORMAL: a job's batch commits its progress with its writes, so a batch that
 	 * a power cut takes back is taken back whole, and the job does it again on restart */
-	return sq_map_rc(sqlite3_exec(
-	    c->db, "PRAGMA cache_size=-65536; PRAGMA wal_autocheckpoint=65536; PRAGMA synchronous=NORMAL;", NULL, NULL,
-	    NULL));
+	return sq_map_rc(
+	    sqlite3_exec(c->db, "PRAGMA cache_size=-65536; PRAGMA wal_autocheckpoint=65536; PRAGMA synchronous=NORMAL;",
+	                 NULL, NULL, NULL));
 }
 
 static void sq_thread_end(struct store *st)

@@ -14,7 +14,7 @@ import urllib.parse
 import uuid
 
 import harness
-from harness import API, ApiTestCase, TS_RE, UUID_RE, next_link, uniq, unique_email
+from harness import API, ApiTestCase, TS_RE, UUID_RE, cli_ok, next_link, uniq, unique_email
 
 harness.use_server(globals())
 
@@ -1115,6 +1115,29 @@ class ImportCancelTest(ImportCase):
         job = self.wait_job(org, r.body["id"])
         self.assertCancelledConsistently(org, job, emails)
 
+
+# ====================================================================== other writers meanwhile
+
+class ImportAndOtherWritersTest(ImportCase):
+    def test_cli_commands_and_api_writes_succeed_while_a_big_import_runs(self):
+        org = self.S.org_create("Import Busy Org")
+        tok = org.token("admin")
+        n = 40000
+        data = "email\n" + "".join("%s.%d@example.com\n" % (uniq("busy"), i) for i in range(n))
+        r = self.S.request("POST", import_path(org), raw=data, token=tok, content_type="text/csv", timeout=60)
+        self.assertEqual(r.status, 202, r)
+        jid = r.body["id"]
+        created = 0
+        while True:
+            job = self.S.get(jobs_path(org, jid), token=tok).body
+            if job["state"] in DONE:
+                break
+            # another process (the CLI) writes to the same database between the job's batches
+            cli_ok(["token", "create", "--org", org.id, "--role", "viewer", "--name", uniq("busy")], self.S.db)
+            self.create_user(org, email=unique_email("during"))
+            created += 1
+        self.assertGreater(created, 0, "the import ended before anything else wrote: make it bigger")
+        self.assertFinished(org, job, n, n, 0)
 
 # ====================================================================== kill -9
 
