@@ -4,6 +4,7 @@
 #include "http/server.h"
 
 #include <arpa/inet.h>
+#include <math.h>
 #include <netdb.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -711,8 +712,9 @@ enum fd_err server_start(const struct server_config *cfg, struct store *st, cons
 	s->fail_addr = ratelimit_new(1.0 / THROTTLE_ADDR_EVERY, THROTTLE_ADDR_BURST);
 	if (cfg->rate > 0) {
 		s->rl = ratelimit_new(cfg->rate, cfg->burst >= 1 ? cfg->burst : cfg->rate);
-		long long w =
-		    (long long)(ratelimit_burst(s->rl) / cfg->rate + 0.5); /* seconds a full burst takes to refill */
+		/* the whole seconds a full burst takes to refill, rounded up: a client that paces itself
+		 * at q/w a second stays within the limit */
+		long long w = (long long)ceil(ratelimit_burst(s->rl) / cfg->rate - 1e-9);
 		snprintf(s->rl_policy, sizeof s->rl_policy, "\"per-credential\";q=%.0f;w=%lld", ratelimit_burst(s->rl),
 		         w > 0 ? w : 1);
 	}

@@ -121,7 +121,7 @@ class OwnServerCase(ApiTestCase):
 
 
 class LimitedTest(OwnServerCase):
-    """--rate-limit 2 --rate-burst 10: q=10, w=round(10/2)=5."""
+    """--rate-limit 2 --rate-burst 10: q=10, w=ceil(10/2)=5."""
 
     RATE, BURST = 2, 10
     SERVE_ARGS = ("--rate-limit", "2", "--rate-burst", "10")
@@ -324,7 +324,7 @@ class LimitedTest(OwnServerCase):
 
 
 class RoundedWindowTest(OwnServerCase):
-    """--rate-limit 3 --rate-burst 10: W = round(10/3) = 3."""
+    """--rate-limit 3 --rate-burst 10: w = ceil(10/3) = 4, so a client pacing at q/w (2.5 a second) stays under 3."""
 
     SERVE_ARGS = ("--rate-limit", "3", "--rate-burst", "10")
 
@@ -334,11 +334,10 @@ class RoundedWindowTest(OwnServerCase):
         self.assertEqual(self.policy(r)[0], 10)
         self.assertEqual(self.ratelimit(r), (9, 1))
 
-    # Regression: w is round(B/N), not rounded up.
-    def test_policy_window_is_burst_over_rate_rounded(self):
+    def test_policy_window_is_burst_over_rate_rounded_up(self):
         r = self.S.get(self.org.users, token=self.fresh_token())
         self.assertEqual(r.status, 200, r)
-        self.assertEqual(r.headers.get("RateLimit-Policy"), '"per-credential";q=10;w=3')
+        self.assertEqual(r.headers.get("RateLimit-Policy"), '"per-credential";q=10;w=4')
 
 
 class SlowRefillTest(OwnServerCase):
