@@ -30,6 +30,7 @@ if [ -f "$creds" ]; then
           "http://$listen/api/partners/v2.0/org/$org/users?limit=5"
         curl -H "Authorization: Bearer $token" \\
           "http://$listen/api/partners/v2.0/org/$org/devices?needs_attention=true&limit=5"
+        FLEETDESK_URL=http://$listen FLEETDESK_TOKEN=$token build/fleetdesk users list --search anna
 
 MSG
 else
