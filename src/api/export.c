@@ -10,28 +10,9 @@
 #include "core/jsonw.h"
 #include "core/util.h"
 
-/* The columns of a users export, in order: an import reads the file back
- * (it skips the read-only ones). */
-static const char *const user_columns[] = {
-    "id",
-    "org_id",
-    "role",
-    "external_user_id",
-    "email",
-    "first_name",
-    "last_name",
-    "street_and_number",
-    "street_add_info",
-    "zip_code",
-    "town",
-    "country_iso2",
-    "created_at",
-    "updated_at",
-    "deleted_at",
-    NULL,
-};
-
-/* The columns of a devices export; the rest of a device is in its JSON line. */
+/* A users export's columns are store_user_fields: an import reads the file
+ * back (it skips the read-only ones). A devices export's are these; the rest
+ * of a device is in its JSON line. */
 static const char *const device_columns[] = {
     "id",
     "user_id",
@@ -142,7 +123,7 @@ enum fd_err export_open(struct store *st, const char *org_id, json_t *params, js
 
 static enum fd_err put_header(struct export *x, struct buf *out)
 {
-	const char *const *cols = x->devices ? device_columns : user_columns;
+	const char *const *cols = x->devices ? device_columns : store_user_fields;
 	enum fd_err rc = FD_OK;
 	for (int i = 0; rc == FD_OK && cols[i]; i++) {
 		if (i)
@@ -207,7 +188,7 @@ static enum fd_err put_row(struct export *x, struct buf *out, json_t *row)
 	enum fd_err rc = FD_OK;
 	if (!x->csv)
 		return (rc = jsonw_value(out, row)) == FD_OK ? buf_puts(out, "\n") : rc;
-	const char *const *cols = x->devices ? device_columns : user_columns;
+	const char *const *cols = x->devices ? device_columns : store_user_fields;
 	for (int i = 0; rc == FD_OK && cols[i]; i++) {
 		if (i)
 			rc = buf_puts(out, ",");

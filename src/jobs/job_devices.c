@@ -85,18 +85,8 @@ enum fd_err job_devices_run(struct jobs *j, json_t *job, const char **state, cha
 	struct dev_batch *b = calloc(1, sizeof *b);
 	enum fd_err rc = b ? FD_OK : FD_ENOMEM;
 	for (int more = 1; rc == FD_OK && more;) {
-		if (jobs_stopping(j)) {
-			rc = FD_EBUSY;
+		if (jobs_interrupted(j, id, state, &rc))
 			break;
-		}
-		json_t *now = NULL;
-		if (store_job_get(st, NULL, id, &now) == FD_OK &&
-		    json_is_true(json_object_get(now, "cancel_requested"))) {
-			json_decref(now);
-			*state = "cancelled";
-			break;
-		}
-		json_decref(now);
 		json_t *items = NULL;
 		int64_t last = q.after_seq, total = 0;
 		q.limit = DEVICE_BATCH;

@@ -66,18 +66,8 @@ enum fd_err job_export_run(struct jobs *j, json_t *job, const char **state, char
 	buf_init(&b, (size_t)PAGES_PER_STEP * 64 * 1024 * 1024);
 	int done = 0, total_set = json_integer_value(json_object_get(job, "total")) > 0;
 	while (rc == FD_OK && !done) {
-		if (jobs_stopping(j)) {
-			rc = FD_EBUSY;
+		if (jobs_interrupted(j, id, state, &rc))
 			break;
-		}
-		json_t *now = NULL;
-		if (store_job_get(st, NULL, id, &now) == FD_OK &&
-		    json_is_true(json_object_get(now, "cancel_requested"))) {
-			json_decref(now);
-			*state = "cancelled";
-			break;
-		}
-		json_decref(now);
 		b.len = 0;
 		int64_t rows = 0;
 		for (int k = 0; rc == FD_OK && k < PAGES_PER_STEP && !done; k++) {

@@ -540,18 +540,8 @@ enum fd_err job_import_run(struct jobs *j, json_t *job, const char **state, char
 	}
 	struct batch *prev = NULL; /* the batch applied last: its keys check the next one's look-ups */
 	while (rc == FD_OK) {
-		if (jobs_stopping(j)) {
-			rc = FD_EBUSY;
+		if (jobs_interrupted(j, id, state, &rc))
 			break;
-		}
-		json_t *now = NULL;
-		if (store_job_get(st, NULL, id, &now) == FD_OK &&
-		    json_is_true(json_object_get(now, "cancel_requested"))) {
-			json_decref(now);
-			*state = "cancelled";
-			break;
-		}
-		json_decref(now);
 		struct batch *b = pipeline_take(&p);
 		if (prev) {
 			/* rows looked up while prev was being written, naming a user it touched: again */

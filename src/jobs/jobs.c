@@ -57,6 +57,21 @@ int jobs_stopping(struct jobs *j)
 	return s;
 }
 
+int jobs_interrupted(struct jobs *j, const char *job_id, const char **state, enum fd_err *rc)
+{
+	if (jobs_stopping(j)) {
+		*rc = FD_EBUSY;
+		return 1;
+	}
+	json_t *now = NULL;
+	int cancel =
+	    store_job_get(j->st, NULL, job_id, &now) == FD_OK && json_is_true(json_object_get(now, "cancel_requested"));
+	json_decref(now);
+	if (cancel)
+		*state = "cancelled";
+	return cancel;
+}
+
 void jobs_yield(struct jobs *j)
 {
 	(void)j;

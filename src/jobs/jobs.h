@@ -38,6 +38,10 @@ const char *jobs_dir(const struct jobs *j);
 struct store *jobs_store(struct jobs *j);
 /* 1 once the workers are stopping: a job returns at its next batch. */
 int jobs_stopping(struct jobs *j);
+/* Whether a job's run should stop before its next batch: the server is
+ * stopping (*rc = FD_EBUSY: the job stays running, to resume) or the job
+ * was asked to cancel (*state = "cancelled"). */
+int jobs_interrupted(struct jobs *j, const char *job_id, const char **state, enum fd_err *rc);
 /* A short pause between a job's transactions, so that another process
  * waiting to write (a CLI command) gets its turn. */
 void jobs_yield(struct jobs *j);

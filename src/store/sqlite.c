@@ -1044,23 +1044,8 @@ struct user_row {
 	json_t *obj; /* owned */
 };
 
-/* The public user fields, in output order: column i + 1 of USER_COLS. */
-static const char *const user_fields[] = {"id",
-                                          "org_id",
-                                          "role",
-                                          "external_user_id",
-                                          "email",
-                                          "first_name",
-                                          "last_name",
-                                          "street_and_number",
-                                          "street_add_info",
-                                          "zip_code",
-                                          "town",
-                                          "country_iso2",
-                                          "created_at",
-                                          "updated_at",
-                                          "deleted_at"};
-#define NUSER_FIELDS (sizeof user_fields / sizeof user_fields[0])
+/* store_user_fields are columns 1.. of USER_COLS, in that order. */
+#define NUSER_FIELDS STORE_USER_FIELDS
 
 static json_t *user_from_stmt(sqlite3_stmt *s, struct user_row *row)
 {
@@ -1068,7 +1053,7 @@ static json_t *user_from_stmt(sqlite3_stmt *s, struct user_row *row)
 	if (!u)
 		return NULL;
 	for (size_t i = 0; i < NUSER_FIELDS; i++)
-		json_object_set_new(u, user_fields[i], sq_col_str(s, (int)i + 1));
+		json_object_set_new(u, store_user_fields[i], sq_col_str(s, (int)i + 1));
 	if (row) {
 		row->seq = sqlite3_column_int64(s, 0);
 		row->version = sqlite3_column_int64(s, 16);
@@ -1082,7 +1067,7 @@ static enum fd_err user_write_json(sqlite3_stmt *s, struct buf *b)
 {
 	enum fd_err rc = buf_append(b, "{", 1);
 	for (size_t i = 0; rc == FD_OK && i < NUSER_FIELDS; i++) {
-		rc = jsonw_key(b, user_fields[i], i == 0);
+		rc = jsonw_key(b, store_user_fields[i], i == 0);
 		if (rc == FD_OK)
 			rc = jsonw_str(b, (const char *)sqlite3_column_text(s, (int)i + 1));
 	}

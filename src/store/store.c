@@ -9,6 +9,25 @@
 #include <stdlib.h>
 #include <string.h>
 
+const char *const store_user_fields[STORE_USER_FIELDS + 1] = {
+    "id",
+    "org_id",
+    "role",
+    "external_user_id",
+    "email",
+    "first_name",
+    "last_name",
+    "street_and_number",
+    "street_add_info",
+    "zip_code",
+    "town",
+    "country_iso2",
+    "created_at",
+    "updated_at",
+    "deleted_at",
+    NULL,
+};
+
 const char *const store_user_writable[] = {
     "role", "external_user_id", "email", "first_name", "last_name", "street_and_number", "street_add_info", "zip_code",
     "town", "country_iso2",     NULL,
@@ -224,14 +243,14 @@ enum fd_err store_audit_list(struct store *st, const struct store_audit_query *q
 }
 
 /* --- devices --- */
-enum fd_err store_device_create(struct store *st, const struct store_actor *a, const char *org_id,
-                                const char *user_id, int type, json_t *fields, json_t **dev, int64_t *version)
+enum fd_err store_device_create(struct store *st, const struct store_actor *a, const char *org_id, const char *user_id,
+                                int type, json_t *fields, json_t **dev, int64_t *version)
 {
 	return st->dev->device_create(st, a, org_id, user_id, type, fields, dev, version);
 }
 
-enum fd_err store_device_get(struct store *st, const char *org_id, const char *user_id, int type,
-                             const char *device_id, json_t **dev, int64_t *version)
+enum fd_err store_device_get(struct store *st, const char *org_id, const char *user_id, int type, const char *device_id,
+                             json_t **dev, int64_t *version)
 {
 	return st->dev->device_get(st, org_id, user_id, type, device_id, dev, version);
 }
@@ -241,16 +260,16 @@ enum fd_err store_device_list(struct store *st, const char *org_id, const char *
 	return st->dev->device_list(st, org_id, user_id, type, devs);
 }
 
-enum fd_err store_device_update(struct store *st, const struct store_actor *a, const char *org_id,
-                                const char *user_id, int type, const char *device_id, json_t *patch,
-                                int64_t expect_version, const char *action, json_t **dev, int64_t *version)
+enum fd_err store_device_update(struct store *st, const struct store_actor *a, const char *org_id, const char *user_id,
+                                int type, const char *device_id, json_t *patch, int64_t expect_version,
+                                const char *action, json_t **dev, int64_t *version)
 {
 	return st->dev->device_update(st, a, org_id, user_id, type, device_id, patch, expect_version, action, dev,
 	                              version);
 }
 
-enum fd_err store_device_delete(struct store *st, const struct store_actor *a, const char *org_id,
-                                const char *user_id, int type, const char *device_id, int64_t expect_version)
+enum fd_err store_device_delete(struct store *st, const struct store_actor *a, const char *org_id, const char *user_id,
+                                int type, const char *device_id, int64_t expect_version)
 {
 	return st->dev->device_delete(st, a, org_id, user_id, type, device_id, expect_version);
 }
@@ -285,8 +304,7 @@ enum fd_err store_fleet_counts(struct store *st, const char *org_id, json_t **co
 	return st->dev->fleet_counts(st, org_id, counts);
 }
 
-enum fd_err store_device_values(struct store *st, const char *org_id, int type, int month, double **values,
-                                size_t *n)
+enum fd_err store_device_values(struct store *st, const char *org_id, int type, int month, double **values, size_t *n)
 {
 	return st->dev->device_values(st, org_id, type, month, values, n);
 }
@@ -319,22 +337,22 @@ enum fd_err store_record_list(struct store *st, const char *org_id, const char *
 	return st->rec->record_list(st, org_id, user_id, kind, recs);
 }
 
-enum fd_err store_record_update(struct store *st, const struct store_actor *a, const char *org_id,
-                                const char *user_id, int kind, const char *id, json_t *patch, int64_t expect_version,
-                                json_t **rec, int64_t *version)
+enum fd_err store_record_update(struct store *st, const struct store_actor *a, const char *org_id, const char *user_id,
+                                int kind, const char *id, json_t *patch, int64_t expect_version, json_t **rec,
+                                int64_t *version)
 {
 	return st->rec->record_update(st, a, org_id, user_id, kind, id, patch, expect_version, rec, version);
 }
 
-enum fd_err store_record_delete(struct store *st, const struct store_actor *a, const char *org_id,
-                                const char *user_id, int kind, const char *id, int64_t expect_version)
+enum fd_err store_record_delete(struct store *st, const struct store_actor *a, const char *org_id, const char *user_id,
+                                int kind, const char *id, int64_t expect_version)
 {
 	return st->rec->record_delete(st, a, org_id, user_id, kind, id, expect_version);
 }
 
 enum fd_err store_onboarding_create(struct store *st, const struct store_actor *a, const char *org_id,
-                                    const char *user_id, json_t *request, const char *secret_hash,
-                                    int64_t expires_ms, json_t **session)
+                                    const char *user_id, json_t *request, const char *secret_hash, int64_t expires_ms,
+                                    json_t **session)
 {
 	return st->rec->onboarding_create(st, a, org_id, user_id, request, secret_hash, expires_ms, session);
 }

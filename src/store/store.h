@@ -81,6 +81,11 @@ struct store_user_page {
 
 void store_user_page_release(struct store_user_page *p);
 
+/* A user's public fields, in output order (NULL-terminated): what the API
+ * shows, and the columns of an export. */
+#define STORE_USER_FIELDS 15
+extern const char *const store_user_fields[STORE_USER_FIELDS + 1];
+
 /* The user fields a client may write, in output order (NULL-terminated). */
 extern const char *const store_user_writable[];
 
