@@ -1532,16 +1532,8 @@ static enum fd_err sq_user_batch(struct store *st, const struct store_actor *a, 
 	}
 	if (rc == FD_OK && atomic && failed)
 		rc = FD_EINVALID;
-	if (rc == FD_OK && step) {
-		struct store_job_step settled = *step;
-		if (step->settle)
-			step->settle(step->ctx, &settled);
-		rc = sq_job_step(c, &settled, now);
-	}
-	if (rc == FD_OK)
-		rc = sq_tx_commit(c);
+	rc = sq_batch_end(c, rc, step, now); /* an atomic batch's FD_EINVALID rolls back too */
 	if (rc != FD_OK) {
-		sq_tx_rollback(c);
 		for (size_t i = 0; i < n; i++) { /* nothing was applied: no item hands out a user */
 			json_decref(ops[i].user);
 			ops[i].user = NULL;

@@ -613,18 +613,10 @@ static enum fd_err sq_device_batch(struct store *st, const struct store_actor *a
 			json_decref(after.obj);
 		}
 	}
-	if (rc == FD_OK && step) {
-		char now[FD_TIME_LEN + 1];
-		util_now_rfc3339(now);
-		struct store_job_step settled = *step;
-		if (step->settle)
-			step->settle(step->ctx, &settled);
-		rc = sq_job_step(c, &settled, now);
-	}
-	if (rc == FD_OK)
-		rc = sq_tx_commit(c);
+	char now[FD_TIME_LEN + 1];
+	util_now_rfc3339(now);
+	rc = sq_batch_end(c, rc, step, now);
 	if (rc != FD_OK) {
-		sq_tx_rollback(c);
 		for (size_t i = 0; i < n; i++) { /* nothing was applied */
 			json_decref(ops[i].dev);
 			ops[i].dev = NULL;

@@ -88,6 +88,10 @@ enum fd_err sq_onboarding_complete(struct store *st, const char *secret_hash, in
 /* Records a job's step inside the caller's transaction (sqlite_work.c).
  * FD_ECONFLICT when the job is no longer running (cancelled, finished). */
 enum fd_err sq_job_step(struct conn *c, const struct store_job_step *step, const char *now);
+/* Ends a batch's transaction: when rc is FD_OK, settles step (may be NULL)
+ * and records it, then commits; otherwise, or if that fails, rolls back.
+ * Returns the outcome. */
+enum fd_err sq_batch_end(struct conn *c, enum fd_err rc, const struct store_job_step *step, const char *now);
 
 /* A fault hook for tests: in builds with FD_TEST_HOOKS, FD_EIO when the
  * environment variable FLEETDESK_FAULT names this point; FD_OK otherwise. */

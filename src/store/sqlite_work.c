@@ -11,8 +11,7 @@
 
 #include "store/sqlite_int.h"
 
-static const char SQL_IDEM_GET[] =
-    "SELECT fingerprint, owner, done, reply, created_ms FROM idempotency WHERE id = ?1";
+static const char SQL_IDEM_GET[] = "SELECT fingerprint, owner, done, reply, created_ms FROM idempotency WHERE id = ?1";
 static const char SQL_IDEM_DEL[] = "DELETE FROM idempotency WHERE id = ?1";
 static const char SQL_IDEM_INSERT[] =
     "INSERT INTO idempotency (id, fingerprint, owner, done, created_ms) VALUES (?1, ?2, ?3, 0, ?4)";
@@ -170,7 +169,8 @@ static const char SQL_JOB_STEP[] =
     "UPDATE jobs SET cursor = ?2, processed = processed + ?3, succeeded = succeeded + ?4, failed = failed + ?5, "
     "total = CASE WHEN ?6 >= 0 THEN ?6 ELSE total END, updated_at = ?7, version = version + 1, "
     "stored_errors = stored_errors + ?8 WHERE id = ?1 AND state = 'running'";
-static const char SQL_JOB_ERROR[] = "INSERT OR REPLACE INTO job_errors (job_id, line, row, error) VALUES (?1, ?2, ?3, ?4)";
+static const char SQL_JOB_ERROR[] =
+    "INSERT OR REPLACE INTO job_errors (job_id, line, row, error) VALUES (?1, ?2, ?3, ?4)";
 static const char SQL_JOB_STORED[] = "SELECT stored_errors FROM jobs WHERE id = ?1";
 static const char SQL_JOB_FINISH[] =
     "UPDATE jobs SET state = ?2, error = ?3, finished_at = ?4, updated_at = ?4, version = version + 1, "
@@ -286,8 +286,8 @@ static enum fd_err sq_job_create(struct store *st, const struct store_actor *a, 
 	sq_bind_text(s, 7, now);
 	if ((rc = sq_step_write(s)) != FD_OK)
 		goto out;
-	json_t *changes = json_pack("{s{snss}s{snsO}}", "kind", "before", "after", kind, "params", "before", "after",
-	                            params);
+	json_t *changes =
+	    json_pack("{s{snss}s{snsO}}", "kind", "before", "after", kind, "params", "before", "after", params);
 	rc = sq_audit(c, a, org_id, now, "job.create", "job", id, changes);
 	json_decref(changes);
 	if (rc == FD_OK)
@@ -379,6 +379,21 @@ out:
 	return job_tx_end(c, rc, job);
 }
 
+enum fd_err sq_batch_end(struct conn *c, enum fd_err rc, const struct store_job_step *step, const char *now)
+{
+	if (rc == FD_OK && step) {
+		struct store_job_step settled = *step;
+		if (step->settle)
+			step->settle(step->ctx, &settled);
+		rc = sq_job_step(c, &settled, now);
+	}
+	if (rc == FD_OK)
+		rc = sq_tx_commit(c);
+	if (rc != FD_OK)
+		sq_tx_rollback(c);
+	return rc;
+}
+
 enum fd_err sq_job_step(struct conn *c, const struct store_job_step *step, const char *now)
 {
 	int64_t stored = 0;
@@ -455,8 +470,8 @@ static enum fd_err sq_job_finish(struct store *st, const char *job_id, const cha
 	return tx_end(c, sq_step_write(s));
 }
 
-static enum fd_err sq_job_cancel(struct store *st, const struct store_actor *a, const char *org_id,
-                                 const char *job_id, json_t **job)
+static enum fd_err sq_job_cancel(struct store *st, const struct store_actor *a, const char *org_id, const char *job_id,
+                                 json_t **job)
 {
 	*job = NULL;
 	struct conn *c = sq_get(st);
