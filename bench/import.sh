@@ -46,7 +46,9 @@ TOKEN=$(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))
 ORG=$(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["org_id"])' "$DATA/import-demo.json")
 "$BIN" --db "$DB" serve --listen 127.0.0.1:$PORT --access-log off --rate-limit 0 2>"$OUT/import-server.log" &
 SRV=$!
-trap 'kill $SRV 2>/dev/null || true' EXIT
+# wait for the server to be gone: a server still closing would delete the next run's write-ahead log (SQLite
+# removes the -wal of its last connection by name, and the next run recreates the database)
+trap 'kill $SRV 2>/dev/null || true; wait $SRV 2>/dev/null || true' EXIT
 sleep 1
 BASE="http://127.0.0.1:$PORT/api/partners/v2.0/org/$ORG"
 T0=$(date +%s.%N)
