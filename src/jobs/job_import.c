@@ -233,6 +233,7 @@ static void prepare_row(struct store *st, const struct principal *who, const cha
 	rw->item.data = rw->data;
 	rw->item.if_match = -1;
 	user_item_prepare(&rw->item, who, org_id, cur, version, "");
+	rw->item.op.no_user = 1; /* a row's outcome is its result; the user is not reported */
 	json_decref(cur);
 }
 
@@ -418,6 +419,7 @@ static void *reader_main(void *arg)
 		}
 		struct batch *b = p->free[--p->nfree];
 		pthread_mutex_unlock(&p->mu);
+		batch_clear(b);
 		fill(p->r, b);
 		pthread_mutex_lock(&p->mu);
 		p->full = b;
@@ -442,9 +444,9 @@ static struct batch *pipeline_take(struct pipeline *p)
 	return b;
 }
 
+/* Hands b back to the reader, which clears it (the job's thread has better to do). */
 static void pipeline_give(struct pipeline *p, struct batch *b)
 {
-	batch_clear(b);
 	pthread_mutex_lock(&p->mu);
 	p->free[p->nfree++] = b;
 	pthread_cond_broadcast(&p->cv);

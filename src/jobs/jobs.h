@@ -18,7 +18,7 @@
 #include "core/err.h"
 #include "store/store.h"
 
-#define JOBS_BATCH 2000 /* rows per batch: per transaction, and per progress step */
+#define JOBS_BATCH 4000 /* rows per batch: per transaction, and per progress step */
 
 struct jobs;
 

@@ -1311,8 +1311,10 @@ static enum fd_err user_create_in(struct conn *c, const struct store_actor *a, c
 	enum fd_err rc = sq_user_insert(c, a, org_id, op->fields, now, op->new_id, &op->conflict_field);
 	if (rc != FD_OK)
 		return rc;
-	op->user = user_as_inserted(op->new_id, org_id, op->fields, now);
 	op->version = 1; /* a new row's version */
+	if (op->no_user)
+		return FD_OK;
+	op->user = user_as_inserted(op->new_id, org_id, op->fields, now);
 	return op->user ? FD_OK : FD_ENOMEM;
 }
 

@@ -170,6 +170,7 @@ struct store_user_op {
 	 * as stored at that moment: a result other than FD_OK fails the op */
 	enum fd_err (*check)(void *ctx, const char *role);
 	void *check_ctx;
+	int no_user; /* the caller needs no user back (OUT user stays NULL on a create) */
 	/* OUT */
 	enum fd_err result;         /* as the single-user call would return it */
 	json_t *user;               /* the user after the op, owned by the caller; NULL for delete or failure */

@@ -534,10 +534,10 @@ class ImportRowsTest(ImportCase):
         self.assertRowError(self.errors_by_line(self.org, job), 2, 422)
 
     # A repeated email acts as if the rows were applied one after another, wherever the batch
-    # boundaries (JOBS_BATCH = 2000 rows) fall: the second row updates the user the first created.
+    # boundaries (JOBS_BATCH = 4000 rows) fall: the second row updates the user the first created.
     # Gaps put the pair in one batch, across a boundary, and one row past it.
     def test_a_repeated_email_in_the_file_updates_the_user_its_first_row_created(self):
-        for gap in (0, 1998, 1999, 2500):
+        for gap in (0, 3998, 3999, 4500):
             with self.subTest(gap=gap):
                 org = self.S.org_create("Import Repeat %d" % gap)
                 email = unique_email("again")
@@ -555,10 +555,10 @@ class ImportRowsTest(ImportCase):
         org = self.S.org_create("Import Repeat Ext")
         ext = uniq("ext")
         rows = ["%s,%s,One" % (unique_email("e1"), ext)] + \
-               ["%s,%s,Filler" % (unique_email("fill"), uniq("f")) for _ in range(1999)] + \
+               ["%s,%s,Filler" % (unique_email("fill"), uniq("f")) for _ in range(3999)] + \
                ["%s,%s,Two" % (unique_email("e2"), ext)]
         _, job = self.run_import(org, "email,external_user_id,first_name\n" + "\n".join(rows) + "\n")
-        self.assertFinished(org, job, 2001, 2001, 0)
+        self.assertFinished(org, job, 4001, 4001, 0)
         users = self.list_users(org, search=ext).body
         self.assertEqual(len(users), 1, users)
         self.assertEqual((users[0]["first_name"], users[0]["email"].split(".")[0]), ("Two", "e2"))
