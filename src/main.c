@@ -16,6 +16,7 @@ static const char usage[] = "usage: fleetdesk [--db PATH] COMMAND [ARGS]\n"
                             "  org      create or list organisations\n"
                             "  token    create, list or revoke API tokens\n"
                             "  client   create, list or revoke OAuth2 clients\n"
+                            "  staff    create or list the team's web app accounts\n"
                             "  demo     create a demo org with users and an admin token\n"
                             "\n"
                             "HTTP client commands (talk to a server: FLEETDESK_URL, FLEETDESK_TOKEN):\n"
@@ -86,6 +87,8 @@ int main(int argc, char **argv)
 		return cmd_token(sub_argc, sub_argv, db);
 	if (strcmp(cmd, "client") == 0)
 		return cmd_client(sub_argc, sub_argv, db);
+	if (strcmp(cmd, "staff") == 0)
+		return cmd_staff(sub_argc, sub_argv, db);
 	if (strcmp(cmd, "demo") == 0)
 		return cmd_demo(sub_argc, sub_argv, db);
 	if (strcmp(cmd, "users") == 0 || strcmp(cmd, "devices") == 0 || strcmp(cmd, "bulk-update") == 0)

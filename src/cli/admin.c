@@ -1,5 +1,5 @@
 /*
- * admin.c - the local administration commands: org, token and client.
+ * admin.c - the local administration commands: org, token, client and staff.
  *
  * They open the database directly (no server needed) and act as the
  * actor {"type":"cli","id":"local"} in the audit log. Secrets are printed
@@ -11,6 +11,7 @@
 
 #include <sodium.h>
 
+#include "auth/password.h"
 #include "auth/policy.h"
 #include "auth/token.h"
 #include "cli/args.h"
@@ -104,11 +105,12 @@ int cmd_org(int argc, char **argv, const char *db)
 
 /* ------------------------------------------------------------------ token */
 
-static const char token_help[] = "usage: fleetdesk [--db PATH] token create --org ORG_ID --role ROLE [--name LABEL]\n"
-                                 "       fleetdesk [--db PATH] token list --org ORG_ID\n"
-                                 "       fleetdesk [--db PATH] token revoke --org ORG_ID --id TOKEN_ID\n"
-                                 "create prints only the new bearer token; it is shown once and stored as a hash.\n"
-                                 "ROLE is one of user, viewer, staff, admin, integration (devices and their state only).\n";
+static const char token_help[] =
+    "usage: fleetdesk [--db PATH] token create --org ORG_ID --role ROLE [--name LABEL]\n"
+    "       fleetdesk [--db PATH] token list --org ORG_ID\n"
+    "       fleetdesk [--db PATH] token revoke --org ORG_ID --id TOKEN_ID\n"
+    "create prints only the new bearer token; it is shown once and stored as a hash.\n"
+    "ROLE is one of user, viewer, staff, admin, integration (devices and their state only).\n";
 
 int cmd_token(int argc, char **argv, const char *db)
 {
@@ -148,7 +150,8 @@ int cmd_token(int argc, char **argv, const char *db)
 		if (!role)
 			return args_usage_error("token", "--role is required");
 		if (role_parse(role) == ROLE_NONE)
-			return args_usage_error("token", "--role must be one of user, viewer, staff, admin, integration");
+			return args_usage_error("token",
+			                        "--role must be one of user, viewer, staff, admin, integration");
 		if (name && (strlen(name) == 0 || strlen(name) > 100))
 			return args_usage_error("token", "--name must be 1 to 100 characters");
 	}
@@ -271,6 +274,105 @@ int cmd_client(int argc, char **argv, const char *db)
 	if (rc != FD_OK)
 		status = fail("client", rc, "failed");
 out:
+	store_close(st);
+	return status;
+}
+
+/* ------------------------------------------------------------------ staff */
+
+static const char staff_help[] =
+    "usage: fleetdesk [--db PATH] staff create --org ORG_ID --email EMAIL --role admin|staff|viewer\n"
+    "       fleetdesk [--db PATH] staff list --org ORG_ID\n"
+    "The team's accounts for the web app. create reads the password from the first line of stdin (at\n"
+    "least 12 characters; it is stored only as an Argon2id hash) and prints the account as JSON.\n"
+    "An email has one account across all orgs.\n";
+
+/* The first line of stdin, without its line break, into buf (len bytes).
+ * NULL when read, else why not. */
+static const char *read_password(char *buf, size_t len)
+{
+	if (!fgets(buf, (int)len, stdin))
+		return "give the password on stdin, one line";
+	size_t n = strlen(buf);
+	if (n && buf[n - 1] == '\n')
+		buf[--n] = '\0';
+	else if (n == len - 1)
+		return "the password is longer than 1024 bytes"; /* refused, not cut */
+	if (n && buf[n - 1] == '\r')
+		buf[--n] = '\0';
+	return NULL;
+}
+
+int cmd_staff(int argc, char **argv, const char *db)
+{
+	if (argc < 1 || strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0) {
+		fputs(staff_help, argc < 1 ? stderr : stdout);
+		return argc < 1 ? EXIT_USAGE : 0;
+	}
+	const char *sub = argv[0];
+	struct cli_opt opts[] = {{"org", 1, NULL}, {"email", 1, NULL}, {"role", 1, NULL}};
+	size_t n;
+	if (strcmp(sub, "create") == 0)
+		n = 3;
+	else if (strcmp(sub, "list") == 0)
+		n = 1;
+	else
+		return args_usage_error("staff", "the subcommand must be create or list");
+	int prc = args_parse(argc - 1, argv + 1, opts, n, "staff");
+	if (prc < 0) {
+		fputs(staff_help, stdout);
+		return 0;
+	}
+	if (prc)
+		return prc;
+	const char *org = args_get(opts, n, "org"), *email = args_get(opts, n, "email"),
+	           *role = args_get(opts, n, "role");
+	if (!org)
+		return args_usage_error("staff", "--org is required");
+	char password[PASSWORD_MAX + 2], hash[PASSWORD_HASH_MAX];
+	if (n == 3) {
+		const char *at = email ? strchr(email, '@') : NULL;
+		if (!email || !at || at == email || !at[1] || strlen(email) > 254 || strchr(email, ' '))
+			return args_usage_error("staff", "--email must be an email address");
+		enum role r = role_parse(role);
+		if (r != ROLE_ADMIN && r != ROLE_STAFF && r != ROLE_VIEWER)
+			return args_usage_error("staff", "--role must be admin, staff or viewer");
+		const char *why = read_password(password, sizeof password);
+		if (!why)
+			why = password_weak(password);
+		if (why) {
+			sodium_memzero(password, sizeof password);
+			return args_usage_error("staff", why);
+		}
+	}
+	struct store *st = open_store("staff", db);
+	if (!st) {
+		sodium_memzero(password, sizeof password);
+		return 1;
+	}
+	int status = check_org("staff", st, org);
+	enum fd_err rc = FD_OK;
+	if (!status && n == 3) {
+		rc = password_hash(password, hash);
+		json_t *staff = NULL;
+		if (rc == FD_OK)
+			rc = store_staff_create(st, &cli_actor, org, email, role, hash, &staff);
+		if (rc == FD_ECONFLICT) {
+			fprintf(stderr, "fleetdesk: staff: %s already has an account\n", email);
+			status = 1;
+		} else if (rc == FD_OK) {
+			print_json(staff);
+		}
+	} else if (!status) {
+		json_t *list = NULL;
+		rc = store_staff_list(st, org, &list);
+		if (rc == FD_OK)
+			print_json(list);
+	}
+	sodium_memzero(password, sizeof password);
+	sodium_memzero(hash, sizeof hash);
+	if (!status && rc != FD_OK)
+		status = fail("staff", rc, "failed");
 	store_close(st);
 	return status;
 }

@@ -10,6 +10,7 @@ int cmd_serve(int argc, char **argv, const char *db);
 int cmd_org(int argc, char **argv, const char *db);
 int cmd_token(int argc, char **argv, const char *db);
 int cmd_client(int argc, char **argv, const char *db);
+int cmd_staff(int argc, char **argv, const char *db);
 int cmd_demo(int argc, char **argv, const char *db);
 
 /* The HTTP client (src/remote/): they talk to a server, not to a database. */

@@ -16,6 +16,7 @@
 #include <sodium.h>
 
 #include "api/device_fields.h"
+#include "auth/password.h"
 #include "auth/token.h"
 #include "cli/args.h"
 #include "cli/commands.h"
@@ -155,8 +156,8 @@ static const char *const models[DEV_TYPES][5][2] = {
      {"SolarEdge", "SE8K"},
      {"Kostal", "Plenticore plus 10"}},
 };
-static const char *const suppliers[] = {"Stadtwerke Nord", "Tibber", "Octopus Energy", "E.ON", "Vattenfall",
-                                        "EnBW", "Naturstrom", "Lichtblick"};
+static const char *const suppliers[] = {"Stadtwerke Nord", "Tibber", "Octopus Energy", "E.ON",
+                                        "Vattenfall",      "EnBW",   "Naturstrom",     "Lichtblick"};
 
 struct demo_opts {
 	int devices_per_user; /* 0: a realistic mix */
@@ -209,12 +210,12 @@ static json_t *demo_device(uint64_t *rng, int type, long i, const struct demo_op
 	int64_t age_s = stale ? 3 * 3600 + (int64_t)(rng_next(rng) % (27 * 3600)) : (int64_t)(rng_next(rng) % 600);
 	util_format_rfc3339((o->now_s - age_s) * 1000, ts);
 	snprintf(ext, sizeof ext, "%s-%07ld-%u", type == DEV_HEAT_PUMP ? "hp" : type == DEV_EV ? "ev" : "iv", i, m);
-	json_t *body = json_pack("{sssbsssbs{ssss}ssssss}", "external_device_id", ext, "is_authenticated",
-	                         authenticated, "current_state_last_updated_at", ts, "is_smart_optimization_active", !off,
-	                         "device_model", "manufacturer", models[type][m][0], "model", models[type][m][1],
-	                         "connection_status", authenticated ? (stale ? "warning" : "ok") : "error",
-	                         "monitoring_status", stale ? "warning" : "ok", "steering_status",
-	                         off ? "warning" : "ok");
+	json_t *body =
+	    json_pack("{sssbsssbs{ssss}ssssss}", "external_device_id", ext, "is_authenticated", authenticated,
+	              "current_state_last_updated_at", ts, "is_smart_optimization_active", !off, "device_model",
+	              "manufacturer", models[type][m][0], "model", models[type][m][1], "connection_status",
+	              authenticated ? (stale ? "warning" : "ok") : "error", "monitoring_status",
+	              stale ? "warning" : "ok", "steering_status", off ? "warning" : "ok");
 	if (!authenticated && roll % 2 == 0) {
 		snprintf(url, sizeof url, "https://auth.example-oem.com/reconnect/%s", ext);
 		json_object_set_new(body, "authorization_url", json_string(url));
@@ -257,10 +258,10 @@ static json_t *demo_device(uint64_t *rng, int type, long i, const struct demo_op
 static json_t *demo_property(uint64_t *rng, long i, json_t *u, const struct demo_opts *o)
 {
 	unsigned roll = (unsigned)(rng_next(rng) % 100);
-	json_t *building = json_pack("{sssssisOsOsO}", "name", "Home", "property_type", roll < 60 ? "house" : "apartment",
-	                             "num_occupants", (int)(1 + rng_next(rng) % 5), "street_and_number",
-	                             json_object_get(u, "street_and_number"), "zip_code", json_object_get(u, "zip_code"),
-	                             "town", json_object_get(u, "town"));
+	json_t *building = json_pack("{sssssisOsOsO}", "name", "Home", "property_type",
+	                             roll < 60 ? "house" : "apartment", "num_occupants", (int)(1 + rng_next(rng) % 5),
+	                             "street_and_number", json_object_get(u, "street_and_number"), "zip_code",
+	                             json_object_get(u, "zip_code"), "town", json_object_get(u, "town"));
 	json_object_set(building, "country_iso2", json_object_get(u, "country_iso2"));
 	json_object_set_new(building, "property_size_m2", json_real((double)(60 + rng_next(rng) % 180)));
 	json_object_set_new(building, "space_heating", json_string(roll < 70 ? "heat_pump" : "gas"));
@@ -269,10 +270,10 @@ static json_t *demo_property(uint64_t *rng, long i, json_t *u, const struct demo
 	char from[FD_TIME_LEN + 1];
 	util_format_rfc3339(1735689600000LL, from); /* 2025-01-01 */
 	int spot = roll % 2;
-	json_t *contract = json_pack("{sssssssssssss[{sfss}]}", "energy_contract_type", spot ? "spot_hourly" : "yearly",
-	                             "building_id", "#0", "meter_id", meter, "supplier",
-	                             suppliers[rng_next(rng) % N(suppliers)], "currency_energy_price", "EUR", "valid_from",
-	                             from, "energy_prices", "price", spot ? 0.24 : 0.32, "timestamp", from);
+	json_t *contract = json_pack(
+	    "{sssssssssssss[{sfss}]}", "energy_contract_type", spot ? "spot_hourly" : "yearly", "building_id", "#0",
+	    "meter_id", meter, "supplier", suppliers[rng_next(rng) % N(suppliers)], "currency_energy_price", "EUR",
+	    "valid_from", from, "energy_prices", "price", spot ? 0.24 : 0.32, "timestamp", from);
 	json_t *devices = json_array();
 	if (o->devices_per_user > 0) {
 		for (int k = 0; k < o->devices_per_user; k++)
@@ -297,7 +298,8 @@ static const char demo_help[] =
     "--devices-per-user of them), with interval readings every H hours (default 1) over\n"
     "the last D days (default 35; 0 for none). About 6% of the devices need\n"
     "re-authentication, 4% are stale and 8% have optimization off. Prints\n"
-    "{\"org_id\", \"token\", \"integration_token\", \"users\", \"devices\"} as JSON.\n";
+    "{\"org_id\", \"token\", \"integration_token\", \"staff_email\", \"staff_password\", \"users\",\n"
+    "\"devices\"} as JSON: staff_email and staff_password sign an admin in to the web app.\n";
 
 /* Users per property batch: about 200,000 readings in memory at a time. */
 static long long property_batch(const struct demo_opts *o)
@@ -310,8 +312,11 @@ static long long property_batch(const struct demo_opts *o)
 
 int cmd_demo(int argc, char **argv, const char *db)
 {
-	struct cli_opt opts[] = {{"users", 1, NULL},         {"name", 1, NULL}, {"devices-per-user", 1, NULL},
-	                         {"reading-days", 1, NULL}, {"reading-hours", 1, NULL}};
+	struct cli_opt opts[] = {{"users", 1, NULL},
+	                         {"name", 1, NULL},
+	                         {"devices-per-user", 1, NULL},
+	                         {"reading-days", 1, NULL},
+	                         {"reading-hours", 1, NULL}};
 	int prc = args_parse(argc, argv, opts, N(opts), "demo");
 	if (prc < 0) {
 		fputs(demo_help, stdout);
@@ -332,7 +337,9 @@ int cmd_demo(int argc, char **argv, const char *db)
 	v = args_get(opts, N(opts), "reading-hours");
 	if (v && (util_parse_int(v, 1, 24, &hours) != FD_OK || 24 % hours != 0))
 		return args_usage_error("demo", "--reading-hours must divide 24 (1, 2, 3, 4, 6, 8, 12 or 24)");
-	struct demo_opts o = {.devices_per_user = (int)dpu, .reading_days = (int)days, .reading_hours = (int)hours,
+	struct demo_opts o = {.devices_per_user = (int)dpu,
+	                      .reading_days = (int)days,
+	                      .reading_hours = (int)hours,
 	                      .now_s = util_now_ms() / 1000};
 	const char *name = args_get(opts, N(opts), "name");
 	if (!name)
@@ -345,7 +352,7 @@ int cmd_demo(int argc, char **argv, const char *db)
 	}
 	const struct store_actor actor = {.type = "cli", .id = "local", .name = "fleetdesk demo"};
 	json_t *org = NULL, *batch = NULL, *props = NULL;
-	char tok[TOKEN_MAX], itok[TOKEN_MAX], hash[65];
+	char tok[TOKEN_MAX], itok[TOKEN_MAX], hash[65], email[64], password[25], pwhash[PASSWORD_HASH_MAX];
 	long long ndevices = 0;
 	rc = store_org_create(st, &actor, name, &org);
 	if (rc != FD_OK)
@@ -357,7 +364,15 @@ int cmd_demo(int argc, char **argv, const char *db)
 	token_generate("fdt_", itok);
 	token_hash(itok, hash);
 	if (rc == FD_OK)
-		rc = store_token_create(st, &actor, org_id, "integration", "demo integration", "api", NULL, hash, 0, NULL);
+		rc = store_token_create(st, &actor, org_id, "integration", "demo integration", "api", NULL, hash, 0,
+		                        NULL);
+	/* an admin of the web app: an email of its own per demo org (an email has one account), a random password */
+	snprintf(email, sizeof email, "admin.%.12s@demo.fleetdesk.example", org_id + FD_UUID_LEN - 12);
+	util_random_hex(password, 12);
+	if (rc == FD_OK)
+		rc = password_hash(password, pwhash);
+	if (rc == FD_OK)
+		rc = store_staff_create(st, &actor, org_id, email, "admin", pwhash, NULL);
 	if (rc != FD_OK)
 		goto out;
 	uint64_t rng = 0x9E3779B97F4A7C15ULL, prng = 0xD1B54A32D192ED03ULL;
@@ -370,7 +385,8 @@ int cmd_demo(int argc, char **argv, const char *db)
 		for (size_t k = 0; rc == FD_OK && k < json_array_size(batch); k += (size_t)pb) {
 			props = json_array();
 			for (size_t j = k; j < json_array_size(batch) && j < k + (size_t)pb; j++) {
-				json_t *p = demo_property(&prng, (long)(i + (long long)j) + 1, json_array_get(batch, j), &o);
+				json_t *p =
+				    demo_property(&prng, (long)(i + (long long)j) + 1, json_array_get(batch, j), &o);
 				ndevices += (long long)json_array_size(json_object_get(p, "devices"));
 				json_array_append_new(props, p);
 			}
@@ -389,8 +405,9 @@ int cmd_demo(int argc, char **argv, const char *db)
 		rc = store_optimize(st);
 	if (rc != FD_OK)
 		goto out;
-	json_t *outj = json_pack("{sssssssIsI}", "org_id", org_id, "token", tok, "integration_token", itok, "users",
-	                         (json_int_t)nusers, "devices", (json_int_t)ndevices);
+	json_t *outj =
+	    json_pack("{sssssssssssIsI}", "org_id", org_id, "token", tok, "integration_token", itok, "staff_email",
+	              email, "staff_password", password, "users", (json_int_t)nusers, "devices", (json_int_t)ndevices);
 	char *s = json_dumps(outj, JSON_INDENT(2));
 	json_decref(outj);
 	if (s)
@@ -399,6 +416,8 @@ int cmd_demo(int argc, char **argv, const char *db)
 out:
 	sodium_memzero(tok, sizeof tok);
 	sodium_memzero(itok, sizeof itok);
+	sodium_memzero(password, sizeof password);
+	sodium_memzero(pwhash, sizeof pwhash);
 	json_decref(org);
 	store_close(st);
 	if (rc != FD_OK) {

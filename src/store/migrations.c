@@ -152,6 +152,14 @@ const char *const sqlite_migrations[] = {
      * terms and totals at each statement's savepoint, so a batch paid for every row twice. */
     "DROP TRIGGER users_fts_ins;"
     "DROP TRIGGER users_grams_ins;",
+    /* 8: the team's accounts for the web app: an email (one account per address, across orgs,
+     * so sign-in needs no org), a role, and an Argon2id password hash (NULL until one is set) */
+    "CREATE TABLE staff ("
+    "  id TEXT PRIMARY KEY, org_id TEXT NOT NULL REFERENCES orgs(id), email TEXT NOT NULL COLLATE NOCASE,"
+    "  role TEXT NOT NULL, password_hash TEXT, created_at TEXT NOT NULL, updated_at TEXT NOT NULL,"
+    "  deactivated_at TEXT);"
+    "CREATE UNIQUE INDEX staff_email ON staff(email);"
+    "CREATE INDEX staff_org ON staff(org_id);",
 };
 
 const int sqlite_migrations_count = (int)(sizeof sqlite_migrations / sizeof sqlite_migrations[0]);

@@ -215,6 +215,17 @@ enum fd_err store_user_seed(struct store *st, const struct store_actor *a, const
 	return FD_OK;
 }
 
+enum fd_err store_staff_create(struct store *st, const struct store_actor *a, const char *org_id, const char *email,
+                               const char *role, const char *password_hash, json_t **staff)
+{
+	return st->ops->staff_create(st, a, org_id, email, role, password_hash, staff);
+}
+
+enum fd_err store_staff_list(struct store *st, const char *org_id, json_t **list)
+{
+	return st->ops->staff_list(st, org_id, list);
+}
+
 enum fd_err store_optimize(struct store *st)
 {
 	return st->ops->optimize ? st->ops->optimize(st) : FD_OK;

@@ -113,6 +113,16 @@ enum fd_err store_token_list(struct store *st, const char *org_id, json_t **toke
 enum fd_err store_token_revoke(struct store *st, const struct store_actor *a, const char *org_id, const char *token_id);
 
 /* --- OAuth2 clients (secret_hash is the hex SHA-256 of the secret) --- */
+/* The team's accounts (the web app's sign-in). A staff member is
+ * {"id","org_id","email","role","created_at","updated_at","deactivated_at"};
+ * the password hash never leaves the store but through store_staff_login.
+ * Creates one with password_hash (an Argon2id string, or NULL: none yet);
+ * FD_ECONFLICT when the email has an account (in any org). Audited
+ * "staff.create", without the hash. */
+enum fd_err store_staff_create(struct store *st, const struct store_actor *a, const char *org_id, const char *email,
+                               const char *role, const char *password_hash, json_t **staff /* OUT */);
+/* The org's staff, oldest first (a JSON array). */
+enum fd_err store_staff_list(struct store *st, const char *org_id, json_t **list /* OUT */);
 enum fd_err store_client_create(struct store *st, const struct store_actor *a, const char *org_id,
                                 const char *client_id, const char *name, const char *secret_hash,
                                 json_t **meta /* OUT, may be NULL */);

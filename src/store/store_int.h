@@ -27,6 +27,9 @@ struct store_ops {
 	enum fd_err (*token_list)(struct store *, const char *, json_t **);
 	enum fd_err (*token_revoke)(struct store *, const struct store_actor *, const char *, const char *);
 
+	enum fd_err (*staff_create)(struct store *, const struct store_actor *, const char *, const char *,
+	                            const char *, const char *, json_t **);
+	enum fd_err (*staff_list)(struct store *, const char *, json_t **);
 	enum fd_err (*client_create)(struct store *, const struct store_actor *, const char *, const char *,
 	                             const char *, const char *, json_t **);
 	enum fd_err (*client_lookup)(struct store *, const char *, char *, char *);
