@@ -72,9 +72,17 @@ enum fd_err api_reply_invalid(struct req *r, json_t *errors);
 /* What a client sees of a background job (jobs.c; new reference). */
 json_t *api_job_view(json_t *job);
 
+/* Queues a job of kind with params (borrowed) for the caller, total its
+ * rows when known (< 0: not yet), and replies 202 with the job and its
+ * Location; what names the job in the problem when it cannot be created
+ * (then the reply is that problem and its error is returned). jobs.c. */
+enum fd_err api_job_start(struct req *r, const char *kind, json_t *params, int64_t total, const char *what);
+
 /* An export (export.h) as params says (stolen): streamed now, or with job
  * made a job (202) whose file comes from GET /jobs/{id}/result (exports.c). */
 enum fd_err api_export(struct req *r, json_t *params, int job);
+/* An export's ?format: "csv" (also when absent) or "jsonl"; else replies 400. */
+enum fd_err api_export_format(struct req *r, const char **format /* OUT */);
 /* Replies 400 naming the query parameter: "{name} {detail}". */
 enum fd_err api_bad_param(struct req *r, const char *name, const char *detail);
 

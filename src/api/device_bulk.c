@@ -262,27 +262,13 @@ static enum fd_err bulk_filter(struct req *r, json_t *body, const struct store_f
 	json_decref(items);
 	if (rc != FD_OK)
 		return reply_problem(r, rc, NULL, NULL);
-	json_t *params = json_pack("{sOsO}", "action", json_object_get(body, "action"), "filter",
-	                           json_object_get(body, "filter"));
+	json_t *params =
+	    json_pack("{sOsO}", "action", json_object_get(body, "action"), "filter", json_object_get(body, "filter"));
 	if (params && json_object_get(body, "settings"))
 		json_object_set(params, "settings", json_object_get(body, "settings"));
-	json_t *actor =
-	    json_pack("{ssssssssss}", "type", r->principal->actor_type, "id", r->principal->actor_id, "name",
-	              r->principal->actor_name, "role", role_name(r->principal->role), "request_id", r->request_id);
-	json_t *job = NULL;
-	struct store_actor a = api_actor(r);
-	rc = params && actor
-	         ? store_job_create(req_store(r), &a, req_param(r, 0), "devices.update", params, actor, total, &job)
-	         : FD_ENOMEM;
+	rc = params ? api_job_start(r, "devices.update", params, total, "the job") : FD_ENOMEM;
 	json_decref(params);
-	json_decref(actor);
-	if (rc != FD_OK)
-		return reply_problem(r, rc, "the job could not be created", NULL);
-	jobs_kick(jobs);
-	json_t *view = api_job_view(job);
-	json_decref(job);
-	reply_header(r, "Location", json_string_value(json_object_get(json_object_get(view, "links"), "self")));
-	return reply_json(r, 202, view);
+	return rc;
 }
 
 enum fd_err devices_bulk(struct req *r)

@@ -81,20 +81,16 @@ static enum fd_err export_job(struct req *r, json_t *params)
 	json_object_set_new(params, "output", json_string(output));
 	const char *kind = strcmp(json_string_value(json_object_get(params, "kind")), "users") == 0 ? "users.export"
 	                                                                                            : "devices.export";
-	json_t *actor =
-	    json_pack("{ssssssssss}", "type", r->principal->actor_type, "id", r->principal->actor_id, "name",
-	              r->principal->actor_name, "role", role_name(r->principal->role), "request_id", r->request_id);
-	json_t *job = NULL;
-	struct store_actor a = api_actor(r);
-	rc = actor ? store_job_create(req_store(r), &a, req_param(r, 0), kind, params, actor, -1, &job) : FD_ENOMEM;
-	json_decref(actor);
-	if (rc != FD_OK)
-		return reply_problem(r, rc, "the export job could not be created", NULL);
-	jobs_kick(jobs);
-	json_t *view = api_job_view(job);
-	json_decref(job);
-	reply_header(r, "Location", json_string_value(json_object_get(json_object_get(view, "links"), "self")));
-	return reply_json(r, 202, view);
+	return api_job_start(r, kind, params, -1, "the export job");
+}
+
+enum fd_err api_export_format(struct req *r, const char **format)
+{
+	const char *f = req_query(r, "format");
+	if (f && strcmp(f, "csv") != 0 && strcmp(f, "jsonl") != 0)
+		return api_bad_param(r, "format", "must be csv or jsonl");
+	*format = f ? f : "csv";
+	return FD_OK;
 }
 
 enum fd_err api_export(struct req *r, json_t *params, int job)

@@ -232,20 +232,29 @@ enum fd_err users_import(struct req *r)
 		json_decref(params);
 		return reply_problem(r, FD_EIO, "the upload could not be kept for the job", NULL);
 	}
+	rc = api_job_start(r, "users.import", params, total < 0 ? 0 : total, "the import job");
+	json_decref(params);
+	if (rc != FD_OK)
+		unlink(path);
+	return rc;
+}
+
+enum fd_err api_job_start(struct req *r, const char *kind, json_t *params, int64_t total, const char *what)
+{
 	json_t *actor =
 	    json_pack("{ssssssssss}", "type", r->principal->actor_type, "id", r->principal->actor_id, "name",
 	              r->principal->actor_name, "role", role_name(r->principal->role), "request_id", r->request_id);
 	struct store_actor a = api_actor(r);
 	json_t *job = NULL;
-	rc = store_job_create(req_store(r), &a, req_param(r, 0), "users.import", params, actor, total < 0 ? 0 : total,
-	                      &job);
-	json_decref(params);
+	enum fd_err rc =
+	    actor ? store_job_create(req_store(r), &a, req_param(r, 0), kind, params, actor, total, &job) : FD_ENOMEM;
 	json_decref(actor);
 	if (rc != FD_OK) {
-		unlink(path);
-		return reply_problem(r, rc, "the import job could not be created", NULL);
+		char d[120];
+		snprintf(d, sizeof d, "%s could not be created", what);
+		return reply_problem(r, rc, d, NULL);
 	}
-	jobs_kick(jobs);
+	jobs_kick(req_jobs(r));
 	json_t *view = api_job_view(job);
 	json_decref(job);
 	reply_header(r, "Location", json_string_value(json_object_get(json_object_get(view, "links"), "self")));

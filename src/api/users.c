@@ -195,15 +195,14 @@ static enum fd_err export_users(struct req *r, int job)
 	enum fd_err rc = api_authorize(r, ACT_USER_READ, ROLE_NONE, ROLE_NONE);
 	if (rc != FD_OK)
 		return rc;
-	const char *format = req_query(r, "format");
-	if (format && strcmp(format, "csv") != 0 && strcmp(format, "jsonl") != 0)
-		return api_bad_param(r, "format", "must be csv or jsonl");
+	const char *format = NULL;
+	if ((rc = api_export_format(r, &format)) != FD_OK)
+		return rc;
 	struct store_user_query q = {.org_id = req_param(r, 0)};
 	if ((rc = parse_filters(r, &q)) != FD_OK)
 		return rc;
-	json_t *params =
-	    json_pack("{ssssss?ss?sbsisb}", "kind", "users", "format", format ? format : "csv", "search", q.search,
-	              "role", q.role, "include_deleted", q.include_deleted, "sort", (int)q.sort, "desc", q.desc);
+	json_t *params = json_pack("{ssssss?ss?sbsisb}", "kind", "users", "format", format, "search", q.search, "role",
+	                           q.role, "include_deleted", q.include_deleted, "sort", (int)q.sort, "desc", q.desc);
 	return api_export(r, params, job);
 }
 

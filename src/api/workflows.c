@@ -252,14 +252,14 @@ static enum fd_err export_fleet(struct req *r, int job)
 	enum fd_err rc = api_authorize(r, ACT_PROPERTY_READ, ROLE_NONE, ROLE_NONE);
 	if (rc != FD_OK)
 		return rc;
-	const char *format = req_query(r, "format");
-	if (format && strcmp(format, "csv") != 0 && strcmp(format, "jsonl") != 0)
-		return api_bad_param(r, "format", "must be csv or jsonl");
+	const char *format = NULL;
+	if ((rc = api_export_format(r, &format)) != FD_OK)
+		return rc;
 	struct store_fleet_query q = {.org_id = req_param(r, 0), .type = -1};
 	if ((rc = parse_fleet(r, &q)) != FD_OK)
 		return rc;
-	json_t *params = json_pack("{sssssisisisisiss?}", "kind", "devices", "format", format ? format : "csv", "type",
-	                           q.type, "authenticated", q.authenticated, "stale", q.stale, "optimization_active",
+	json_t *params = json_pack("{sssssisisisisiss?}", "kind", "devices", "format", format, "type", q.type,
+	                           "authenticated", q.authenticated, "stale", q.stale, "optimization_active",
 	                           q.optimization_active, "needs_attention", q.needs_attention, "zip_code", q.zip_code);
 	return api_export(r, params, job);
 }
