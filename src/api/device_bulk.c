@@ -12,7 +12,6 @@
 #include "api/device_fields.h"
 #include "api/handlers.h"
 #include "core/util.h"
-#include "jobs/jobs.h"
 
 enum fd_err device_action_parse(json_t *obj, int type, struct device_action *act, json_t **errors)
 {

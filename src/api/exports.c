@@ -10,7 +10,6 @@
 #include "api/common.h"
 #include "api/export.h"
 #include "core/util.h"
-#include "jobs/jobs.h"
 
 static enum fd_err stream_next(void *ctx, struct buf *out, int closing, enum chunk_state *state)
 {
