@@ -29,7 +29,7 @@ PY      := /usr/bin/python3
 DB      ?= ./fleetdesk.db
 LISTEN  ?= 127.0.0.1:8080
 
-.PHONY: all run test unit unit-asan api fuzz lint format bench clean deps
+.PHONY: all run test unit unit-asan api e2e fuzz lint format bench clean deps
 .DEFAULT_GOAL := all
 
 all: build/fleetdesk
@@ -81,6 +81,17 @@ api: build/fleetdesk-asan
 	@ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 		FLEETDESK_BIN=build/fleetdesk-asan $(PY) tests/api/run.py
 
+# --- end-to-end browser tests (tests/e2e: playwright-core + Debian's chromium) ----
+# npm ci re-runs when the lock changes; it never downloads a browser (--ignore-scripts,
+# and playwright-core has no browser of its own to fetch).
+E2E_STAMP := tests/e2e/node_modules/.fleetdesk-stamp
+$(E2E_STAMP): tests/e2e/package.json tests/e2e/package-lock.json | build/.deps
+	@cd tests/e2e && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	@touch $@
+
+e2e: build/fleetdesk $(E2E_STAMP)
+	@node tests/e2e/run.mjs
+
 # --- fuzzing (libFuzzer, clang) -------------------------------------------
 fuzz: build/.deps
 	@scripts/run-fuzz.sh
@@ -97,9 +108,10 @@ test: build/.deps
 	@$(MAKE) --no-print-directory unit || true
 	@$(MAKE) --no-print-directory unit-asan || true
 	@$(MAKE) --no-print-directory api || true
+	@$(MAKE) --no-print-directory e2e || true
 	@$(MAKE) --no-print-directory fuzz || true
 	@$(MAKE) --no-print-directory lint || true
-	@scripts/summary.sh unit unit-asan api fuzz lint
+	@scripts/summary.sh unit unit-asan api e2e fuzz lint
 
 # --- the demo -----------------------------------------------------------------
 run: build/fleetdesk
