@@ -202,6 +202,19 @@ async function runTest(t, env) {
 
   const unique = (prefix = 'e2e') => `${prefix}-${hash}-${++uniqueN}`;
 
+  // Waits until fn() (sync or async) returns something truthy and returns it; checks every
+  // 50 ms, and throws `what` after timeoutMs. For things no locator can wait on: an API
+  // state, a count of console messages. A wait, never an assertion about time.
+  async function until(fn, what = `until(${fn})`, timeoutMs = ACTION_TIMEOUT_MS) {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const v = await fn();
+      if (v) return v;
+      if (Date.now() > deadline) throw new Error(`${what}: not so within ${timeoutMs} ms`);
+      await sleep(50);
+    }
+  }
+
   const started = Date.now();
   let error = null;
   try {
@@ -210,7 +223,7 @@ async function runTest(t, env) {
     const fixture = {
       page, context, browser, baseURL, demo, API,
       org: `${API}/org/${demo.org_id}`,
-      signIn, screenshot, api, newContext, unique,
+      signIn, screenshot, api, newContext, unique, until,
       uniqueEmail: (prefix = 'user') => `${unique(prefix)}@e2e.example`,
       consoleErrors: issues.consoleErrors, pageErrors: issues.pageErrors, cspViolations: issues.cspViolations,
       log: (msg) => log.push(`[test] ${msg}`),
