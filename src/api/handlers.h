@@ -79,4 +79,8 @@ enum fd_err ops_metrics(struct req *r);
 enum fd_err ops_openapi(struct req *r);
 enum fd_err ops_me(struct req *r);
 
+/* web.c: the web app's embedded files */
+enum fd_err web_index(struct req *r);
+enum fd_err web_asset(struct req *r);
+
 #endif

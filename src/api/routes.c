@@ -42,6 +42,8 @@
 	}
 
 const struct route api_routes[] = {
+    {"GET", "/", web_index, "web.index", 0, 0},
+    {"GET", "/assets/{path*}", web_asset, "web.asset", 0, 0},
     {"GET", "/healthz", ops_healthz, "healthz", 0, 0},
     {"GET", "/metrics", ops_metrics, "metrics", 0, 0},
     {"GET", API_PREFIX "/openapi.json", ops_openapi, "openapi", 0, 0},

@@ -115,6 +115,8 @@ enum fd_err req_json_body(struct req *r, json_t **obj /* OUT */);
 
 /* Adds a response header (copied). */
 void reply_header(struct req *r, const char *name, const char *value);
+/* 1 when a response header of that name (any case) was added. */
+int reply_has_header(const struct req *r, const char *name);
 /* Replies with body as JSON (the reference is stolen). */
 enum fd_err reply_json(struct req *r, unsigned status, json_t *body);
 /* Replies with a preformatted body (copied). */

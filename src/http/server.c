@@ -421,9 +421,12 @@ static enum MHD_Result send_reply(struct req *r)
 		MHD_add_response_header(resp, "Content-Type", r->content_type);
 	MHD_add_response_header(resp, "X-Request-Id", r->request_id);
 	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
-	MHD_add_response_header(resp, "Cache-Control", "no-store");
 	MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
-	MHD_add_response_header(resp, "Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'");
+	/* a handler may set its own (the web app's pages and assets) */
+	if (!reply_has_header(r, "Cache-Control"))
+		MHD_add_response_header(resp, "Cache-Control", "no-store");
+	if (!reply_has_header(r, "Content-Security-Policy"))
+		MHD_add_response_header(resp, "Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'");
 	for (int i = 0; i < r->nhdr; i++)
 		MHD_add_response_header(resp, r->hdr_name[i], r->hdr_value[i]);
 	if (r->rl_set) {

@@ -1,0 +1,2 @@
+// the web app: see web/ (being written)
+document.getElementById("app").textContent = "fleetdesk";
