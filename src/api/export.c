@@ -103,6 +103,9 @@ enum fd_err export_open(struct store *st, const char *org_id, json_t *params, js
 		q->role = x->role;
 	}
 	q->include_deleted = json_is_true(json_object_get(params, "include_deleted"));
+	q->only_deleted = json_is_true(json_object_get(params, "only_deleted"));
+	json_int_t attn = json_integer_value(json_object_get(params, "needs_attention"));
+	q->needs_attention = attn >= 0 && attn <= 2 ? (int)attn : 0;
 	json_int_t sort = json_integer_value(json_object_get(params, "sort"));
 	q->sort = sort >= 0 && sort < STORE_SORT_COUNT ? (enum store_user_sort)sort : STORE_SORT_CREATED;
 	q->desc = json_is_true(json_object_get(params, "desc"));

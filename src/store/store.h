@@ -60,6 +60,8 @@ struct store_user_query {
 	const char *search; /* case-insensitive substring, any length >= 1 */
 	const char *role;
 	int include_deleted;
+	int only_deleted;    /* only deleted users (include_deleted is then moot) */
+	int needs_attention; /* 0: any; 1: users with a live device that needs attention; 2: users with none */
 	enum store_user_sort sort;
 	int desc;
 	int limit; /* 1..1000 */
