@@ -42,7 +42,7 @@ struct export
 {
 	struct store *st;
 	int devices, csv, header_done, done;
-	char org[FD_UUID_LEN + 1], role[16], zip[24];
+	char org[FD_UUID_LEN + 1], role[16], zip[24], user[FD_UUID_LEN + 1];
 	char *search, *after_key;
 	struct store_user_query uq;
 	struct store_fleet_query fq;
@@ -85,6 +85,11 @@ enum fd_err export_open(struct store *st, const char *org_id, json_t *params, js
 		if (zip) {
 			snprintf(x->zip, sizeof x->zip, "%s", zip);
 			q->zip_code = x->zip;
+		}
+		const char *uid = json_string_value(json_object_get(params, "user_id"));
+		if (uid) {
+			snprintf(x->user, sizeof x->user, "%s", uid);
+			q->user_id = x->user;
 		}
 		q->after_seq = after;
 		if (q->type >= DEV_TYPES) {

@@ -399,6 +399,7 @@ struct store_fleet_query {
 	int type;
 	int authenticated, stale, optimization_active, needs_attention;
 	const char *zip_code; /* the user's; NULL: any */
+	const char *user_id;  /* one user's devices; NULL: every user's */
 	int limit;
 	int64_t after_seq; /* 0: from the start */
 };
