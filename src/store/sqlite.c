@@ -134,8 +134,8 @@ static const char *const stmt_sql[S_COUNT] = {
  *   SEARCH_SHORT a 1-2 character term: one doclist of the users_grams index.
  */
 enum search_mode { SEARCH_NONE = 0, SEARCH_FTS, SEARCH_SHORT, SEARCH_RARE, SEARCH_MODES };
-#define LIST_SHAPES  (STORE_SORT_COUNT * 2 * SEARCH_MODES * 2 * 2 * 2)
-#define COUNT_SHAPES (SEARCH_MODES * 2 * 2)
+#define LIST_SHAPES  (STORE_SORT_COUNT * 2 * SEARCH_MODES * 2 * 3 * 3 * 2)
+#define COUNT_SHAPES (SEARCH_MODES * 2 * 3 * 3)
 
 /*
  * A search's total costs time in proportion to its matches. Following the
@@ -148,7 +148,7 @@ enum search_mode { SEARCH_NONE = 0, SEARCH_FTS, SEARCH_SHORT, SEARCH_RARE, SEARC
 struct count_cache_entry {
 	unsigned dv; /* the data version the total was counted at */
 	int used;
-	int include_deleted;
+	int deleted, attention; /* deleted_mode(), needs_attention */
 	char org_id[FD_UUID_LEN + 1];
 	char role[16];
 	char search[260];
@@ -669,6 +669,7 @@ static enum fd_err sq_open(const char *path, struct store **out)
 	s->base.dev = &store_sqlite_device_ops;
 	s->base.rec = &store_sqlite_record_ops;
 	s->base.work = &store_sqlite_work_ops;
+	s->base.team = &store_sqlite_team_ops;
 	s->path = strdup(path);
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_mutex_init(&s->write_lock, NULL);
@@ -978,69 +979,6 @@ static enum fd_err sq_client_create(struct store *st, const struct store_actor *
 		*meta =
 		    json_pack("{ssssssss}", "client_id", client_id, "name", name, "org_id", org_id, "created_at", now);
 	return rc;
-}
-
-static const char SQL_STAFF_INSERT[] = "INSERT INTO staff (id, org_id, email, role, password_hash, created_at, "
-                                       "updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)";
-static const char SQL_STAFF_LIST[] = "SELECT id, org_id, email, role, created_at, updated_at, deactivated_at "
-                                     "FROM staff WHERE org_id = ?1 ORDER BY created_at, id";
-
-static json_t *staff_from_stmt(sqlite3_stmt *s)
-{
-	static const char *const cols[] = {"id",         "org_id",     "email",         "role",
-	                                   "created_at", "updated_at", "deactivated_at"};
-	json_t *o = json_object();
-	for (int i = 0; o && i < 7; i++)
-		json_object_set_new(o, cols[i], sq_col_str(s, i));
-	return o;
-}
-
-static enum fd_err sq_staff_create(struct store *st, const struct store_actor *a, const char *org_id, const char *email,
-                                   const char *role, const char *password_hash, json_t **staff)
-{
-	struct conn *c = sq_conn(sq_of(st));
-	sqlite3_stmt *s = c ? sq_prep(c, SQL_STAFF_INSERT) : NULL;
-	if (!s)
-		return FD_EIO;
-	char id[FD_UUID_LEN + 1], now[FD_TIME_LEN + 1];
-	util_uuid(id);
-	util_now_rfc3339(now);
-	sq_bind_text(s, 1, id);
-	sq_bind_text(s, 2, org_id);
-	sq_bind_text(s, 3, email);
-	sq_bind_text(s, 4, role);
-	sq_bind_text(s, 5, password_hash);
-	sq_bind_text(s, 6, now);
-	json_t *changes = json_pack("{s{snss}s{snss}s{snsb}}", "email", "before", "after", email, "role", "before",
-	                            "after", role, "password_set", "before", "after", password_hash != NULL);
-	enum fd_err rc = write_audited(c, st, s, org_id, a, org_id, now, "staff.create", "staff", id, changes);
-	json_decref(changes);
-	if (rc == FD_OK && staff)
-		*staff = json_pack("{sssssssssssssn}", "id", id, "org_id", org_id, "email", email, "role", role,
-		                   "created_at", now, "updated_at", now, "deactivated_at");
-	return rc;
-}
-
-static enum fd_err sq_staff_list(struct store *st, const char *org_id, json_t **list)
-{
-	struct conn *c = sq_conn(sq_of(st));
-	sqlite3_stmt *s = c ? sq_prep(c, SQL_STAFF_LIST) : NULL;
-	if (!s)
-		return FD_EIO;
-	sq_bind_text(s, 1, org_id);
-	json_t *arr = json_array();
-	int r;
-	while (arr && (r = sqlite3_step(s)) == SQLITE_ROW)
-		json_array_append_new(arr, staff_from_stmt(s));
-	sq_done(s);
-	if (!arr)
-		return FD_ENOMEM;
-	if (r != SQLITE_DONE) {
-		json_decref(arr);
-		return sq_map_rc(r);
-	}
-	*list = arr;
-	return FD_OK;
 }
 
 static enum fd_err sq_client_lookup(struct store *st, const char *client_id, char *org_id, char *secret_hash)
@@ -1758,7 +1696,13 @@ static const char *const sort_key_sql[STORE_SORT_COUNT] = {
 };
 
 /* Appends the WHERE conditions shared by a list and its count. */
-static enum fd_err append_filters(struct buf *b, enum search_mode sm, int has_role, int include_deleted)
+/* 0: live users, 1: all, 2: deleted only. */
+static int deleted_mode(const struct store_user_query *q)
+{
+	return q->only_deleted ? 2 : q->include_deleted ? 1 : 0;
+}
+
+static enum fd_err append_filters(struct buf *b, enum search_mode sm, int has_role, int deleted, int attention)
 {
 	enum fd_err rc = buf_puts(b, " WHERE u.org_id = :org");
 	if (rc == FD_OK && (sm == SEARCH_FTS || sm == SEARCH_RARE))
@@ -1772,8 +1716,16 @@ static enum fd_err append_filters(struct buf *b, enum search_mode sm, int has_ro
 		              " OR instr(lower(ifnull(u.external_user_id,'')), :n))");
 	if (rc == FD_OK && has_role)
 		rc = buf_puts(b, " AND u.role = :role");
-	if (rc == FD_OK && !include_deleted)
+	if (rc == FD_OK && deleted == 0)
 		rc = buf_puts(b, " AND u.deleted_at IS NULL");
+	if (rc == FD_OK && deleted == 2)
+		rc = buf_puts(b, " AND u.deleted_at IS NOT NULL");
+	/* one probe of devices_user per candidate user */
+	if (rc == FD_OK && attention)
+		rc = buf_puts(b, attention == 1 ? " AND EXISTS" : " AND NOT EXISTS");
+	if (rc == FD_OK && attention)
+		rc = buf_puts(b, " (SELECT 1 FROM devices d WHERE d.user_seq = u.seq AND d.deleted_at IS NULL"
+		                 " AND d.attention != 0)");
 	return rc;
 }
 
@@ -1791,8 +1743,9 @@ static sqlite3_stmt *list_stmt(struct conn *c, const struct store_user_query *q,
 {
 	int has_role = q->role != NULL, after = q->has_after;
 	int shape =
-	    ((((((int)q->sort * 2 + !!q->desc) * SEARCH_MODES + (int)sm) * 2 + has_role) * 2 + !!q->include_deleted) *
-	     2) +
+	    ((((((int)q->sort * 2 + !!q->desc) * SEARCH_MODES + (int)sm) * 2 + has_role) * 3 + deleted_mode(q)) * 3 +
+	     q->needs_attention) *
+	        2 +
 	    !!after;
 	if (c->list[shape])
 		return c->list[shape];
@@ -1810,7 +1763,7 @@ static sqlite3_stmt *list_stmt(struct conn *c, const struct store_user_query *q,
 	if (rc == FD_OK)
 		rc = buf_puts(&b, from_clause(sm));
 	if (rc == FD_OK)
-		rc = append_filters(&b, sm, has_role, q->include_deleted);
+		rc = append_filters(&b, sm, has_role, deleted_mode(q), q->needs_attention);
 	/* in FTS mode the trigram index yields rows in rowid (= seq) order: sorting
 	 * and seeking on its rowid lets a page stop after LIMIT matches */
 	const char *seq = sm == SEARCH_FTS || sm == SEARCH_RARE ? "users_fts.rowid"
@@ -1858,25 +1811,39 @@ static sqlite3_stmt *list_stmt(struct conn *c, const struct store_user_query *q,
 static sqlite3_stmt *count_stmt(struct conn *c, const struct store_user_query *q, enum search_mode sm)
 {
 	int has_role = q->role != NULL;
-	int shape = ((int)sm * 2 + has_role) * 2 + !!q->include_deleted;
+	int shape = (((int)sm * 2 + has_role) * 3 + deleted_mode(q)) * 3 + q->needs_attention;
 	if (c->count[shape])
 		return c->count[shape];
 	struct buf b;
 	buf_init(&b, 4096);
 	enum fd_err rc;
-	if (sm == SEARCH_NONE) {
+	if (sm == SEARCH_NONE && !q->needs_attention) {
 		/* the trigger-kept counters: O(roles), not O(users) */
 		rc = buf_puts(&b, "SELECT ifnull(sum(n), 0) FROM user_counts WHERE org_id = :org");
 		if (rc == FD_OK && has_role)
 			rc = buf_puts(&b, " AND role = :role");
-		if (rc == FD_OK && !q->include_deleted)
-			rc = buf_puts(&b, " AND deleted = 0");
+		if (rc == FD_OK && deleted_mode(q) != 1)
+			rc = buf_puts(&b, q->only_deleted ? " AND deleted = 1" : " AND deleted = 0");
+	} else if (sm == SEARCH_NONE && q->needs_attention == 1) {
+		/* from the attention index, up to the cap: O(devices that need attention) at most */
+		rc = buf_puts(&b, "SELECT count(*) FROM (SELECT DISTINCT u.seq FROM devices d INDEXED BY devices_attn "
+		                  "JOIN users u ON u.seq = d.user_seq WHERE d.org_id = :org AND d.deleted_at IS NULL "
+		                  "AND d.attention != 0");
+		if (rc == FD_OK && has_role)
+			rc = buf_puts(&b, " AND u.role = :role");
+		if (rc == FD_OK && deleted_mode(q) != 1)
+			rc = buf_puts(&b,
+			              q->only_deleted ? " AND u.deleted_at IS NOT NULL" : " AND u.deleted_at IS NULL");
+		if (rc == FD_OK)
+			rc = buf_puts(&b, " LIMIT :cap)");
 	} else {
-		rc = buf_puts(&b, "SELECT count(*)");
+		rc = buf_puts(&b, q->needs_attention ? "SELECT count(*) FROM (SELECT 1" : "SELECT count(*)");
 		if (rc == FD_OK)
 			rc = buf_puts(&b, from_clause(sm));
 		if (rc == FD_OK)
-			rc = append_filters(&b, sm, has_role, q->include_deleted);
+			rc = append_filters(&b, sm, has_role, deleted_mode(q), q->needs_attention);
+		if (rc == FD_OK && q->needs_attention)
+			rc = buf_puts(&b, " LIMIT :cap)");
 	}
 	sqlite3_stmt *s = NULL;
 	if (rc == FD_OK)
@@ -2025,9 +1992,9 @@ static char *plan_rare(struct sqlite_store *st, struct conn *c, const char *need
 
 static int count_cache_matches(const struct count_cache_entry *e, const struct store_user_query *q, unsigned dv)
 {
-	return e->used && e->dv == dv && e->include_deleted == !!q->include_deleted &&
+	return e->used && e->dv == dv && e->deleted == deleted_mode(q) && e->attention == q->needs_attention &&
 	       strcmp(e->org_id, q->org_id) == 0 && strcmp(e->role, q->role ? q->role : "") == 0 &&
-	       strcmp(e->search, q->search) == 0;
+	       strcmp(e->search, q->search ? q->search : "") == 0;
 }
 
 static struct count_cache_entry *count_cache_find(struct conn *c, const struct store_user_query *q, unsigned dv)
@@ -2041,17 +2008,19 @@ static struct count_cache_entry *count_cache_find(struct conn *c, const struct s
 
 static void count_cache_put(struct conn *c, const struct store_user_query *q, unsigned dv, int64_t total)
 {
-	if (strlen(q->search) >= sizeof c->cc[0].search || strlen(q->org_id) > FD_UUID_LEN ||
+	const char *search = q->search ? q->search : "";
+	if (strlen(search) >= sizeof c->cc[0].search || strlen(q->org_id) > FD_UUID_LEN ||
 	    (q->role && strlen(q->role) >= sizeof c->cc[0].role))
 		return;
 	struct count_cache_entry *e = &c->cc[c->cc_next];
 	c->cc_next = (c->cc_next + 1) % COUNT_CACHE;
 	e->used = 1;
 	e->dv = dv;
-	e->include_deleted = !!q->include_deleted;
+	e->deleted = deleted_mode(q);
+	e->attention = q->needs_attention;
 	snprintf(e->org_id, sizeof e->org_id, "%s", q->org_id);
 	snprintf(e->role, sizeof e->role, "%s", q->role ? q->role : "");
-	snprintf(e->search, sizeof e->search, "%s", q->search);
+	snprintf(e->search, sizeof e->search, "%s", search);
 	e->total = total;
 }
 
@@ -2064,7 +2033,7 @@ static void count_cache_put(struct conn *c, const struct store_user_query *q, un
  */
 static int fts_count_alone(struct conn *c, const struct store_user_query *q, enum search_mode sm)
 {
-	if ((sm != SEARCH_FTS && sm != SEARCH_SHORT) || q->role)
+	if ((sm != SEARCH_FTS && sm != SEARCH_SHORT) || q->role || q->only_deleted || q->needs_attention)
 		return 0;
 	sqlite3_stmt *s = stmt(c, S_ORG_OWNS_ALL);
 	if (!s)
@@ -2085,6 +2054,7 @@ static void bind_list_params(sqlite3_stmt *s, const struct store_user_query *q, 
 	sq_bind_named_text(s, ":k", q->after_key ? q->after_key : "");
 	sq_bind_named_int(s, ":s", q->after_seq);
 	sq_bind_named_int(s, ":lim", q->limit + 1);
+	sq_bind_named_int(s, ":cap", STORE_COUNT_CAP);
 }
 
 static enum fd_err sq_user_list(struct store *st, const struct store_user_query *q, struct store_user_page *page)
@@ -2169,12 +2139,14 @@ static enum fd_err sq_user_list(struct store *st, const struct store_user_query 
 	}
 	unsigned dv = 0;
 	struct count_cache_entry *hit = NULL;
-	if (sm != SEARCH_NONE) {
+	int cacheable = sm != SEARCH_NONE || q->needs_attention; /* counts that cost time */
+	if (cacheable) {
 		sqlite3_file_control(c->db, "main", SQLITE_FCNTL_DATA_VERSION, &dv);
 		hit = count_cache_find(c, q, dv);
 	}
 	if (hit) {
 		page->total = hit->total;
+		page->total_capped = q->needs_attention && page->total >= STORE_COUNT_CAP;
 		goto out;
 	}
 	cs = !fts_count_alone(c, q, sm) ? count_stmt(c, q, sm)
@@ -2191,7 +2163,8 @@ static enum fd_err sq_user_list(struct store *st, const struct store_user_query 
 	else
 		rc = sq_map_rc(r);
 	sq_done(cs);
-	if (rc == FD_OK && sm != SEARCH_NONE)
+	page->total_capped = q->needs_attention && page->total >= STORE_COUNT_CAP;
+	if (rc == FD_OK && cacheable)
 		count_cache_put(c, q, dv, page->total);
 out:
 	sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL);
@@ -2387,8 +2360,6 @@ const struct store_ops store_sqlite_ops = {
     .user_find = sq_user_find,
     .user_seed = sq_user_seed,
     .optimize = sq_optimize,
-    .staff_create = sq_staff_create,
-    .staff_list = sq_staff_list,
     .bulk_writer = sq_bulk_writer,
     .checkpoint = sq_checkpoint,
     .thread_end = sq_thread_end,
