@@ -1,5 +1,5 @@
 // Smoke: the server serves the web app at / with strict security headers, and the app
-// loads in Chromium (signed out) without console errors, uncaught exceptions or CSP
+// loads in Chromium, signed out and signed in, without console errors, uncaught exceptions or CSP
 // violations (web-contract.md, "Serving the app").
 
 import { test, assert, API } from './lib/e2e.mjs';
@@ -80,7 +80,7 @@ test('GET / is the app: 200 HTML with a strict CSP, nosniff, frame-ancestors non
   assert.ok(['no-referrer', 'same-origin'].includes(referrer), `Referrer-Policy is ${JSON.stringify(referrer)}`);
 });
 
-test('/ loads in Chromium without console errors, page exceptions or CSP violations',
+test('signed out, / loads in Chromium without console errors, page exceptions or CSP violations',
   async ({ page, baseURL, consoleErrors, cspViolations, pageErrors, screenshot }) => {
     const { responses } = await load(page, '/');
     assert.ok(responses.some((r) => new URL(r.url()).pathname.startsWith('/assets/')), 'the page loaded no asset');
@@ -90,6 +90,34 @@ test('/ loads in Chromium without console errors, page exceptions or CSP violati
     assert.deepEqual(pageErrors, []);
     await screenshot(page, 'smoke-first-load');
   });
+
+test('signed in, / loads without console errors, page exceptions or CSP violations',
+  async ({ page, baseURL, signIn, consoleErrors, cspViolations, pageErrors }) => {
+    await signIn(page, 'viewer');
+    const { responses } = await load(page, '/');
+    assertAppResponses(responses, baseURL);
+    assert.deepEqual(unexpectedConsoleErrors(consoleErrors), []);
+    assert.deepEqual(cspViolations, []);
+    assert.deepEqual(pageErrors, []);
+  });
+
+// The runner's signIn helper: each account of the run, in a context of its own, gets the
+// session of its role, which the browser then holds (GET /session through its cookie).
+test('signIn signs each account of the run in with its role', async ({ demo, newContext, signIn }) => {
+  const want = { demo_admin: 'admin', admin: 'admin', staff: 'staff', staff2: 'staff', viewer: 'viewer' };
+  for (const [who, role] of Object.entries(want)) {
+    const page = await (await newContext()).newPage();
+    const s = await signIn(page, who);
+    assert.equal(s.role, role, who);
+    assert.equal(s.org_id, demo.org_id, who);
+    const r = await page.request.get(SESSION);
+    assert.equal(r.status(), 200, `${who}: GET ${SESSION} answered ${r.status()}`);
+    assert.equal((await r.json()).email, s.email, who);
+  }
+  const page = await (await newContext()).newPage();
+  const s = await signIn(page, demo.viewer_email, demo.viewer_password);
+  assert.equal(s.email, demo.viewer_email);
+});
 
 // The checks above could pass by seeing nothing: under the CSP that / is served with, a
 // page with an inline script and an inline style attribute must be seen to violate it.
