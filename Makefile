@@ -16,10 +16,12 @@ SRC     := $(shell find src -name '*.c' | sort)
 LIB_SRC := $(filter-out src/main.c,$(SRC))
 ASM     := src/api/openapi_blob.S
 
-OBJ      := $(SRC:src/%.c=build/obj/%.o) build/obj/api/openapi_blob.o
-LIB_OBJ  := $(LIB_SRC:src/%.c=build/obj/%.o) build/obj/api/openapi_blob.o
-SOBJ     := $(SRC:src/%.c=build/asan/%.o) build/asan/api/openapi_blob.o
-SLIB_OBJ := $(LIB_SRC:src/%.c=build/asan/%.o) build/asan/api/openapi_blob.o
+WEB      := web/index.html $(shell find web/assets -type f 2>/dev/null | sort)
+
+OBJ      := $(SRC:src/%.c=build/obj/%.o) build/obj/api/openapi_blob.o build/obj/web_assets.o
+LIB_OBJ  := $(LIB_SRC:src/%.c=build/obj/%.o) build/obj/api/openapi_blob.o build/obj/web_assets.o
+SOBJ     := $(SRC:src/%.c=build/asan/%.o) build/asan/api/openapi_blob.o build/asan/web_assets.o
+SLIB_OBJ := $(LIB_SRC:src/%.c=build/asan/%.o) build/asan/api/openapi_blob.o build/asan/web_assets.o
 
 UNIT_SRC   := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=build/tests/%)
@@ -29,7 +31,7 @@ PY      := /usr/bin/python3
 DB      ?= ./fleetdesk.db
 LISTEN  ?= 127.0.0.1:8080
 
-.PHONY: all run test unit unit-asan api fuzz lint format bench clean deps
+.PHONY: FORCE all run test unit unit-asan api fuzz lint format bench clean deps
 .DEFAULT_GOAL := all
 
 all: build/fleetdesk
@@ -49,6 +51,15 @@ build/obj/%.o: src/%.c | build/.deps
 build/obj/api/openapi_blob.o: $(ASM) openapi.json | build/.deps
 	@mkdir -p $(dir $@)
 	$(CC) -c $(ASM) -o $@
+# the web app's files (web/), embedded; the list is re-read on every make
+build/gen/web_assets.S: scripts/gen-web-assets.sh $(WEB) FORCE
+	@mkdir -p $(dir $@)
+	@scripts/gen-web-assets.sh > $@.tmp
+	@if cmp -s $@.tmp $@; then rm $@.tmp; else mv $@.tmp $@; fi
+build/obj/web_assets.o build/asan/web_assets.o: build/gen/web_assets.S $(WEB)
+	@mkdir -p $(dir $@)
+	$(CC) -c $< -o $@
+FORCE:
 build/fleetdesk: $(OBJ)
 	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS)
 

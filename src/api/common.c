@@ -288,9 +288,9 @@ enum fd_err api_bad_param(struct req *r, const char *name, const char *detail)
 
 enum fd_err api_reply_bad_building(struct req *r)
 {
-	return reply_problem(r, FD_EINVALID, "building_id is not a building of this user",
-	                     json_pack("[o]", problem_field("building_id",
-	                                                    "is not a building of this user (or it is deleted)")));
+	return reply_problem(
+	    r, FD_EINVALID, "building_id is not a building of this user",
+	    json_pack("[o]", problem_field("building_id", "is not a building of this user (or it is deleted)")));
 }
 
 enum fd_err api_reply_create_failed(struct req *r, enum fd_err rc, const char *plural)
@@ -310,4 +310,45 @@ enum fd_err api_reply_create_failed(struct req *r, enum fd_err rc, const char *p
 	default:
 		return reply_problem(r, rc, NULL, NULL);
 	}
+}
+
+int api_unknown_members(json_t *body, const char *const *allowed, const char *what, json_t *errors)
+{
+	int n = 0;
+	const char *key;
+	json_t *v;
+	json_object_foreach(body, key, v)
+	{
+		int ok = 0;
+		for (int i = 0; allowed[i] && !ok; i++)
+			ok = strcmp(key, allowed[i]) == 0;
+		if (ok)
+			continue;
+		char list[256] = "", detail[400];
+		for (int i = 0; allowed[i]; i++) {
+			size_t used = strlen(list);
+			snprintf(list + used, sizeof list - used, "%s%s", i ? ", " : "", allowed[i]);
+		}
+		snprintf(detail, sizeof detail, "is not a field of %s (%s)", what, list);
+		json_array_append_new(errors, problem_field(key, detail));
+		n++;
+	}
+	return n;
+}
+
+const char *api_body_string(json_t *body, const char *name, size_t max, json_t *errors)
+{
+	json_t *v = json_object_get(body, name);
+	const char *s = json_string_value(v);
+	char detail[96];
+	if (!v)
+		snprintf(detail, sizeof detail, "is required");
+	else if (!s)
+		snprintf(detail, sizeof detail, "must be a string");
+	else if (!*s || strlen(s) > max)
+		snprintf(detail, sizeof detail, "must be 1 to %zu bytes", max);
+	else
+		return s;
+	json_array_append_new(errors, problem_field(name, detail));
+	return NULL;
 }

@@ -66,6 +66,13 @@ void api_link_next(struct req *r, const char *const *names, int limit, const cha
 /* Percent-encodes s for a query string. malloc'd, caller frees. */
 char *api_url_encode(const char *s);
 
+/* Appends to errors an entry for each member of body not in allowed
+ * (NULL-terminated): "is not a field of {what} (allowed)". Returns how many. */
+int api_unknown_members(json_t *body, const char *const *allowed, const char *what, json_t *errors);
+/* A required string member of body, 1 to max bytes (after no trimming):
+ * the string, or NULL having appended an error naming it to errors. */
+const char *api_body_string(json_t *body, const char *name, size_t max, json_t *errors);
+
 /* Replies 422 with errors (stolen), "N fields are invalid". */
 enum fd_err api_reply_invalid(struct req *r, json_t *errors);
 

@@ -79,4 +79,28 @@ enum fd_err ops_metrics(struct req *r);
 enum fd_err ops_openapi(struct req *r);
 enum fd_err ops_me(struct req *r);
 
+/* session.c: sign-in, sessions, accepting invites */
+enum fd_err session_create(struct req *r);
+enum fd_err session_get(struct req *r);
+enum fd_err session_delete(struct req *r);
+enum fd_err invites_lookup(struct req *r);
+enum fd_err invites_accept(struct req *r);
+
+/* team.c: staff, invites, API tokens, OAuth clients (admin) */
+enum fd_err team_staff_list(struct req *r);
+enum fd_err team_staff_update(struct req *r);
+enum fd_err team_invites_list(struct req *r);
+enum fd_err team_invites_create(struct req *r);
+enum fd_err team_invites_revoke(struct req *r);
+enum fd_err team_tokens_list(struct req *r);
+enum fd_err team_tokens_create(struct req *r);
+enum fd_err team_tokens_revoke(struct req *r);
+enum fd_err team_clients_list(struct req *r);
+enum fd_err team_clients_create(struct req *r);
+enum fd_err team_clients_revoke(struct req *r);
+
+/* web.c: the web app's embedded files */
+enum fd_err web_index(struct req *r);
+enum fd_err web_asset(struct req *r);
+
 #endif

@@ -24,10 +24,18 @@
 	    {"POST", USER "/" seg "/{device_id}/state", devices_report_state, "devices.state", J, t},                  \
 	    {"GET", USER "/" seg "/{device_id}/statistics", devices_statistics, "devices.statistics", A, t},           \
 	    {"GET", USER "/" seg "/{device_id}/diagnosis", devices_diagnosis, "devices.diagnosis", A, t},              \
-	    {"POST", USER "/" seg "/{device_id}/reset-optimization", devices_reset_optimization,                       \
-	     "devices.reset_optimization", A, t},                                                                      \
-	    {"GET", USER "/" seg "/{device_id}/consumption-comparison", devices_consumption_comparison,                \
-	     "devices.consumption_comparison", A, t},                                                                  \
+	    {"POST",                                                                                                   \
+	     USER "/" seg "/{device_id}/reset-optimization",                                                           \
+	     devices_reset_optimization,                                                                               \
+	     "devices.reset_optimization",                                                                             \
+	     A,                                                                                                        \
+	     t},                                                                                                       \
+	    {"GET",                                                                                                    \
+	     USER "/" seg "/{device_id}/consumption-comparison",                                                       \
+	     devices_consumption_comparison,                                                                           \
+	     "devices.consumption_comparison",                                                                         \
+	     A,                                                                                                        \
+	     t},                                                                                                       \
 	{                                                                                                              \
 		"POST", USER "/" seg "/{device_id}/auth_session", devices_auth_session, "devices.auth_session", J, t   \
 	}
@@ -42,6 +50,8 @@
 	}
 
 const struct route api_routes[] = {
+    {"GET", "/", web_index, "web.index", 0, 0},
+    {"GET", "/assets/{path*}", web_asset, "web.asset", 0, 0},
     {"GET", "/healthz", ops_healthz, "healthz", 0, 0},
     {"GET", "/metrics", ops_metrics, "metrics", 0, 0},
     {"GET", API_PREFIX "/openapi.json", ops_openapi, "openapi", 0, 0},
@@ -88,6 +98,23 @@ const struct route api_routes[] = {
     {"GET", ORG "/jobs/{job_id}/result", jobs_result, "jobs.result", A, 0},
 
     {"GET", ORG "/audit-log", audit_list, "audit.list", A, 0},
+
+    {"POST", API_PREFIX "/session", session_create, "session.create", ROUTE_JSON_BODY, 0},
+    {"GET", API_PREFIX "/session", session_get, "session.get", 0, 0},
+    {"DELETE", API_PREFIX "/session", session_delete, "session.delete", 0, 0},
+    {"POST", API_PREFIX "/invites/lookup", invites_lookup, "invites.lookup", ROUTE_JSON_BODY, 0},
+    {"POST", API_PREFIX "/invites/accept", invites_accept, "invites.accept", ROUTE_JSON_BODY, 0},
+    {"GET", ORG "/staff", team_staff_list, "staff.list", A, 0},
+    {"PATCH", ORG "/staff/{staff_id}", team_staff_update, "staff.update", J, 0},
+    {"GET", ORG "/staff/invites", team_invites_list, "invites.list", A, 0},
+    {"POST", ORG "/staff/invites", team_invites_create, "invites.create", J, 0},
+    {"DELETE", ORG "/staff/invites/{invite_id}", team_invites_revoke, "invites.revoke", A, 0},
+    {"GET", ORG "/api-tokens", team_tokens_list, "tokens.list", A, 0},
+    {"POST", ORG "/api-tokens", team_tokens_create, "tokens.create", J, 0},
+    {"DELETE", ORG "/api-tokens/{token_id}", team_tokens_revoke, "tokens.revoke", A, 0},
+    {"GET", ORG "/oauth-clients", team_clients_list, "clients.list", A, 0},
+    {"POST", ORG "/oauth-clients", team_clients_create, "clients.create", J, 0},
+    {"DELETE", ORG "/oauth-clients/{client_id}", team_clients_revoke, "clients.revoke", A, 0},
 };
 
 const size_t api_routes_count = sizeof api_routes / sizeof api_routes[0];

@@ -3,8 +3,9 @@
  *
  *   user    no back-office access at all
  *   viewer  read users
- *   staff   read; write users whose role is "user", and only set "user"
- *   admin   everything, including erase and the audit log
+ *   staff   read, and the audit log; write users whose role is "user", and
+ *           only set "user"
+ *   admin   everything, including erase, the team, API tokens and clients
  *
  *   integration  (a machine, outside the ladder) reads devices, registers
  *                them and reports their state and readings; nothing else
@@ -86,8 +87,8 @@ enum fd_err policy_check(const struct principal *p, const struct policy_request 
 		return FD_OK;
 	}
 	case ACT_USER_ERASE:
-	case ACT_AUDIT_READ:
 	case ACT_DEVICE_STATE:
+	case ACT_TEAM_MANAGE:
 		return p->role == ROLE_ADMIN ? FD_OK : FD_EFORBIDDEN;
 	case ACT_DEVICE_READ:
 	case ACT_PROPERTY_READ:
@@ -98,6 +99,7 @@ enum fd_err policy_check(const struct principal *p, const struct policy_request 
 	case ACT_PROPERTY_WRITE:
 	case ACT_ONBOARDING:
 	case ACT_JOB_CANCEL:
+	case ACT_AUDIT_READ: /* support agents see who changed what */
 		return p->role >= ROLE_STAFF ? FD_OK : FD_EFORBIDDEN;
 	case ACT_MIGRATE: {
 		/* creates a user of new_role and archives one of target_role */

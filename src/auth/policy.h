@@ -26,7 +26,7 @@ struct principal {
 	enum role role;
 	char actor_type[8];             /* "token" or "client" */
 	char actor_id[FD_UUID_LEN + 1]; /* token id, or client id for OAuth2 tokens */
-	char actor_name[128];
+	char actor_name[256];
 };
 
 enum policy_action {
@@ -37,17 +37,18 @@ enum policy_action {
 	ACT_USER_RESTORE,
 	ACT_USER_ERASE,
 	ACT_AUDIT_READ,
-	ACT_DEVICE_READ,     /* devices and their statistics */
-	ACT_DEVICE_CREATE,   /* register a device */
-	ACT_DEVICE_UPDATE,   /* settings, reset, delete */
-	ACT_DEVICE_STATE,    /* report state and readings */
-	ACT_PROPERTY_READ,   /* buildings, contracts, summary, diagnosis, comparison, fleet view: the team's reads */
-	ACT_PROPERTY_WRITE,  /* buildings and energy contracts */
-	ACT_ONBOARDING,      /* create a self-service connection link */
-	ACT_MIGRATE,         /* move a user's records to a new user */
-	ACT_JOB_READ,        /* background jobs, their failed rows and results */
-	ACT_JOB_CANCEL,      /* cancel a background job */
-	ACT_SELF_READ,       /* the caller's own credential: org, role, name (every role) */
+	ACT_DEVICE_READ,    /* devices and their statistics */
+	ACT_DEVICE_CREATE,  /* register a device */
+	ACT_DEVICE_UPDATE,  /* settings, reset, delete */
+	ACT_DEVICE_STATE,   /* report state and readings */
+	ACT_PROPERTY_READ,  /* buildings, contracts, summary, diagnosis, comparison, fleet view: the team's reads */
+	ACT_PROPERTY_WRITE, /* buildings and energy contracts */
+	ACT_ONBOARDING,     /* create a self-service connection link */
+	ACT_MIGRATE,        /* move a user's records to a new user */
+	ACT_JOB_READ,       /* background jobs, their failed rows and results */
+	ACT_JOB_CANCEL,     /* cancel a background job */
+	ACT_SELF_READ,      /* the caller's own credential: org, role, name (every role) */
+	ACT_TEAM_MANAGE,    /* staff accounts, invites, API tokens and OAuth clients (admin) */
 	ACT_COUNT
 };
 

@@ -26,9 +26,8 @@ void token_hash(const char *token, char out[65])
 /*
  * A small cache of resolved tokens, so a hot client costs one hash and no
  * database read per request. Entries live TOKEN_CACHE_TTL_MS, so a revoked
- * token stops working within that time. (Today only the CLI, another
- * process, revokes; a revocation through the server should also forget the
- * cached entry.)
+ * token stops working within that time when another process (the CLI)
+ * revokes it; a revocation through the server clears the cache at once.
  */
 #define TOKEN_CACHE_SLOTS  1024
 #define TOKEN_CACHE_TTL_MS 2000
@@ -70,6 +69,14 @@ static void cache_put(const char *hash, int64_t until, const struct principal *p
 	memcpy(e->hash, hash, sizeof e->hash);
 	e->p = *p;
 	e->until_ms = until;
+	pthread_mutex_unlock(&token_cache_lock);
+}
+
+void token_cache_clear(void)
+{
+	pthread_mutex_lock(&token_cache_lock);
+	for (size_t i = 0; i < TOKEN_CACHE_SLOTS; i++)
+		token_cache[i].until_ms = 0;
 	pthread_mutex_unlock(&token_cache_lock);
 }
 

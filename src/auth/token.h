@@ -31,6 +31,9 @@ void token_hash(const char *token, char out[65]);
  * the store fails.
  */
 enum fd_err token_authenticate(struct store *st, const char *token, struct principal *p /* OUT */);
+/* Forgets every cached resolution: a revocation made through this process
+ * takes effect at once. */
+void token_cache_clear(void);
 
 /*
  * Checks client credentials and issues an OAuth2 access token (admin role,

@@ -44,26 +44,31 @@ static void wake_target(struct server *srv)
 	pthread_mutex_unlock(&wake_mu);
 }
 
-#define GRACE_MS    10000
-#define SWEEP_BATCH 1000 /* devices per second the sweep marks stale or refreshes: 3.6 million an hour */
+#define GRACE_MS        10000
+#define SESSION_KEEP_MS (86400LL * 1000) /* ended and expired sessions are deleted a day later */
+#define SWEEP_BATCH     1000 /* devices per second the sweep marks stale or refreshes: 3.6 million an hour */
 
 static const char serve_help[] =
     "usage: fleetdesk serve [--listen HOST:PORT] [--db PATH] [--threads N] [--access-log PATH|-|off]\n"
     "                       [--public-url URL] [--rate-limit N] [--rate-burst N] [--jobs-dir DIR]\n"
-    "Serves the API. Defaults: --listen 127.0.0.1:8080 --db ./fleetdesk.db, one thread per CPU,\n"
+    "                       [--session-idle SECONDS] [--session-max SECONDS]\n"
+    "Serves the API and the web app. Defaults: --listen 127.0.0.1:8080 --db ./fleetdesk.db, one thread per CPU,\n"
     "access log on stderr. --public-url is the server's address as users reach it (for example\n"
     "https://desk.example.com behind a TLS proxy), used in the links it hands out; without it\n"
     "they are built from the request's Host. --rate-limit is the requests a second each token may\n"
     "make (default 100; 0 turns the limit off) and --rate-burst how many it may make at once\n"
     "(default 1000); a batch counts each of its items. --jobs-dir holds the files of background\n"
-    "jobs (default: the database's path with .jobs appended). SIGINT or SIGTERM stop it\n"
+    "jobs (default: the database's path with .jobs appended). A web app session ends after\n"
+    "--session-idle seconds without a request (default 1800) and --session-max after sign-in\n"
+    "(default 43200); with an https --public-url its cookie is marked Secure. SIGINT or SIGTERM stop it\n"
     "gracefully; a running job resumes where it stopped when the server starts again.\n";
 
 int cmd_serve(int argc, char **argv, const char *db)
 {
 	struct cli_opt opts[] = {{"listen", 1, NULL},     {"db", 1, NULL},         {"threads", 1, NULL},
 	                         {"access-log", 1, NULL}, {"public-url", 1, NULL}, {"rate-limit", 1, NULL},
-	                         {"rate-burst", 1, NULL}, {"jobs-dir", 1, NULL}};
+	                         {"rate-burst", 1, NULL}, {"jobs-dir", 1, NULL},   {"session-idle", 1, NULL},
+	                         {"session-max", 1, NULL}};
 	size_t n = sizeof opts / sizeof opts[0];
 	int prc = args_parse(argc, argv, opts, n, "serve");
 	if (prc < 0) {
@@ -90,6 +95,15 @@ int cmd_serve(int argc, char **argv, const char *db)
 		return args_usage_error("serve", "--rate-burst must be an integer from 1 to 10000000");
 	cfg.rate = (double)rate;
 	cfg.burst = (double)burst;
+	long long idle = 0, smax = 0;
+	if (args_get(opts, n, "session-idle") &&
+	    util_parse_int(args_get(opts, n, "session-idle"), 1, 7 * 86400, &idle) != FD_OK)
+		return args_usage_error("serve", "--session-idle must be a number of seconds from 1 to 604800");
+	if (args_get(opts, n, "session-max") &&
+	    util_parse_int(args_get(opts, n, "session-max"), 1, 30 * 86400, &smax) != FD_OK)
+		return args_usage_error("serve", "--session-max must be a number of seconds from 1 to 2592000");
+	cfg.session_idle_s = (int)idle;
+	cfg.session_max_s = (int)smax;
 	cfg.public_url = args_get(opts, n, "public-url");
 	if (cfg.public_url) {
 		const char *u = cfg.public_url;
@@ -171,8 +185,11 @@ int cmd_serve(int argc, char **argv, const char *db)
 		if (store_checkpoint(st) != FD_OK)
 			log_msg("error", "the write-ahead log could not be checkpointed; it runs again in a second");
 		server_wake(srv); /* parked replies look again: a long poll's deadline, an event stream's ping */
-		if (++ticks % 60 == 1)
+		if (++ticks % 60 == 1) {
 			jobs_sweep_results(jobs); /* finished exports older than a day */
+			if (store_session_sweep(st, util_now_ms() - SESSION_KEEP_MS, SWEEP_BATCH) != FD_OK)
+				log_msg("error", "old sessions could not be swept; it runs again in a minute");
+		}
 	}
 	fprintf(stderr, "fleetdesk: %s received, finishing in-flight requests\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
 	wake_target(NULL);

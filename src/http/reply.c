@@ -4,6 +4,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/jsonw.h"
 #include "http/request.h"
@@ -95,6 +96,14 @@ void reply_header(struct req *r, const char *name, const char *value)
 	r->hdr_name[r->nhdr] = n;
 	r->hdr_value[r->nhdr] = v;
 	r->nhdr++;
+}
+
+int reply_has_header(const struct req *r, const char *name)
+{
+	for (int i = 0; i < r->nhdr; i++)
+		if (strcasecmp(r->hdr_name[i], name) == 0)
+			return 1;
+	return 0;
 }
 
 enum fd_err reply_raw(struct req *r, unsigned status, const char *content_type, const char *body, size_t len)

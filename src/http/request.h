@@ -87,6 +87,13 @@ struct jobs *req_jobs(struct req *r);
 struct store *req_store(struct req *r);
 /* The absolute base URL the client used ("http://host:port"). */
 const char *req_base_url(struct req *r);
+/* A cookie the client sent; NULL if absent. Borrowed. */
+const char *req_cookie(struct req *r, const char *name);
+/* The server's session lifetimes: idle and absolute, in ms. */
+void req_session_limits(struct req *r, int64_t *idle_ms /* OUT */, int64_t *max_ms /* OUT */);
+/* 1 when clients reach the server over https (its public URL says so):
+ * cookies are then marked Secure. */
+int req_secure(struct req *r);
 
 /*
  * Charges the caller's rate-limit bucket cost more requests (a batch counts
@@ -115,6 +122,8 @@ enum fd_err req_json_body(struct req *r, json_t **obj /* OUT */);
 
 /* Adds a response header (copied). */
 void reply_header(struct req *r, const char *name, const char *value);
+/* 1 when a response header of that name (any case) was added. */
+int reply_has_header(const struct req *r, const char *name);
 /* Replies with body as JSON (the reference is stolen). */
 enum fd_err reply_json(struct req *r, unsigned status, json_t *body);
 /* Replies with a preformatted body (copied). */

@@ -24,7 +24,8 @@ static int match(const char *pattern, const char *path, size_t plen, char *param
 			if (!close)
 				return 0;
 			const char *seg = s;
-			while (s < end && *s != '/')
+			int rest = close > p + 1 && close[-1] == '*'; /* {name*}: the rest of the path */
+			while (s < end && (rest || *s != '/'))
 				s++;
 			if (s == seg || n == REQ_MAX_PARAMS)
 				goto fail;

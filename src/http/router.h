@@ -3,7 +3,8 @@
  *
  * Patterns are literal segments and "{name}" placeholders, e.g.
  * "/api/partners/v2.0/org/{org}/users/{id}". A single trailing slash on the
- * request path is ignored. Placeholders match one non-empty segment.
+ * request path is ignored. Placeholders match one non-empty segment; a last
+ * placeholder "{name*}" matches the non-empty rest of the path, slashes and all.
  */
 #ifndef FD_ROUTER_H
 #define FD_ROUTER_H

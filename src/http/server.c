@@ -17,6 +17,7 @@
 
 #include <microhttpd.h>
 
+#include "auth/session.h"
 #include "auth/token.h"
 #include "core/log.h"
 #include "core/util.h"
@@ -40,6 +41,7 @@ struct server {
 	char rl_policy[96];                         /* the RateLimit-Policy header */
 	char spool[512];                            /* "" when no upload route may be used */
 	struct jobs *jobs;
+	int64_t session_idle_ms, session_max_ms;
 	/* streamed replies: those parked until server_wake, and how many may park */
 	pthread_mutex_t wait_mu;
 	struct stream *parked;
@@ -193,6 +195,22 @@ struct jobs *req_jobs(struct req *r)
 struct store *req_store(struct req *r)
 {
 	return r->srv->st;
+}
+
+const char *req_cookie(struct req *r, const char *name)
+{
+	return MHD_lookup_connection_value(r->conn, MHD_COOKIE_KIND, name);
+}
+
+void req_session_limits(struct req *r, int64_t *idle_ms, int64_t *max_ms)
+{
+	*idle_ms = r->srv->session_idle_ms;
+	*max_ms = r->srv->session_max_ms;
+}
+
+int req_secure(struct req *r)
+{
+	return strncmp(r->srv->public_url, "https://", 8) == 0;
 }
 
 const char *req_base_url(struct req *r)
@@ -421,9 +439,12 @@ static enum MHD_Result send_reply(struct req *r)
 		MHD_add_response_header(resp, "Content-Type", r->content_type);
 	MHD_add_response_header(resp, "X-Request-Id", r->request_id);
 	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
-	MHD_add_response_header(resp, "Cache-Control", "no-store");
 	MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
-	MHD_add_response_header(resp, "Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'");
+	/* a handler may set its own (the web app's pages and assets) */
+	if (!reply_has_header(r, "Cache-Control"))
+		MHD_add_response_header(resp, "Cache-Control", "no-store");
+	if (!reply_has_header(r, "Content-Security-Policy"))
+		MHD_add_response_header(resp, "Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'");
 	for (int i = 0; i < r->nhdr; i++)
 		MHD_add_response_header(resp, r->hdr_name[i], r->hdr_value[i]);
 	if (r->rl_set) {
@@ -439,15 +460,33 @@ static enum MHD_Result send_reply(struct req *r)
 	return ret;
 }
 
+static int safe_method(const char *m)
+{
+	return strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0;
+}
+
+/* The caller, from a bearer token, else from a session cookie (which needs
+ * the CSRF header on every change). Replies when there is none. */
 static void authenticate(struct req *r)
 {
 	const char *h = req_header(r, "Authorization");
+	const char *cookie = h ? NULL : req_cookie(r, SESSION_COOKIE);
 	enum fd_err rc = FD_EUNAUTH;
 	if (h && strncasecmp(h, "Bearer ", 7) == 0) {
 		const char *tok = h + 7;
 		while (*tok == ' ')
 			tok++;
 		rc = token_authenticate(r->srv->st, tok, &r->principal_storage);
+	} else if (cookie) {
+		rc = session_authenticate(r->srv->st, cookie, r->srv->session_idle_ms, &r->principal_storage, NULL);
+		if (rc == FD_OK && !safe_method(r->method) && !session_csrf_ok(cookie, req_header(r, "X-CSRF-Token"))) {
+			reply_problem(
+			    r, FD_EFORBIDDEN,
+			    "the X-CSRF-Token header is missing or wrong: a change made with the session cookie "
+			    "must send the session's csrf_token",
+			    NULL);
+			return;
+		}
 	}
 	if (rc == FD_OK) {
 		r->principal = &r->principal_storage;
@@ -455,8 +494,11 @@ static void authenticate(struct req *r)
 	}
 	if (rc == FD_EUNAUTH) {
 		reply_header(r, "WWW-Authenticate", "Bearer realm=\"fleetdesk\"");
-		reply_problem(
-		    r, rc, h ? "the bearer token is invalid, revoked or expired" : "a bearer token is required", NULL);
+		reply_problem(r, rc,
+		              h        ? "the bearer token is invalid, revoked or expired"
+		              : cookie ? "the session has ended or expired: sign in again"
+		                       : "a bearer token or a session is required",
+		              NULL);
 		return;
 	}
 	reply_problem(r, rc, NULL, NULL);
@@ -724,6 +766,8 @@ enum fd_err server_start(const struct server_config *cfg, struct store *st, cons
 	}
 	if (cfg->public_url)
 		snprintf(s->public_url, sizeof s->public_url, "%s", cfg->public_url);
+	s->session_idle_ms = cfg->session_idle_s > 0 ? (int64_t)cfg->session_idle_s * 1000 : SESSION_IDLE_DEFAULT_MS;
+	s->session_max_ms = cfg->session_max_s > 0 ? (int64_t)cfg->session_max_s * 1000 : SESSION_MAX_DEFAULT_MS;
 	s->routes = routes;
 	s->nroutes = n;
 	s->metrics = metrics_new(routes, n);

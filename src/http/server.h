@@ -21,12 +21,18 @@ struct server;
 struct server_config {
 	const char *listen; /* "HOST:PORT", "[v6]:PORT" */
 	int threads;        /* worker threads, >= 1 */
-	const char *public_url; /* "https://desk.example.com" as clients reach it (links we hand out); NULL: from Host */
-	double rate;            /* requests a second per credential; 0: no limit */
-	double burst;           /* the most a credential may send at once */
-	const char *spool_dir;  /* where upload routes spool their bodies (the jobs directory) */
-	struct jobs *jobs;      /* handed to handlers by req_jobs() */
+	const char
+	    *public_url;       /* "https://desk.example.com" as clients reach it (links we hand out); NULL: from Host */
+	double rate;           /* requests a second per credential; 0: no limit */
+	double burst;          /* the most a credential may send at once */
+	const char *spool_dir; /* where upload routes spool their bodies (the jobs directory) */
+	struct jobs *jobs;     /* handed to handlers by req_jobs() */
+	int session_idle_s;    /* a session ends after this long without a request; 0: the default */
+	int session_max_s;     /* and this long after sign-in in any case; 0: the default */
 };
+
+#define SESSION_IDLE_DEFAULT_MS (30LL * 60 * 1000)
+#define SESSION_MAX_DEFAULT_MS  (12LL * 3600 * 1000)
 
 /* Failed credential checks (token exchanges, sign-ins) allowed at once per
  * account and per address, and how fast each allowance comes back. */

@@ -160,6 +160,16 @@ const char *const sqlite_migrations[] = {
     "  deactivated_at TEXT);"
     "CREATE UNIQUE INDEX staff_email ON staff(email);"
     "CREATE INDEX staff_org ON staff(org_id);",
+    /* 9: sign-in sessions and invites, each stored by its token's SHA-256; times in ms */
+    "CREATE TABLE sessions ("
+    "  id TEXT PRIMARY KEY, token_hash TEXT NOT NULL UNIQUE, staff_id TEXT NOT NULL REFERENCES staff(id),"
+    "  created_ms INTEGER NOT NULL, seen_ms INTEGER NOT NULL, expires_ms INTEGER NOT NULL, ended_ms INTEGER);"
+    "CREATE INDEX sessions_staff ON sessions(staff_id);"
+    "CREATE TABLE invites ("
+    "  id TEXT PRIMARY KEY, org_id TEXT NOT NULL REFERENCES orgs(id), email TEXT NOT NULL COLLATE NOCASE,"
+    "  role TEXT NOT NULL, token_hash TEXT NOT NULL UNIQUE, created_by TEXT NOT NULL, created_at TEXT NOT NULL,"
+    "  expires_ms INTEGER NOT NULL, used_at TEXT, revoked_at TEXT);"
+    "CREATE INDEX invites_org ON invites(org_id, email);",
 };
 
 const int sqlite_migrations_count = (int)(sizeof sqlite_migrations / sizeof sqlite_migrations[0]);

@@ -669,6 +669,7 @@ static enum fd_err sq_open(const char *path, struct store **out)
 	s->base.dev = &store_sqlite_device_ops;
 	s->base.rec = &store_sqlite_record_ops;
 	s->base.work = &store_sqlite_work_ops;
+	s->base.team = &store_sqlite_team_ops;
 	s->path = strdup(path);
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_mutex_init(&s->write_lock, NULL);
@@ -978,69 +979,6 @@ static enum fd_err sq_client_create(struct store *st, const struct store_actor *
 		*meta =
 		    json_pack("{ssssssss}", "client_id", client_id, "name", name, "org_id", org_id, "created_at", now);
 	return rc;
-}
-
-static const char SQL_STAFF_INSERT[] = "INSERT INTO staff (id, org_id, email, role, password_hash, created_at, "
-                                       "updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)";
-static const char SQL_STAFF_LIST[] = "SELECT id, org_id, email, role, created_at, updated_at, deactivated_at "
-                                     "FROM staff WHERE org_id = ?1 ORDER BY created_at, id";
-
-static json_t *staff_from_stmt(sqlite3_stmt *s)
-{
-	static const char *const cols[] = {"id",         "org_id",     "email",         "role",
-	                                   "created_at", "updated_at", "deactivated_at"};
-	json_t *o = json_object();
-	for (int i = 0; o && i < 7; i++)
-		json_object_set_new(o, cols[i], sq_col_str(s, i));
-	return o;
-}
-
-static enum fd_err sq_staff_create(struct store *st, const struct store_actor *a, const char *org_id, const char *email,
-                                   const char *role, const char *password_hash, json_t **staff)
-{
-	struct conn *c = sq_conn(sq_of(st));
-	sqlite3_stmt *s = c ? sq_prep(c, SQL_STAFF_INSERT) : NULL;
-	if (!s)
-		return FD_EIO;
-	char id[FD_UUID_LEN + 1], now[FD_TIME_LEN + 1];
-	util_uuid(id);
-	util_now_rfc3339(now);
-	sq_bind_text(s, 1, id);
-	sq_bind_text(s, 2, org_id);
-	sq_bind_text(s, 3, email);
-	sq_bind_text(s, 4, role);
-	sq_bind_text(s, 5, password_hash);
-	sq_bind_text(s, 6, now);
-	json_t *changes = json_pack("{s{snss}s{snss}s{snsb}}", "email", "before", "after", email, "role", "before",
-	                            "after", role, "password_set", "before", "after", password_hash != NULL);
-	enum fd_err rc = write_audited(c, st, s, org_id, a, org_id, now, "staff.create", "staff", id, changes);
-	json_decref(changes);
-	if (rc == FD_OK && staff)
-		*staff = json_pack("{sssssssssssssn}", "id", id, "org_id", org_id, "email", email, "role", role,
-		                   "created_at", now, "updated_at", now, "deactivated_at");
-	return rc;
-}
-
-static enum fd_err sq_staff_list(struct store *st, const char *org_id, json_t **list)
-{
-	struct conn *c = sq_conn(sq_of(st));
-	sqlite3_stmt *s = c ? sq_prep(c, SQL_STAFF_LIST) : NULL;
-	if (!s)
-		return FD_EIO;
-	sq_bind_text(s, 1, org_id);
-	json_t *arr = json_array();
-	int r;
-	while (arr && (r = sqlite3_step(s)) == SQLITE_ROW)
-		json_array_append_new(arr, staff_from_stmt(s));
-	sq_done(s);
-	if (!arr)
-		return FD_ENOMEM;
-	if (r != SQLITE_DONE) {
-		json_decref(arr);
-		return sq_map_rc(r);
-	}
-	*list = arr;
-	return FD_OK;
 }
 
 static enum fd_err sq_client_lookup(struct store *st, const char *client_id, char *org_id, char *secret_hash)
@@ -2387,8 +2325,6 @@ const struct store_ops store_sqlite_ops = {
     .user_find = sq_user_find,
     .user_seed = sq_user_seed,
     .optimize = sq_optimize,
-    .staff_create = sq_staff_create,
-    .staff_list = sq_staff_list,
     .bulk_writer = sq_bulk_writer,
     .checkpoint = sq_checkpoint,
     .thread_end = sq_thread_end,

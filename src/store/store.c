@@ -218,12 +218,77 @@ enum fd_err store_user_seed(struct store *st, const struct store_actor *a, const
 enum fd_err store_staff_create(struct store *st, const struct store_actor *a, const char *org_id, const char *email,
                                const char *role, const char *password_hash, json_t **staff)
 {
-	return st->ops->staff_create(st, a, org_id, email, role, password_hash, staff);
+	return st->team->staff_create(st, a, org_id, email, role, password_hash, staff);
 }
 
 enum fd_err store_staff_list(struct store *st, const char *org_id, json_t **list)
 {
-	return st->ops->staff_list(st, org_id, list);
+	return st->team->staff_list(st, org_id, list);
+}
+
+enum fd_err store_staff_find(struct store *st, const char *email, struct store_staff *out)
+{
+	return st->team->staff_find(st, email, out);
+}
+
+enum fd_err store_staff_update(struct store *st, const struct store_actor *a, const char *org_id, const char *staff_id,
+                               const char *role, int deactivate, json_t **staff)
+{
+	return st->team->staff_update(st, a, org_id, staff_id, role, deactivate, staff);
+}
+
+enum fd_err store_session_create(struct store *st, const struct store_actor *a, const struct store_staff *who,
+                                 const char *token_hash, int64_t now_ms, int64_t expires_ms, char id[FD_UUID_LEN + 1])
+{
+	return st->team->session_create(st, a, who, token_hash, now_ms, expires_ms, id);
+}
+
+enum fd_err store_session_lookup(struct store *st, const char *token_hash, struct store_session *out)
+{
+	return st->team->session_lookup(st, token_hash, out);
+}
+
+enum fd_err store_session_touch(struct store *st, const char *session_id, int64_t now_ms)
+{
+	return st->team->session_touch(st, session_id, now_ms);
+}
+
+enum fd_err store_session_end(struct store *st, const struct store_actor *a, const struct store_session *se)
+{
+	return st->team->session_end(st, a, se);
+}
+
+enum fd_err store_session_sweep(struct store *st, int64_t before_ms, int limit)
+{
+	return st->team->session_sweep(st, before_ms, limit);
+}
+
+enum fd_err store_invite_create(struct store *st, const struct store_actor *a, const char *org_id, const char *email,
+                                const char *role, const char *token_hash, int64_t expires_ms, json_t **invite)
+{
+	return st->team->invite_create(st, a, org_id, email, role, token_hash, expires_ms, invite);
+}
+
+enum fd_err store_invite_list(struct store *st, const char *org_id, int64_t now_ms, json_t **list)
+{
+	return st->team->invite_list(st, org_id, now_ms, list);
+}
+
+enum fd_err store_invite_revoke(struct store *st, const struct store_actor *a, const char *org_id,
+                                const char *invite_id)
+{
+	return st->team->invite_revoke(st, a, org_id, invite_id);
+}
+
+enum fd_err store_invite_find(struct store *st, const char *token_hash, int64_t now_ms, json_t **invite)
+{
+	return st->team->invite_find(st, token_hash, now_ms, invite);
+}
+
+enum fd_err store_invite_accept(struct store *st, const char *token_hash, int64_t now_ms, const char *password_hash,
+                                const char *request_id, json_t **staff)
+{
+	return st->team->invite_accept(st, token_hash, now_ms, password_hash, request_id, staff);
 }
 
 enum fd_err store_optimize(struct store *st)

@@ -113,9 +113,10 @@ enum fd_err store_token_list(struct store *st, const char *org_id, json_t **toke
 enum fd_err store_token_revoke(struct store *st, const struct store_actor *a, const char *org_id, const char *token_id);
 
 /* --- OAuth2 clients (secret_hash is the hex SHA-256 of the secret) --- */
-/* The team's accounts (the web app's sign-in). A staff member is
- * {"id","org_id","email","role","created_at","updated_at","deactivated_at"};
- * the password hash never leaves the store but through store_staff_login.
+/* --- the team: staff accounts, sign-in sessions, invites ---
+ * A staff member is {"id","org_id","email","role","created_at","updated_at",
+ * "deactivated_at"}; the password hash leaves the store only through
+ * store_staff_find.
  * Creates one with password_hash (an Argon2id string, or NULL: none yet);
  * FD_ECONFLICT when the email has an account (in any org). Audited
  * "staff.create", without the hash. */
@@ -123,6 +124,69 @@ enum fd_err store_staff_create(struct store *st, const struct store_actor *a, co
                                const char *role, const char *password_hash, json_t **staff /* OUT */);
 /* The org's staff, oldest first (a JSON array). */
 enum fd_err store_staff_list(struct store *st, const char *org_id, json_t **list /* OUT */);
+
+/* An account as sign-in needs it. */
+struct store_staff {
+	char id[FD_UUID_LEN + 1];
+	char org_id[FD_UUID_LEN + 1];
+	char email[256];
+	char role[16];
+	char password_hash[192]; /* "" when none is set */
+	int active;              /* 0 once deactivated */
+};
+/* The account with email (any case). FD_ENOTFOUND if none. */
+enum fd_err store_staff_find(struct store *st, const char *email, struct store_staff *out /* OUT */);
+/* Changes the org's staff member: role (NULL: unchanged); deactivate 1
+ * deactivates (and ends their sessions), 0 reactivates, -1 leaves it.
+ * FD_ENOTFOUND when not the org's; FD_ECONFLICT when the org would be left
+ * without an active admin. Audited "staff.update" or "staff.deactivate".
+ * staff (OUT, may be NULL) is the result. */
+enum fd_err store_staff_update(struct store *st, const struct store_actor *a, const char *org_id, const char *staff_id,
+                               const char *role, int deactivate, json_t **staff /* OUT */);
+
+/* A live sign-in session (the store keeps only its token's SHA-256). */
+struct store_session {
+	char id[FD_UUID_LEN + 1];
+	char staff_id[FD_UUID_LEN + 1];
+	char org_id[FD_UUID_LEN + 1];
+	char email[256];
+	char role[16];
+	char org_name[128];
+	int64_t created_ms, seen_ms, expires_ms;
+};
+/* Starts a session for who, absolute expiry expires_ms. Audited "staff.sign_in". */
+enum fd_err store_session_create(struct store *st, const struct store_actor *a, const struct store_staff *who,
+                                 const char *token_hash, int64_t now_ms, int64_t expires_ms,
+                                 char id[FD_UUID_LEN + 1] /* OUT */);
+/* The session with token_hash, unless ended or its account deactivated
+ * (FD_ENOTFOUND). Expiry is the caller's to check. */
+enum fd_err store_session_lookup(struct store *st, const char *token_hash, struct store_session *out /* OUT */);
+/* Records activity at now_ms (for the idle expiry). */
+enum fd_err store_session_touch(struct store *st, const char *session_id, int64_t now_ms);
+/* Ends a session (sign-out). Audited "staff.sign_out". FD_ENOTFOUND if already ended. */
+enum fd_err store_session_end(struct store *st, const struct store_actor *a, const struct store_session *se);
+/* Deletes up to limit sessions that expired or ended before before_ms. */
+enum fd_err store_session_sweep(struct store *st, int64_t before_ms, int limit);
+
+/* An invite: {"id","email","role","created_at","expires_at","created_by"}.
+ * Creating one replaces the org's open invite for the same email;
+ * FD_ECONFLICT when the email has an account. Audited "invite.create". */
+enum fd_err store_invite_create(struct store *st, const struct store_actor *a, const char *org_id, const char *email,
+                                const char *role, const char *token_hash, int64_t expires_ms,
+                                json_t **invite /* OUT, may be NULL */);
+/* The org's open invites (not used, revoked or expired at now_ms). */
+enum fd_err store_invite_list(struct store *st, const char *org_id, int64_t now_ms, json_t **list /* OUT */);
+/* FD_ENOTFOUND unless an open invite of the org. Audited "invite.revoke". */
+enum fd_err store_invite_revoke(struct store *st, const struct store_actor *a, const char *org_id,
+                                const char *invite_id);
+/* The open invite with token_hash, with "org_id" and "org_name"; FD_ENOTFOUND otherwise. */
+enum fd_err store_invite_find(struct store *st, const char *token_hash, int64_t now_ms, json_t **invite /* OUT */);
+/* Uses the open invite: creates its account with password_hash, in one
+ * transaction (audited "staff.create" by the invite). FD_ENOTFOUND for no
+ * open invite, FD_ECONFLICT when the email got an account meanwhile. */
+enum fd_err store_invite_accept(struct store *st, const char *token_hash, int64_t now_ms, const char *password_hash,
+                                const char *request_id, json_t **staff /* OUT */);
+
 enum fd_err store_client_create(struct store *st, const struct store_actor *a, const char *org_id,
                                 const char *client_id, const char *name, const char *secret_hash,
                                 json_t **meta /* OUT, may be NULL */);
@@ -182,10 +246,10 @@ struct store_user_op {
 	void *check_ctx;
 	int no_user; /* the caller needs no user back (OUT user stays NULL on a create) */
 	/* OUT */
-	enum fd_err result;         /* as the single-user call would return it */
-	json_t *user;               /* the user after the op, owned by the caller; NULL for delete or failure */
-	int64_t version;            /* after the op */
-	const char *conflict_field; /* on FD_ECONFLICT, as for store_user_create */
+	enum fd_err result;           /* as the single-user call would return it */
+	json_t *user;                 /* the user after the op, owned by the caller; NULL for delete or failure */
+	int64_t version;              /* after the op */
+	const char *conflict_field;   /* on FD_ECONFLICT, as for store_user_create */
 	char new_id[FD_UUID_LEN + 1]; /* create: the id it was given */
 };
 /*
@@ -251,23 +315,21 @@ enum store_device_type { DEV_HEAT_PUMP = 0, DEV_EV = 1, DEV_INVERTER = 2, DEV_TY
 /* The device stops reporting for this long before it counts as stale. */
 #define STORE_STALE_MS (2 * 3600 * 1000LL)
 
-enum fd_err store_device_create(struct store *st, const struct store_actor *a, const char *org_id,
-                                const char *user_id, int type, json_t *fields, json_t **dev /* OUT */,
-                                int64_t *version /* OUT */);
-enum fd_err store_device_get(struct store *st, const char *org_id, const char *user_id, int type,
-                             const char *device_id, json_t **dev /* OUT */, int64_t *version /* OUT */);
+enum fd_err store_device_create(struct store *st, const struct store_actor *a, const char *org_id, const char *user_id,
+                                int type, json_t *fields, json_t **dev /* OUT */, int64_t *version /* OUT */);
+enum fd_err store_device_get(struct store *st, const char *org_id, const char *user_id, int type, const char *device_id,
+                             json_t **dev /* OUT */, int64_t *version /* OUT */);
 /* The user's live devices of the type, oldest first (a JSON array). */
 enum fd_err store_device_list(struct store *st, const char *org_id, const char *user_id, int type,
                               json_t **devs /* OUT */);
 /* Sets the fields of patch at expect_version (< 0: any). action names the
  * audit record ("device.update", "device.reset_optimization"). FD_EPRECOND
  * on a stale version; FD_ECONFLICT when the device is deleted. */
-enum fd_err store_device_update(struct store *st, const struct store_actor *a, const char *org_id,
-                                const char *user_id, int type, const char *device_id, json_t *patch,
-                                int64_t expect_version, const char *action, json_t **dev /* OUT */,
-                                int64_t *version /* OUT */);
-enum fd_err store_device_delete(struct store *st, const struct store_actor *a, const char *org_id,
-                                const char *user_id, int type, const char *device_id, int64_t expect_version);
+enum fd_err store_device_update(struct store *st, const struct store_actor *a, const char *org_id, const char *user_id,
+                                int type, const char *device_id, json_t *patch, int64_t expect_version,
+                                const char *action, json_t **dev /* OUT */, int64_t *version /* OUT */);
+enum fd_err store_device_delete(struct store *st, const struct store_actor *a, const char *org_id, const char *user_id,
+                                int type, const char *device_id, int64_t expect_version);
 
 /* One device write of store_device_batch: patch (validated settings,
  * borrowed) set on the org's device at expect_version (< 0: any). With
@@ -281,13 +343,13 @@ struct store_device_op {
 	enum fd_err (*prepare)(void *ctx, int type, json_t *stored, json_t **patch, json_t **errors);
 	void *ctx;
 	int64_t expect_version;
-	const char *action;  /* the audit record's ("device.update", "device.reset_optimization") */
-	enum fd_err result;  /* OUT: FD_OK, FD_ENOTFOUND, FD_EPRECOND, FD_ECONFLICT (deleted), FD_EINVALID
-	                      * (settings, with errors, or a building that is not the user's: errors NULL) */
-	json_t *errors;      /* OUT: the caller's, NULL unless prepare failed with FD_EINVALID */
-	int type;            /* OUT: the device's type (when it was found) */
-	json_t *dev;         /* OUT: the device afterwards (the caller's), NULL unless result is FD_OK */
-	int64_t version;     /* OUT */
+	const char *action; /* the audit record's ("device.update", "device.reset_optimization") */
+	enum fd_err result; /* OUT: FD_OK, FD_ENOTFOUND, FD_EPRECOND, FD_ECONFLICT (deleted), FD_EINVALID
+	                     * (settings, with errors, or a building that is not the user's: errors NULL) */
+	json_t *errors;     /* OUT: the caller's, NULL unless prepare failed with FD_EINVALID */
+	int type;           /* OUT: the device's type (when it was found) */
+	json_t *dev;        /* OUT: the device afterwards (the caller's), NULL unless result is FD_OK */
+	int64_t version;    /* OUT */
 };
 struct store_job_step;
 /* Applies ops in one transaction, each in its own savepoint (a failing op
@@ -374,19 +436,19 @@ enum fd_err store_record_get(struct store *st, const char *org_id, const char *u
                              json_t **rec /* OUT */, int64_t *version /* OUT */);
 enum fd_err store_record_list(struct store *st, const char *org_id, const char *user_id, int kind,
                               json_t **recs /* OUT */);
-enum fd_err store_record_update(struct store *st, const struct store_actor *a, const char *org_id,
-                                const char *user_id, int kind, const char *id, json_t *patch, int64_t expect_version,
-                                json_t **rec /* OUT */, int64_t *version /* OUT */);
+enum fd_err store_record_update(struct store *st, const struct store_actor *a, const char *org_id, const char *user_id,
+                                int kind, const char *id, json_t *patch, int64_t expect_version, json_t **rec /* OUT */,
+                                int64_t *version /* OUT */);
 /* Soft delete. FD_ECONFLICT while live devices or contracts refer to the building. */
-enum fd_err store_record_delete(struct store *st, const struct store_actor *a, const char *org_id,
-                                const char *user_id, int kind, const char *id, int64_t expect_version);
+enum fd_err store_record_delete(struct store *st, const struct store_actor *a, const char *org_id, const char *user_id,
+                                int kind, const char *id, int64_t expect_version);
 
 /* --- self-service onboarding sessions --- */
 /* request: the validated session request (type, building_id, urls, language,
  * device_id for a re-authentication). Only secret_hash is stored. */
 enum fd_err store_onboarding_create(struct store *st, const struct store_actor *a, const char *org_id,
-                                    const char *user_id, json_t *request, const char *secret_hash,
-                                    int64_t expires_ms, json_t **session /* OUT */);
+                                    const char *user_id, json_t *request, const char *secret_hash, int64_t expires_ms,
+                                    json_t **session /* OUT */);
 /* The session for a link's secret, FD_ENOTFOUND if none: {"id", "org_id",
  * "user_id", "request", "expires_ms", "used_at", "device_id", "created_at"}.
  * The caller tells used and expired sessions by used_at and expires_ms. */

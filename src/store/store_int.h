@@ -27,9 +27,6 @@ struct store_ops {
 	enum fd_err (*token_list)(struct store *, const char *, json_t **);
 	enum fd_err (*token_revoke)(struct store *, const struct store_actor *, const char *, const char *);
 
-	enum fd_err (*staff_create)(struct store *, const struct store_actor *, const char *, const char *,
-	                            const char *, const char *, json_t **);
-	enum fd_err (*staff_list)(struct store *, const char *, json_t **);
 	enum fd_err (*client_create)(struct store *, const struct store_actor *, const char *, const char *,
 	                             const char *, const char *, json_t **);
 	enum fd_err (*client_lookup)(struct store *, const char *, char *, char *);
@@ -48,8 +45,8 @@ struct store_ops {
 	enum fd_err (*user_erase)(struct store *, const struct store_actor *, const char *, const char *, int64_t,
 	                          json_t **, int64_t *);
 	enum fd_err (*user_list)(struct store *, const struct store_user_query *, struct store_user_page *);
-	enum fd_err (*user_batch)(struct store *, const struct store_actor *, const char *, struct store_user_op *, size_t,
-	                          int, const struct store_job_step *);
+	enum fd_err (*user_batch)(struct store *, const struct store_actor *, const char *, struct store_user_op *,
+	                          size_t, int, const struct store_job_step *);
 	enum fd_err (*user_find)(struct store *, const char *, const char *, const char *, json_t **, int64_t *);
 	/* optional: NULL means store.c seeds with user_create, one row at a time */
 	enum fd_err (*user_seed)(struct store *, const struct store_actor *, const char *, json_t *);
@@ -65,8 +62,8 @@ struct store_ops {
 
 /* Devices, readings and the fleet (store.h, "devices"). */
 struct store_device_ops {
-	enum fd_err (*device_create)(struct store *, const struct store_actor *, const char *, const char *, int, json_t *,
-	                             json_t **, int64_t *);
+	enum fd_err (*device_create)(struct store *, const struct store_actor *, const char *, const char *, int,
+	                             json_t *, json_t **, int64_t *);
 	enum fd_err (*device_get)(struct store *, const char *, const char *, int, const char *, json_t **, int64_t *);
 	enum fd_err (*device_list)(struct store *, const char *, const char *, int, json_t **);
 	enum fd_err (*device_update)(struct store *, const struct store_actor *, const char *, const char *, int,
@@ -89,16 +86,16 @@ struct store_device_ops {
 
 /* Buildings, contracts, onboarding sessions and migration. */
 struct store_record_ops {
-	enum fd_err (*record_create)(struct store *, const struct store_actor *, const char *, const char *, int, json_t *,
-	                             json_t **, int64_t *);
+	enum fd_err (*record_create)(struct store *, const struct store_actor *, const char *, const char *, int,
+	                             json_t *, json_t **, int64_t *);
 	enum fd_err (*record_get)(struct store *, const char *, const char *, int, const char *, json_t **, int64_t *);
 	enum fd_err (*record_list)(struct store *, const char *, const char *, int, json_t **);
 	enum fd_err (*record_update)(struct store *, const struct store_actor *, const char *, const char *, int,
 	                             const char *, json_t *, int64_t, json_t **, int64_t *);
 	enum fd_err (*record_delete)(struct store *, const struct store_actor *, const char *, const char *, int,
 	                             const char *, int64_t);
-	enum fd_err (*onboarding_create)(struct store *, const struct store_actor *, const char *, const char *, json_t *,
-	                                 const char *, int64_t, json_t **);
+	enum fd_err (*onboarding_create)(struct store *, const struct store_actor *, const char *, const char *,
+	                                 json_t *, const char *, int64_t, json_t **);
 	enum fd_err (*onboarding_find)(struct store *, const char *, json_t **);
 	enum fd_err (*onboarding_complete)(struct store *, const char *, int64_t, int, json_t *, char *);
 	enum fd_err (*user_migrate)(struct store *, const struct store_actor *, const char *, const char *, int64_t,
@@ -123,18 +120,40 @@ struct store_work_ops {
 	enum fd_err (*job_errors)(struct store *, const char *, int64_t, int, json_t **);
 };
 
+struct store_team_ops {
+	enum fd_err (*staff_create)(struct store *, const struct store_actor *, const char *, const char *,
+	                            const char *, const char *, json_t **);
+	enum fd_err (*staff_list)(struct store *, const char *, json_t **);
+	enum fd_err (*staff_find)(struct store *, const char *, struct store_staff *);
+	enum fd_err (*staff_update)(struct store *, const struct store_actor *, const char *, const char *,
+	                            const char *, int, json_t **);
+	enum fd_err (*session_create)(struct store *, const struct store_actor *, const struct store_staff *,
+	                              const char *, int64_t, int64_t, char *);
+	enum fd_err (*session_lookup)(struct store *, const char *, struct store_session *);
+	enum fd_err (*session_touch)(struct store *, const char *, int64_t);
+	enum fd_err (*session_end)(struct store *, const struct store_actor *, const struct store_session *);
+	enum fd_err (*session_sweep)(struct store *, int64_t, int);
+	enum fd_err (*invite_create)(struct store *, const struct store_actor *, const char *, const char *,
+	                             const char *, const char *, int64_t, json_t **);
+	enum fd_err (*invite_list)(struct store *, const char *, int64_t, json_t **);
+	enum fd_err (*invite_revoke)(struct store *, const struct store_actor *, const char *, const char *);
+	enum fd_err (*invite_find)(struct store *, const char *, int64_t, json_t **);
+	enum fd_err (*invite_accept)(struct store *, const char *, int64_t, const char *, const char *, json_t **);
+};
+
 struct store {
 	const struct store_ops *ops;
 	const struct store_device_ops *dev;
 	const struct store_record_ops *rec;
 	const struct store_work_ops *work;
+	const struct store_team_ops *team;
 };
 
 extern const struct store_ops store_sqlite_ops;
 extern const struct store_device_ops store_sqlite_device_ops;
 extern const struct store_record_ops store_sqlite_record_ops;
 extern const struct store_work_ops store_sqlite_work_ops;
-
+extern const struct store_team_ops store_sqlite_team_ops;
 
 /* The changes between two user objects over the writable fields and
  * deleted_at: {"field": {"before": x, "after": y}}. New reference, never NULL

@@ -87,7 +87,7 @@ static void test_role_matrix_matches_the_readme(void **state)
 	    /* columns: read, create, update, delete, restore, erase, audit */
 	    {ROLE_USER, {F, F, F, F, F, F, F}},
 	    {ROLE_VIEWER, {OK, F, F, F, F, F, F}},
-	    {ROLE_STAFF, {OK, OK, OK, OK, OK, F, F}},
+	    {ROLE_STAFF, {OK, OK, OK, OK, OK, F, OK}},
 	    {ROLE_ADMIN, {OK, OK, OK, OK, OK, OK, OK}},
 	};
 	for (size_t i = 0; i < sizeof matrix / sizeof matrix[0]; i++) {
@@ -176,10 +176,14 @@ static void test_staff_cannot_demote_a_team_member_to_user(void **state)
 	assert_int_equal(check(ROLE_STAFF, ACT_USER_UPDATE, ROLE_STAFF, ROLE_USER), FD_EFORBIDDEN);
 }
 
-static void test_staff_cannot_erase_nor_read_the_audit_log(void **state)
+static void test_staff_cannot_erase_nor_manage_the_team_but_reads_the_audit_log(void **state)
 {
 	assert_int_equal(check(ROLE_STAFF, ACT_USER_ERASE, ROLE_USER, ROLE_NONE), FD_EFORBIDDEN);
-	assert_int_equal(check(ROLE_STAFF, ACT_AUDIT_READ, ROLE_NONE, ROLE_NONE), FD_EFORBIDDEN);
+	assert_int_equal(check(ROLE_STAFF, ACT_TEAM_MANAGE, ROLE_NONE, ROLE_NONE), FD_EFORBIDDEN);
+	assert_int_equal(check(ROLE_STAFF, ACT_AUDIT_READ, ROLE_NONE, ROLE_NONE), FD_OK);
+	assert_int_equal(check(ROLE_VIEWER, ACT_AUDIT_READ, ROLE_NONE, ROLE_NONE), FD_EFORBIDDEN);
+	assert_int_equal(check(ROLE_VIEWER, ACT_TEAM_MANAGE, ROLE_NONE, ROLE_NONE), FD_EFORBIDDEN);
+	assert_int_equal(check(ROLE_ADMIN, ACT_TEAM_MANAGE, ROLE_NONE, ROLE_NONE), FD_OK);
 }
 
 /* ------------------------------------------------------------------ admin */
@@ -196,11 +200,13 @@ static void test_admin_may_write_any_role_and_set_any_role(void **state)
 	}
 }
 
-static void test_erase_and_audit_are_admin_only(void **state)
+static void test_erase_and_the_team_are_admin_only_the_audit_staff_and_up(void **state)
 {
 	for (size_t i = 0; i < NROLES; i++) {
 		enum fd_err want = roles[i] == ROLE_ADMIN ? FD_OK : FD_EFORBIDDEN;
 		assert_int_equal(check(roles[i], ACT_USER_ERASE, ROLE_USER, ROLE_NONE), want);
+		assert_int_equal(check(roles[i], ACT_TEAM_MANAGE, ROLE_NONE, ROLE_NONE), want);
+		want = roles[i] >= ROLE_STAFF && roles[i] != ROLE_INTEGRATION ? FD_OK : FD_EFORBIDDEN;
 		assert_int_equal(check(roles[i], ACT_AUDIT_READ, ROLE_NONE, ROLE_NONE), want);
 	}
 }
@@ -294,9 +300,9 @@ int main(void)
 	    cmocka_unit_test(test_staff_cannot_create_a_team_member),
 	    cmocka_unit_test(test_staff_cannot_give_a_user_a_team_role),
 	    cmocka_unit_test(test_staff_cannot_demote_a_team_member_to_user),
-	    cmocka_unit_test(test_staff_cannot_erase_nor_read_the_audit_log),
+	    cmocka_unit_test(test_staff_cannot_erase_nor_manage_the_team_but_reads_the_audit_log),
 	    cmocka_unit_test(test_admin_may_write_any_role_and_set_any_role),
-	    cmocka_unit_test(test_erase_and_audit_are_admin_only),
+	    cmocka_unit_test(test_erase_and_the_team_are_admin_only_the_audit_staff_and_up),
 	    cmocka_unit_test(test_other_org_is_not_found_for_every_role_and_action),
 	    cmocka_unit_test(test_org_differing_only_in_a_prefix_is_not_found),
 	    cmocka_unit_test(test_missing_path_org_is_not_found),
