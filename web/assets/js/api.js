@@ -224,6 +224,11 @@ export function isAdmin() {
   return role() === 'admin';
 }
 
+/** May read the audit log (staff and admins). */
+export function canAudit() {
+  return canWrite();
+}
+
 /** May this agent change a user of that role? Staff may only touch end-users. */
 export function canEditUser(u) {
   if (!canWrite()) return false;

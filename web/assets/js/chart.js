@@ -56,6 +56,7 @@ export function barChart({ data, series, unit, title }) {
     h('thead', null, h('tr', null, h('th', { scope: 'col' }, 'Period'), series.map((se) => h('th', { scope: 'col' }, `${se.name} (${unit})`)))),
     h('tbody', null, data.map((d) => h('tr', null, h('th', { scope: 'row' }, d.label), d.values.map((v) => h('td', { class: 'num' }, fmtNum(v)))))));
   return h('figure', { class: 'chart-fig' },
+    nS > 1 ? h('div', { class: 'legend', 'aria-hidden': 'true' }, series.map((se) => h('span', null, h('span', { class: `sw ${se.cls || ''}` }), se.name))) : null,
     svg,
     h('figcaption', { class: 'chart-total' }, summary),
     h('details', null, h('summary', null, 'Show the data as a table'), table));

@@ -1,7 +1,7 @@
 // Boot, the app shell (top bar, navigation), the hash router, sign-in and session expiry.
 
 import { h, s, replace } from './dom.js';
-import { auth, loadSession, signIn, signOut, isAdmin, ApiError, describeError } from './api.js';
+import { auth, loadSession, signIn, signOut, isAdmin, canAudit, ApiError, describeError } from './api.js';
 import { parseHash, navigate } from './router.js';
 import { badge, errorState, loadingState, toast, field } from './ui.js';
 
@@ -13,7 +13,7 @@ const ROUTES = [
   { re: /^\/fleet$/, load: () => import('./page-fleet.js'), nav: 'fleet', title: 'Fleet' },
   { re: /^\/import$/, load: () => import('./page-import.js'), nav: 'import', title: 'Import', write: true },
   { re: /^\/team$/, load: () => import('./page-team.js'), nav: 'team', title: 'Team', admin: true },
-  { re: /^\/audit$/, load: () => import('./page-audit.js'), nav: 'audit', title: 'Audit log', admin: true },
+  { re: /^\/audit$/, load: () => import('./page-audit.js'), nav: 'audit', title: 'Audit log', write: true },
 ];
 
 const ICONS = {
@@ -40,10 +40,8 @@ function navItems() {
     { key: 'fleet', href: '#/fleet', label: 'Fleet' },
   ];
   if (auth.session.role !== 'viewer') items.push({ key: 'import', href: '#/import', label: 'Import' });
-  if (isAdmin()) {
-    items.push({ key: 'team', href: '#/team', label: 'Team' });
-    items.push({ key: 'audit', href: '#/audit', label: 'Audit log' });
-  }
+  if (canAudit()) items.push({ key: 'audit', href: '#/audit', label: 'Audit log' });
+  if (isAdmin()) items.push({ key: 'team', href: '#/team', label: 'Team' });
   return items;
 }
 
@@ -66,7 +64,7 @@ function renderShell() {
   replace(app,
     h('div', { class: 'shell' },
       h('header', { class: 'topbar', 'data-testid': 'topbar' },
-        h('a', { class: 'brand', href: '#/users', 'aria-label': 'fleetdesk home' }, h('span', { class: 'brand-mark', 'aria-hidden': 'true' }, 'f'), 'fleetdesk'),
+        h('span', { class: 'brand' }, h('span', { class: 'brand-mark', 'aria-hidden': 'true' }, 'f'), 'fleetdesk'),
         h('span', { class: 'org-name', 'data-testid': 'org-name' }, sess.org_name || ''),
         h('span', { class: 'spacer' }),
         h('span', { class: 'who', 'data-testid': 'whoami' }, h('span', { class: 'email' }, sess.email), badge(sess.role, 'primary', 'role-badge')),
@@ -119,7 +117,7 @@ async function route(focus) {
   if ((r.admin && !isAdmin()) || (r.write && auth.session.role === 'viewer')) {
     document.title = `${r.title} · fleetdesk`;
     replace(main, h('h1', { tabindex: '-1' }, r.title),
-      h('div', { class: 'notice warn', role: 'alert', 'data-testid': 'forbidden' }, r.admin ? 'This page is for admins only.' : 'Your role (viewer) cannot use this page.'));
+      h('div', { class: 'notice warn', role: 'alert', 'data-testid': 'forbidden' }, r.admin ? 'This page is for admins only.' : `Your role (${auth.session.role}) cannot use this page.`));
     return;
   }
   replace(main, loadingState());

@@ -11,8 +11,9 @@ const ACTIONS = ['user.create', 'user.update', 'user.delete', 'user.restore', 'u
   'device.reauthenticate', 'building.create', 'building.update', 'building.delete', 'energy_contract.create',
   'energy_contract.update', 'energy_contract.delete', 'onboarding.create', 'onboarding.complete', 'onboarding.cancel',
   'job.create', 'job.cancel', 'token.create', 'token.revoke', 'client.create', 'client.revoke', 'org.create',
-  'staff.create', 'user.seed', 'device.seed'];
-const TARGET_TYPES = ['user', 'device', 'building', 'energy_contract', 'job', 'token', 'client', 'org', 'staff'];
+  'staff.create', 'staff.update', 'staff.deactivate', 'staff.sign_in', 'staff.sign_out', 'invite.create', 'invite.revoke',
+  'user.seed', 'device.seed'];
+const TARGET_TYPES = ['user', 'device', 'building', 'energy_contract', 'job', 'token', 'client', 'org', 'staff', 'invite'];
 
 function fmtVal(v) {
   if (v === null || v === undefined) return '∅';
@@ -25,7 +26,7 @@ function changesCell(ch) {
   const keys = Object.keys(ch);
   const isDiff = keys.every((k) => ch[k] && typeof ch[k] === 'object' && ('before' in ch[k] || 'after' in ch[k]));
   const body = isDiff
-    ? h('ul', { class: 'checks' }, keys.map((k) => h('li', { class: 'plain' }, h('code', null, k), h('span', null, `${fmtVal(ch[k].before)} → ${fmtVal(ch[k].after)}`))))
+    ? h('ul', { class: 'kv' }, keys.map((k) => h('li', null, h('code', null, k), h('span', null, `${fmtVal(ch[k].before)} → ${fmtVal(ch[k].after)}`))))
     : h('pre', { class: 'json' }, JSON.stringify(ch, null, 2));
   if (keys.length <= 2 && isDiff) return body;
   return h('details', null, h('summary', null, `${keys.length} field${keys.length === 1 ? '' : 's'}`), body);

@@ -3,7 +3,7 @@
 // and the user's audit history.
 
 import { h, replace, fmtDate, fmtDateTime, fmtNum, fmtAgo, userName } from './dom.js';
-import { get, post, del, orgPath, canWrite, canEditUser, isAdmin, DEVICE_TYPES, describeError, ApiError } from './api.js';
+import { get, post, del, orgPath, canWrite, canEditUser, canAudit, DEVICE_TYPES, describeError, ApiError } from './api.js';
 import {
   badge, loadingState, errorState, emptyState, toast, toastError, confirmDialog, openDialog, field, secretBox,
   formErrorSlot, showFormError, copyText,
@@ -373,8 +373,8 @@ export function render(root, { params, setTitle }) {
 
   // ---------- audit ----------
   async function loadAudit() {
-    if (!isAdmin()) {
-      replace(auditBox, h('h2', { id: 'aud-h' }, 'History'), h('p', { class: 'muted' }, 'The audit history is visible to admins.'));
+    if (!canAudit()) {
+      replace(auditBox, h('h2', { id: 'aud-h' }, 'History'), h('p', { class: 'muted' }, 'The audit history is visible to staff and admins.'));
       return;
     }
     replace(auditBox, h('h2', { id: 'aud-h' }, 'History'), loadingState('Loading the history…'));
