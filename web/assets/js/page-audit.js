@@ -28,8 +28,9 @@ function changesCell(ch) {
   const body = isDiff
     ? h('ul', { class: 'kv' }, keys.map((k) => h('li', null, h('code', null, k), h('span', null, `${fmtVal(ch[k].before)} → ${fmtVal(ch[k].after)}`))))
     : h('pre', { class: 'json' }, JSON.stringify(ch, null, 2));
-  if (keys.length <= 2 && isDiff) return body;
-  return h('details', null, h('summary', null, `${keys.length} field${keys.length === 1 ? '' : 's'}`), body);
+  const long = keys.some((k) => JSON.stringify(ch[k]).length > 90);
+  if (keys.length <= 2 && isDiff && !long) return body;
+  return h('details', null, h('summary', null, `${keys.length} field${keys.length === 1 ? '' : 's'}: ${keys.slice(0, 3).join(', ')}${keys.length > 3 ? '…' : ''}`), body);
 }
 
 export function targetCell(t) {
@@ -50,7 +51,7 @@ export function auditTable(records, { compact = false } = {}) {
         h('td', null, r.actor ? `${r.actor.name || r.actor.id || ''}` : '—', r.actor ? h('div', { class: 'muted' }, r.actor.type) : null),
         h('td', null, h('code', null, r.action)),
         compact ? null : h('td', null, targetCell(r.target)),
-        h('td', null, changesCell(r.changes)))))));
+        h('td', { class: 'changes' }, changesCell(r.changes)))))));
 }
 
 function toIso(local) {
