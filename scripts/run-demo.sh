@@ -19,9 +19,16 @@ if [ -f "$creds" ]; then
   org=$(sed -n 's/.*"org_id": "\([^"]*\)".*/\1/p' "$creds")
   token=$(sed -n 's/.*"token": "\([^"]*\)".*/\1/p' "$creds")
   itoken=$(sed -n 's/.*"integration_token": "\([^"]*\)".*/\1/p' "$creds")
+  semail=$(sed -n 's/.*"staff_email": "\([^"]*\)".*/\1/p' "$creds")
+  spass=$(sed -n 's/.*"staff_password": "\([^"]*\)".*/\1/p' "$creds")
   cat <<MSG
 
   fleetdesk is serving http://$listen
+
+  the web app:      http://$listen/
+  sign in as:       ${semail:-(none: this demo predates the web app; delete $db to start afresh)}
+  password:         ${spass:-}
+
   demo org id:      $org
   admin API token:  $token
   integration token: ${itoken:-(none: this demo predates devices)}

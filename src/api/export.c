@@ -42,7 +42,7 @@ struct export
 {
 	struct store *st;
 	int devices, csv, header_done, done;
-	char org[FD_UUID_LEN + 1], role[16], zip[24];
+	char org[FD_UUID_LEN + 1], role[16], zip[24], user[FD_UUID_LEN + 1];
 	char *search, *after_key;
 	struct store_user_query uq;
 	struct store_fleet_query fq;
@@ -86,6 +86,11 @@ enum fd_err export_open(struct store *st, const char *org_id, json_t *params, js
 			snprintf(x->zip, sizeof x->zip, "%s", zip);
 			q->zip_code = x->zip;
 		}
+		const char *uid = json_string_value(json_object_get(params, "user_id"));
+		if (uid) {
+			snprintf(x->user, sizeof x->user, "%s", uid);
+			q->user_id = x->user;
+		}
 		q->after_seq = after;
 		if (q->type >= DEV_TYPES) {
 			free(x);
@@ -103,6 +108,9 @@ enum fd_err export_open(struct store *st, const char *org_id, json_t *params, js
 		q->role = x->role;
 	}
 	q->include_deleted = json_is_true(json_object_get(params, "include_deleted"));
+	q->only_deleted = json_is_true(json_object_get(params, "only_deleted"));
+	json_int_t attn = json_integer_value(json_object_get(params, "needs_attention"));
+	q->needs_attention = attn >= 0 && attn <= 2 ? (int)attn : 0;
 	json_int_t sort = json_integer_value(json_object_get(params, "sort"));
 	q->sort = sort >= 0 && sort < STORE_SORT_COUNT ? (enum store_user_sort)sort : STORE_SORT_CREATED;
 	q->desc = json_is_true(json_object_get(params, "desc"));

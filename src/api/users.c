@@ -18,7 +18,8 @@
 
 #define MAX_WRITE_ATTEMPTS 3
 
-static const char *const list_params[] = {"search", "role", "include_deleted", "sort", NULL};
+static const char *const list_params[] = {"search", "role", "include_deleted", "deleted", "needs_attention",
+                                          "sort",   NULL};
 
 static const char *const sort_names[STORE_SORT_COUNT] = {
     [STORE_SORT_CREATED] = "created_at",
@@ -119,6 +120,17 @@ static enum fd_err parse_filters(struct req *r, struct store_user_query *q)
 	if (rc != FD_OK)
 		return rc;
 	q->include_deleted = del == 1;
+	int only = -1, attn = -1;
+	if ((rc = api_bool_param(r, "deleted", &only)) != FD_OK)
+		return rc;
+	if (only >= 0 && del >= 0)
+		return api_bad_param(r, "deleted",
+		                     "and include_deleted cannot be combined: deleted=true lists only "
+		                     "deleted users, deleted=false only live ones");
+	q->only_deleted = only == 1;
+	if ((rc = api_bool_param(r, "needs_attention", &attn)) != FD_OK)
+		return rc;
+	q->needs_attention = attn == 1 ? 1 : attn == 0 ? 2 : 0;
 	q->search = req_query(r, "search");
 	if (q->search && strlen(q->search) > 256)
 		return api_bad_param(r, "search", "must be at most 256 bytes");
@@ -201,8 +213,9 @@ static enum fd_err export_users(struct req *r, int job)
 	struct store_user_query q = {.org_id = req_param(r, 0)};
 	if ((rc = parse_filters(r, &q)) != FD_OK)
 		return rc;
-	json_t *params = json_pack("{ssssss?ss?sbsisb}", "kind", "users", "format", format, "search", q.search, "role",
-	                           q.role, "include_deleted", q.include_deleted, "sort", (int)q.sort, "desc", q.desc);
+	json_t *params = json_pack("{ssssss?ss?sbsbsisisb}", "kind", "users", "format", format, "search", q.search,
+	                           "role", q.role, "include_deleted", q.include_deleted, "only_deleted", q.only_deleted,
+	                           "needs_attention", q.needs_attention, "sort", (int)q.sort, "desc", q.desc);
 	return api_export(r, params, job);
 }
 

@@ -150,7 +150,7 @@ enum fd_err devices_consumption_comparison(struct req *r)
 /* ------------------------------------------------------------------ fleet view */
 
 static const char *const fleet_params[] = {
-    "type", "authenticated", "stale", "optimization_active", "needs_attention", "zip_code", NULL};
+    "type", "authenticated", "stale", "optimization_active", "needs_attention", "zip_code", "user_id", NULL};
 
 /* The fleet view's filters (shared with its export). */
 static enum fd_err parse_fleet(struct req *r, struct store_fleet_query *q)
@@ -174,6 +174,9 @@ static enum fd_err parse_fleet(struct req *r, struct store_fleet_query *q)
 	q->zip_code = req_query(r, "zip_code");
 	if (q->zip_code && (!*q->zip_code || strlen(q->zip_code) > 20))
 		return api_bad_param(r, "zip_code", "must be a zip code (1 to 20 characters)");
+	q->user_id = req_query(r, "user_id");
+	if (q->user_id && !util_is_uuid(q->user_id))
+		return api_bad_param(r, "user_id", "must be a user id (a UUID)");
 	return FD_OK;
 }
 
@@ -258,9 +261,10 @@ static enum fd_err export_fleet(struct req *r, int job)
 	struct store_fleet_query q = {.org_id = req_param(r, 0), .type = -1};
 	if ((rc = parse_fleet(r, &q)) != FD_OK)
 		return rc;
-	json_t *params = json_pack("{sssssisisisisiss?}", "kind", "devices", "format", format, "type", q.type,
-	                           "authenticated", q.authenticated, "stale", q.stale, "optimization_active",
-	                           q.optimization_active, "needs_attention", q.needs_attention, "zip_code", q.zip_code);
+	json_t *params =
+	    json_pack("{sssssisisisisiss?ss?}", "kind", "devices", "format", format, "type", q.type, "authenticated",
+	              q.authenticated, "stale", q.stale, "optimization_active", q.optimization_active,
+	              "needs_attention", q.needs_attention, "zip_code", q.zip_code, "user_id", q.user_id);
 	return api_export(r, params, job);
 }
 

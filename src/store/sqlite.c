@@ -134,8 +134,8 @@ static const char *const stmt_sql[S_COUNT] = {
  *   SEARCH_SHORT a 1-2 character term: one doclist of the users_grams index.
  */
 enum search_mode { SEARCH_NONE = 0, SEARCH_FTS, SEARCH_SHORT, SEARCH_RARE, SEARCH_MODES };
-#define LIST_SHAPES  (STORE_SORT_COUNT * 2 * SEARCH_MODES * 2 * 2 * 2)
-#define COUNT_SHAPES (SEARCH_MODES * 2 * 2)
+#define LIST_SHAPES  (STORE_SORT_COUNT * 2 * SEARCH_MODES * 2 * 3 * 3 * 2)
+#define COUNT_SHAPES (SEARCH_MODES * 2 * 3 * 3)
 
 /*
  * A search's total costs time in proportion to its matches. Following the
@@ -148,7 +148,7 @@ enum search_mode { SEARCH_NONE = 0, SEARCH_FTS, SEARCH_SHORT, SEARCH_RARE, SEARC
 struct count_cache_entry {
 	unsigned dv; /* the data version the total was counted at */
 	int used;
-	int include_deleted;
+	int deleted, attention; /* deleted_mode(), needs_attention */
 	char org_id[FD_UUID_LEN + 1];
 	char role[16];
 	char search[260];
@@ -1696,7 +1696,13 @@ static const char *const sort_key_sql[STORE_SORT_COUNT] = {
 };
 
 /* Appends the WHERE conditions shared by a list and its count. */
-static enum fd_err append_filters(struct buf *b, enum search_mode sm, int has_role, int include_deleted)
+/* 0: live users, 1: all, 2: deleted only. */
+static int deleted_mode(const struct store_user_query *q)
+{
+	return q->only_deleted ? 2 : q->include_deleted ? 1 : 0;
+}
+
+static enum fd_err append_filters(struct buf *b, enum search_mode sm, int has_role, int deleted, int attention)
 {
 	enum fd_err rc = buf_puts(b, " WHERE u.org_id = :org");
 	if (rc == FD_OK && (sm == SEARCH_FTS || sm == SEARCH_RARE))
@@ -1710,8 +1716,16 @@ static enum fd_err append_filters(struct buf *b, enum search_mode sm, int has_ro
 		              " OR instr(lower(ifnull(u.external_user_id,'')), :n))");
 	if (rc == FD_OK && has_role)
 		rc = buf_puts(b, " AND u.role = :role");
-	if (rc == FD_OK && !include_deleted)
+	if (rc == FD_OK && deleted == 0)
 		rc = buf_puts(b, " AND u.deleted_at IS NULL");
+	if (rc == FD_OK && deleted == 2)
+		rc = buf_puts(b, " AND u.deleted_at IS NOT NULL");
+	/* one probe of devices_user per candidate user */
+	if (rc == FD_OK && attention)
+		rc = buf_puts(b, attention == 1 ? " AND EXISTS" : " AND NOT EXISTS");
+	if (rc == FD_OK && attention)
+		rc = buf_puts(b, " (SELECT 1 FROM devices d WHERE d.user_seq = u.seq AND d.deleted_at IS NULL"
+		                 " AND d.attention != 0)");
 	return rc;
 }
 
@@ -1729,8 +1743,9 @@ static sqlite3_stmt *list_stmt(struct conn *c, const struct store_user_query *q,
 {
 	int has_role = q->role != NULL, after = q->has_after;
 	int shape =
-	    ((((((int)q->sort * 2 + !!q->desc) * SEARCH_MODES + (int)sm) * 2 + has_role) * 2 + !!q->include_deleted) *
-	     2) +
+	    ((((((int)q->sort * 2 + !!q->desc) * SEARCH_MODES + (int)sm) * 2 + has_role) * 3 + deleted_mode(q)) * 3 +
+	     q->needs_attention) *
+	        2 +
 	    !!after;
 	if (c->list[shape])
 		return c->list[shape];
@@ -1748,7 +1763,7 @@ static sqlite3_stmt *list_stmt(struct conn *c, const struct store_user_query *q,
 	if (rc == FD_OK)
 		rc = buf_puts(&b, from_clause(sm));
 	if (rc == FD_OK)
-		rc = append_filters(&b, sm, has_role, q->include_deleted);
+		rc = append_filters(&b, sm, has_role, deleted_mode(q), q->needs_attention);
 	/* in FTS mode the trigram index yields rows in rowid (= seq) order: sorting
 	 * and seeking on its rowid lets a page stop after LIMIT matches */
 	const char *seq = sm == SEARCH_FTS || sm == SEARCH_RARE ? "users_fts.rowid"
@@ -1796,25 +1811,34 @@ static sqlite3_stmt *list_stmt(struct conn *c, const struct store_user_query *q,
 static sqlite3_stmt *count_stmt(struct conn *c, const struct store_user_query *q, enum search_mode sm)
 {
 	int has_role = q->role != NULL;
-	int shape = ((int)sm * 2 + has_role) * 2 + !!q->include_deleted;
+	int shape = (((int)sm * 2 + has_role) * 3 + deleted_mode(q)) * 3 + q->needs_attention;
 	if (c->count[shape])
 		return c->count[shape];
 	struct buf b;
 	buf_init(&b, 4096);
 	enum fd_err rc;
-	if (sm == SEARCH_NONE) {
+	if (sm == SEARCH_NONE && !q->needs_attention) {
 		/* the trigger-kept counters: O(roles), not O(users) */
 		rc = buf_puts(&b, "SELECT ifnull(sum(n), 0) FROM user_counts WHERE org_id = :org");
 		if (rc == FD_OK && has_role)
 			rc = buf_puts(&b, " AND role = :role");
-		if (rc == FD_OK && !q->include_deleted)
-			rc = buf_puts(&b, " AND deleted = 0");
+		if (rc == FD_OK && deleted_mode(q) != 1)
+			rc = buf_puts(&b, q->only_deleted ? " AND deleted = 1" : " AND deleted = 0");
+	} else if (sm == SEARCH_NONE && q->needs_attention == 1) {
+		/* from the attention index: O(devices that need attention), not O(users) */
+		rc = buf_puts(&b, "SELECT count(*) FROM users u WHERE u.seq IN (SELECT d.user_seq FROM devices d "
+		                  "WHERE d.org_id = :org AND d.deleted_at IS NULL AND d.attention != 0)");
+		if (rc == FD_OK && has_role)
+			rc = buf_puts(&b, " AND u.role = :role");
+		if (rc == FD_OK && deleted_mode(q) != 1)
+			rc = buf_puts(&b,
+			              q->only_deleted ? " AND u.deleted_at IS NOT NULL" : " AND u.deleted_at IS NULL");
 	} else {
 		rc = buf_puts(&b, "SELECT count(*)");
 		if (rc == FD_OK)
 			rc = buf_puts(&b, from_clause(sm));
 		if (rc == FD_OK)
-			rc = append_filters(&b, sm, has_role, q->include_deleted);
+			rc = append_filters(&b, sm, has_role, deleted_mode(q), q->needs_attention);
 	}
 	sqlite3_stmt *s = NULL;
 	if (rc == FD_OK)
@@ -1963,9 +1987,9 @@ static char *plan_rare(struct sqlite_store *st, struct conn *c, const char *need
 
 static int count_cache_matches(const struct count_cache_entry *e, const struct store_user_query *q, unsigned dv)
 {
-	return e->used && e->dv == dv && e->include_deleted == !!q->include_deleted &&
+	return e->used && e->dv == dv && e->deleted == deleted_mode(q) && e->attention == q->needs_attention &&
 	       strcmp(e->org_id, q->org_id) == 0 && strcmp(e->role, q->role ? q->role : "") == 0 &&
-	       strcmp(e->search, q->search) == 0;
+	       strcmp(e->search, q->search ? q->search : "") == 0;
 }
 
 static struct count_cache_entry *count_cache_find(struct conn *c, const struct store_user_query *q, unsigned dv)
@@ -1979,17 +2003,19 @@ static struct count_cache_entry *count_cache_find(struct conn *c, const struct s
 
 static void count_cache_put(struct conn *c, const struct store_user_query *q, unsigned dv, int64_t total)
 {
-	if (strlen(q->search) >= sizeof c->cc[0].search || strlen(q->org_id) > FD_UUID_LEN ||
+	const char *search = q->search ? q->search : "";
+	if (strlen(search) >= sizeof c->cc[0].search || strlen(q->org_id) > FD_UUID_LEN ||
 	    (q->role && strlen(q->role) >= sizeof c->cc[0].role))
 		return;
 	struct count_cache_entry *e = &c->cc[c->cc_next];
 	c->cc_next = (c->cc_next + 1) % COUNT_CACHE;
 	e->used = 1;
 	e->dv = dv;
-	e->include_deleted = !!q->include_deleted;
+	e->deleted = deleted_mode(q);
+	e->attention = q->needs_attention;
 	snprintf(e->org_id, sizeof e->org_id, "%s", q->org_id);
 	snprintf(e->role, sizeof e->role, "%s", q->role ? q->role : "");
-	snprintf(e->search, sizeof e->search, "%s", q->search);
+	snprintf(e->search, sizeof e->search, "%s", search);
 	e->total = total;
 }
 
@@ -2002,7 +2028,7 @@ static void count_cache_put(struct conn *c, const struct store_user_query *q, un
  */
 static int fts_count_alone(struct conn *c, const struct store_user_query *q, enum search_mode sm)
 {
-	if ((sm != SEARCH_FTS && sm != SEARCH_SHORT) || q->role)
+	if ((sm != SEARCH_FTS && sm != SEARCH_SHORT) || q->role || q->only_deleted || q->needs_attention)
 		return 0;
 	sqlite3_stmt *s = stmt(c, S_ORG_OWNS_ALL);
 	if (!s)
@@ -2107,7 +2133,8 @@ static enum fd_err sq_user_list(struct store *st, const struct store_user_query 
 	}
 	unsigned dv = 0;
 	struct count_cache_entry *hit = NULL;
-	if (sm != SEARCH_NONE) {
+	int cacheable = sm != SEARCH_NONE || q->needs_attention; /* counts that cost time */
+	if (cacheable) {
 		sqlite3_file_control(c->db, "main", SQLITE_FCNTL_DATA_VERSION, &dv);
 		hit = count_cache_find(c, q, dv);
 	}
@@ -2129,7 +2156,7 @@ static enum fd_err sq_user_list(struct store *st, const struct store_user_query 
 	else
 		rc = sq_map_rc(r);
 	sq_done(cs);
-	if (rc == FD_OK && sm != SEARCH_NONE)
+	if (rc == FD_OK && cacheable)
 		count_cache_put(c, q, dv, page->total);
 out:
 	sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL);

@@ -138,6 +138,15 @@ static const char SQL_FLEET_ATTN[] = "SELECT " DEV_COLS " FROM devices d JOIN us
 static const char SQL_FLEET_ATTN_TYPE[] =
     "SELECT " DEV_COLS " FROM devices d JOIN users u ON u.seq = d.user_seq "
     "WHERE d.org_id = :org AND d.type = :type AND d.deleted_at IS NULL AND d.attention != 0" FLEET_WHERE;
+/* one user's devices: from devices_user, whatever the other filters */
+static const char SQL_FLEET_USER[] =
+    "SELECT " DEV_COLS " FROM users u CROSS JOIN devices d ON d.user_seq = u.seq "
+    "WHERE u.id = :uid AND d.org_id = :org AND d.deleted_at IS NULL "
+    "AND (:type < 0 OR d.type = :type) AND (:attn = 0 OR d.attention != 0)" FLEET_WHERE;
+static const char SQL_FLEET_TOTAL_USER[] =
+    "SELECT count(*) FROM users u CROSS JOIN devices d ON d.user_seq = u.seq WHERE u.id = :uid AND d.org_id = :org "
+    "AND d.deleted_at IS NULL AND (:type < 0 OR d.type = :type) AND (d.attention & :mask) = :want "
+    "AND (:attn = 0 OR d.attention != 0) AND (:zip IS NULL OR u.zip_code = :zip)";
 /* the counts table knows no zip codes: with one, the rows are counted */
 static const char SQL_FLEET_TOTAL_ZIP[] =
     "SELECT count(*) FROM devices d JOIN users u ON u.seq = d.user_seq WHERE d.org_id = :org AND d.deleted_at IS NULL "
@@ -932,6 +941,7 @@ static void bind_fleet(sqlite3_stmt *s, const struct store_fleet_query *q, int m
 	sq_bind_named_int(s, ":after", q->after_seq);
 	sq_bind_named_int(s, ":lim", q->limit + 1);
 	sq_bind_named_text(s, ":zip", q->zip_code);
+	sq_bind_named_text(s, ":uid", q->user_id);
 }
 
 static json_t *attention_list(int bits)
@@ -959,9 +969,11 @@ static enum fd_err sq_fleet_list(struct store *st, const struct store_fleet_quer
 		*total = 0;
 		return *items ? FD_OK : FD_ENOMEM;
 	}
-	const char *sql =
-	    q->type >= 0 ? (attn ? SQL_FLEET_ATTN_TYPE : SQL_FLEET_TYPE) : (attn ? SQL_FLEET_ATTN : SQL_FLEET_ALL);
-	sqlite3_stmt *s = sq_prep(c, sql), *t = sq_prep(c, q->zip_code ? SQL_FLEET_TOTAL_ZIP : SQL_FLEET_TOTAL);
+	const char *sql = q->user_id     ? SQL_FLEET_USER
+	                  : q->type >= 0 ? (attn ? SQL_FLEET_ATTN_TYPE : SQL_FLEET_TYPE)
+	                                 : (attn ? SQL_FLEET_ATTN : SQL_FLEET_ALL);
+	const char *tsql = q->user_id ? SQL_FLEET_TOTAL_USER : q->zip_code ? SQL_FLEET_TOTAL_ZIP : SQL_FLEET_TOTAL;
+	sqlite3_stmt *s = sq_prep(c, sql), *t = sq_prep(c, tsql);
 	if (!s || !t)
 		return FD_EIO;
 	bind_fleet(s, q, mask, want, attn);

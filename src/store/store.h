@@ -60,6 +60,8 @@ struct store_user_query {
 	const char *search; /* case-insensitive substring, any length >= 1 */
 	const char *role;
 	int include_deleted;
+	int only_deleted;    /* only deleted users (include_deleted is then moot) */
+	int needs_attention; /* 0: any; 1: users with a live device that needs attention; 2: users with none */
 	enum store_user_sort sort;
 	int desc;
 	int limit; /* 1..1000 */
@@ -397,6 +399,7 @@ struct store_fleet_query {
 	int type;
 	int authenticated, stale, optimization_active, needs_attention;
 	const char *zip_code; /* the user's; NULL: any */
+	const char *user_id;  /* one user's devices; NULL: every user's */
 	int limit;
 	int64_t after_seq; /* 0: from the start */
 };

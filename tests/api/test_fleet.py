@@ -193,6 +193,26 @@ class FleetTest(OwnServerTestCase):
                 n += 1
         self.assertGreater(n, 200)
 
+    def test_user_id_narrows_to_one_users_devices_with_the_other_filters(self):
+        for i, uid in enumerate(self.users):
+            mine = [e for k, e in enumerate(self.expected) if k % 2 == i]
+            for f in (dict(), dict(needs_attention=True), dict(type="heat-pumps"),
+                      dict(authenticated=False, type="electric-vehicles"), dict(stale=True)):
+                with self.subTest(user=i, **f):
+                    r = self.fleet(limit=1000, user_id=uid, **self.params(**f))
+                    self.assertEqual(r.status, 200, r)
+                    want = [d for d in self.model(**f) if d in {e[0] for e in mine}]
+                    self.assertEqual([d["id"] for d in r.body], want)
+                    self.assertEqual(r.headers.get("X-Total-Count"), str(len(want)))
+                    self.assertTrue(all(d["user_id"] == uid for d in r.body))
+
+    def test_user_id_of_another_org_or_unknown_is_empty_and_a_non_uuid_is_400(self):
+        other_user = self.S.get(self.other.users, token=self.other.token("admin")).body[0]["id"]
+        for uid in (other_user, "00000000-0000-4000-8000-000000000000"):
+            r = self.fleet(user_id=uid)
+            self.assertEqual((r.status, r.body, r.headers.get("X-Total-Count")), (200, [], "0"))
+        self.assertProblem(self.fleet(user_id="nope"), 400, "user_id")
+
     def test_needs_attention_false_with_a_contradicting_filter_is_empty(self):
         for f in (dict(authenticated=False), dict(stale=True), dict(optimization_active=False),
                   dict(authenticated=False, type="heat-pumps")):

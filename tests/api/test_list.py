@@ -1,6 +1,8 @@
 """GET /users: paging (limit, cursor, Link rel=next), X-Total-Count, sort,
 filters and search, and paging while users are added concurrently."""
 
+import datetime
+import json
 import random
 import threading
 import time
@@ -486,3 +488,84 @@ class ConcurrentPagingTest(ApiTestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class DeletedAndAttentionFilterTest(ApiTestCase):
+    """deleted=true|false and needs_attention=true|false on GET /users and its export."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.org = cls.S.org_create("Attention Filter Org")
+        cls.tok = cls.org.token("admin")
+        cls.ids = {}
+        recent = (datetime.datetime.now(datetime.timezone.utc)
+                  - datetime.timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+        # name: (devices [(is_authenticated, optimization)], deleted)
+        plan = {"unauth": ([(False, True)], False), "healthy": ([(True, True)], False),
+                "optoff": ([(True, False), (True, True)], False), "none": ([], False),
+                "gone_unauth": ([(False, True)], True), "gone_healthy": ([(True, True)], True),
+                "devdeleted": ([(False, True)], False)}
+        for name, (devices, deleted) in plan.items():
+            r = cls.S.request("POST", cls.org.users, body={"email": unique_email(name), "last_name": name},
+                              token=cls.tok)
+            assert r.status == 201, r
+            uid = r.body["id"]
+            cls.ids[name] = uid
+            for auth, opt in devices:
+                d = cls.S.request("POST", cls.org.user_path(uid) + "/heat-pumps",
+                                  body={"is_authenticated": auth, "is_smart_optimization_active": opt,
+                                        "current_state_last_updated_at": recent}, token=cls.tok)
+                assert d.status == 201, d
+                if name == "devdeleted":  # its only device, deleted: it no longer counts
+                    x = cls.S.request("DELETE", cls.org.user_path(uid) + "/heat-pumps/" + d.body["id"],
+                                      token=cls.tok)
+                    assert x.status == 204, x
+            if deleted:
+                x = cls.S.request("DELETE", cls.org.user_path(uid), token=cls.tok)
+                assert x.status == 204, x
+
+    def names(self, **params):
+        r = self.list_users(self.org, limit=1000, **params)
+        self.assertEqual(r.status, 200, r)
+        inv = {v: k for k, v in self.ids.items()}
+        got = sorted(inv[u["id"]] for u in r.body)
+        self.assertEqual(int(r.headers.get("X-Total-Count")), len(got))
+        return got
+
+    def test_deleted_true_lists_only_deleted_users(self):
+        self.assertEqual(self.names(deleted="true"), ["gone_healthy", "gone_unauth"])
+
+    def test_deleted_false_lists_only_live_users_like_the_default(self):
+        self.assertEqual(self.names(deleted="false"), self.names())
+        self.assertNotIn("gone_unauth", self.names(deleted="false"))
+
+    def test_needs_attention_true_lists_live_users_with_a_live_device_needing_attention(self):
+        self.assertEqual(self.names(needs_attention="true"), ["optoff", "unauth"])
+
+    def test_needs_attention_false_lists_the_others(self):
+        self.assertEqual(self.names(needs_attention="false"), ["devdeleted", "healthy", "none"])
+
+    def test_filters_combine_with_deleted_role_and_search(self):
+        self.assertEqual(self.names(needs_attention="true", deleted="true"), ["gone_unauth"])
+        self.assertEqual(self.names(needs_attention="true", include_deleted="true"),
+                         ["gone_unauth", "optoff", "unauth"])
+        self.assertEqual(self.names(needs_attention="true", search="unauth"), ["unauth"])
+        self.assertEqual(self.names(needs_attention="true", role="admin"), [])
+
+    def test_total_count_with_a_short_page(self):
+        r = self.list_users(self.org, limit=1, needs_attention="true")
+        self.assertEqual(len(r.body), 1)
+        self.assertEqual(r.headers.get("X-Total-Count"), "2")
+        self.assertIn("needs_attention=true", next_link(r))
+
+    def test_bad_values_and_the_deleted_include_deleted_combination_are_400(self):
+        for q, field in (("needs_attention=maybe", "needs_attention"), ("deleted=2", "deleted"),
+                         ("deleted=true&include_deleted=true", "deleted")):
+            with self.subTest(q=q):
+                self.assertProblem(self.S.get(self.org.users + "?" + q, token=self.tok), 400, field)
+
+    def test_the_export_takes_the_same_filters(self):
+        r = self.S.get(self.org.users + "/export?format=jsonl&needs_attention=true", token=self.tok)
+        self.assertEqual(r.status, 200, r)
+        got = sorted(json.loads(line)["id"] for line in r.raw.decode().splitlines() if line)
+        self.assertEqual(got, sorted([self.ids["unauth"], self.ids["optoff"]]))
