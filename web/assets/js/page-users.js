@@ -2,7 +2,7 @@
 // cursor paging, selection across pages with bulk delete / restore / reset optimization / export.
 
 import { h, replace, debounce, fmtDate, userName, downloadBlob } from './dom.js';
-import { get, post, orgPath, apiUrl, canWrite, canEditUser, pool, DEVICE_TYPES, describeError } from './api.js';
+import { get, post, orgPath, apiUrl, canWrite, canEditUser, pool, describeError } from './api.js';
 import { replaceQuery, userHref } from './router.js';
 import {
   badge, pageHead, sortHeader, pager, CursorPager, rowState, loadingState, emptyState, errorState,
@@ -18,7 +18,8 @@ export function render(root, { query }) {
   const st = {
     search: query.get('q') || '',
     role: query.get('role') || '',
-    deleted: query.get('deleted') === '1',
+    status: ['deleted', 'all'].includes(query.get('status')) ? query.get('status') : 'live',
+    attention: ['true', 'false'].includes(query.get('attention')) ? query.get('attention') : '',
     sort: query.get('sort') || 'created_at',
     limit: Number(query.get('limit')) || 50,
     pager: new CursorPager(),
@@ -35,7 +36,10 @@ export function render(root, { query }) {
   const search = h('input', { id: 'users-search', type: 'search', placeholder: 'Email, name or customer number', value: st.search, 'data-testid': 'search-input', autocomplete: 'off' });
   const roleSel = h('select', { id: 'users-role', 'data-testid': 'filter-role' },
     h('option', { value: '' }, 'All roles'), ROLES.map((r) => h('option', { value: r, selected: r === st.role }, r)));
-  const deletedChk = h('input', { id: 'users-deleted', type: 'checkbox', checked: st.deleted, 'data-testid': 'filter-deleted' });
+  const statusSel = h('select', { id: 'users-status', 'data-testid': 'filter-status' },
+    [['live', 'Live users'], ['deleted', 'Deleted only'], ['all', 'Live and deleted']].map(([v, l]) => h('option', { value: v, selected: v === st.status }, l)));
+  const attentionSel = h('select', { id: 'users-attention', 'data-testid': 'filter-attention' },
+    [['', 'Any'], ['true', 'Need attention'], ['false', 'All fine']].map(([v, l]) => h('option', { value: v, selected: v === st.attention }, l)));
   const status = h('span', { class: 'muted', role: 'status', 'aria-live': 'polite', 'data-testid': 'users-status' });
   const exportCsv = h('a', { class: 'btn small', 'data-testid': 'export-csv', download: '' }, 'Export CSV');
   const exportJsonl = h('a', { class: 'btn small', 'data-testid': 'export-jsonl', download: '' }, 'Export JSON lines');
@@ -43,8 +47,8 @@ export function render(root, { query }) {
   const toolbar = h('div', { class: 'toolbar', role: 'search', 'aria-label': 'Filter users' },
     h('div', { class: 'field grow' }, h('label', { for: 'users-search' }, 'Search users'), search),
     h('div', { class: 'field' }, h('label', { for: 'users-role' }, 'Role'), roleSel),
-    h('label', { class: 'check', for: 'users-deleted' }, deletedChk, 'Include deleted'),
-    h('a', { class: 'btn small ghost', href: '#/fleet?attention=needs_attention', 'data-testid': 'users-attention-link' }, 'Devices needing attention →'));
+    h('div', { class: 'field' }, h('label', { for: 'users-status' }, 'Status'), statusSel),
+    h('div', { class: 'field' }, h('label', { for: 'users-attention' }, 'Devices'), attentionSel));
 
   // ---- bulk bar ----
   const selCount = h('strong', { 'data-testid': 'selection-count' });
@@ -84,11 +88,18 @@ export function render(root, { query }) {
     pagerBox);
 
   function filters() {
-    return { search: st.search.trim() || undefined, role: st.role || undefined, include_deleted: st.deleted ? 'true' : undefined, sort: st.sort };
+    return {
+      search: st.search.trim() || undefined,
+      role: st.role || undefined,
+      deleted: st.status === 'deleted' ? 'true' : undefined,
+      include_deleted: st.status === 'all' ? 'true' : undefined,
+      needs_attention: st.attention || undefined,
+      sort: st.sort,
+    };
   }
 
   function syncUrl() {
-    replaceQuery({ q: st.search, role: st.role, deleted: st.deleted ? '1' : '', sort: st.sort === 'created_at' ? '' : st.sort, limit: st.limit === 50 ? '' : st.limit });
+    replaceQuery({ q: st.search, role: st.role, status: st.status === 'live' ? '' : st.status, attention: st.attention, sort: st.sort === 'created_at' ? '' : st.sort, limit: st.limit === 50 ? '' : st.limit });
     exportCsv.href = apiUrl(orgPath('/users/export'), { ...filters(), format: 'csv' });
     exportJsonl.href = apiUrl(orgPath('/users/export'), { ...filters(), format: 'jsonl' });
   }
@@ -133,7 +144,7 @@ export function render(root, { query }) {
     } else if (st.loading && st.rows.length === 0) {
       replace(tbody, rowState(9, loadingState('Loading users…')));
     } else if (st.rows.length === 0) {
-      const filtered = st.search || st.role;
+      const filtered = st.search || st.role || st.status !== 'live' || st.attention;
       replace(tbody, rowState(9, filtered
         ? emptyState('No users match these filters.', h('button', { type: 'button', class: 'btn', onclick: clearFilters }, 'Clear filters'))
         : emptyState('No users yet.', newBtn ? h('button', { type: 'button', class: 'btn primary', onclick: () => newBtn.click() }, 'Create the first user') : null)));
@@ -222,8 +233,12 @@ export function render(root, { query }) {
   function clearFilters() {
     st.search = '';
     st.role = '';
+    st.status = 'live';
+    st.attention = '';
     search.value = '';
     roleSel.value = '';
+    statusSel.value = 'live';
+    attentionSel.value = '';
     st.pager.reset();
     reload(false);
     search.focus();
@@ -236,7 +251,8 @@ export function render(root, { query }) {
     onSearch();
   });
   roleSel.addEventListener('change', () => { st.role = roleSel.value; st.pager.reset(); reload(false); });
-  deletedChk.addEventListener('change', () => { st.deleted = deletedChk.checked; st.pager.reset(); reload(false); });
+  statusSel.addEventListener('change', () => { st.status = statusSel.value; st.pager.reset(); reload(false); });
+  attentionSel.addEventListener('change', () => { st.attention = attentionSel.value; st.pager.reset(); reload(false); });
 
   // ---- bulk actions ----
   function selectedUsers() {
@@ -265,7 +281,7 @@ export function render(root, { query }) {
 
   async function bulkDelete() {
     const n = st.selected.size;
-    if (!await confirmDialog({ title: `Delete ${n} user${n === 1 ? '' : 's'}?`, message: 'They are hidden from the list and can be restored later (Include deleted → Restore).', confirmLabel: 'Delete', danger: true })) return;
+    if (!await confirmDialog({ title: `Delete ${n} user${n === 1 ? '' : 's'}?`, message: 'They are hidden from the list and can be restored later (Status: Deleted only, then Restore).', confirmLabel: 'Delete', danger: true })) return;
     try { await bulkUsers('delete', 'deleted'); } catch (e) { toastError(e); }
   }
 
@@ -280,16 +296,19 @@ export function render(root, { query }) {
     announce('Collecting the devices of the selected users…');
     const failures = [];
     try {
+      // one fleet-view call per user (all types; user_id filter), following its pages
       const lists = await pool(users, 4, async (u) => {
         const ids = [];
-        for (const t of DEVICE_TYPES) {
-          try {
-            const r = await get(orgPath(`/users/${encodeURIComponent(u.id)}/${t.path}`));
+        let cursor;
+        try {
+          do {
+            const r = await get(orgPath('/devices'), { query: { user_id: u.id, limit: 1000, cursor } });
             for (const d of r.data) ids.push(d.id);
-          } catch (e) {
-            if (e.status === 401) throw e;
-            failures.push({ who: u.email || u.id, why: describeError(e) });
-          }
+            cursor = r.next;
+          } while (cursor);
+        } catch (e) {
+          if (e.status === 401) throw e;
+          failures.push({ who: u.email || u.id, why: describeError(e) });
         }
         return ids;
       });
