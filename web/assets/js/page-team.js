@@ -128,8 +128,8 @@ export function render(root) {
   }
 
   inviteBtn.addEventListener('click', () => {
-    const email = field({ label: 'Email', name: 'email', type: 'email', required: true, testid: 'invite-email', autocomplete: 'off' });
-    const role = field({ label: 'Role', name: 'role', type: 'select', value: 'staff', testid: 'invite-role', options: STAFF_ROLES.map((r) => ({ value: r, label: r })), hint: 'viewer: read only · staff: edit users and devices · admin: also this page' });
+    const email = field({ label: 'Email', name: 'email', type: 'email', required: true, testid: 'invite-form-email', autocomplete: 'off' });
+    const role = field({ label: 'Role', name: 'role', type: 'select', value: 'staff', testid: 'invite-form-role', options: STAFF_ROLES.map((r) => ({ value: r, label: r })), hint: 'viewer: read only · staff: edit users and devices · admin: also this page' });
     formDialog({
       title: 'Invite a member', testid: 'invite-dialog', fields: [email, role], submitLabel: 'Create invitation',
       submit: async () => (await post(orgPath('/staff/invites'), { email: email.input.value.trim(), role: role.input.value })).data,

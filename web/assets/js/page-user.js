@@ -41,6 +41,7 @@ export function render(root, { params, setTitle }) {
   const upath = (p) => orgPath(`/users/${encodeURIComponent(userId)}${p}`);
   let user = null;
   let buildings = [];
+  let deviceIds = [];
 
   const head = h('div');
   const summaryBox = h('section', { 'aria-labelledby': 'sum-h', 'data-testid': 'summary' }, h('h2', { id: 'sum-h', class: 'visually-hidden' }, 'Summary'), loadingState('Loading the summary…'));
@@ -184,6 +185,7 @@ export function render(root, { params, setTitle }) {
   async function loadDevices() {
     try {
       const lists = await Promise.all(DEVICE_TYPES.map((t) => get(upath(`/${t.path}`), opts)));
+      deviceIds = lists.flatMap((l) => l.data.map((d) => d.id));
       const groups = [];
       DEVICE_TYPES.forEach((t, i) => {
         const ds = lists[i].data;
@@ -271,10 +273,10 @@ export function render(root, { params, setTitle }) {
       }
     }
 
+    const out = h('div', { class: 'link-slot' }); // the last link made stays across re-renders
     function renderDiagnosis(dg) {
       const c = dg.connection || {};
       const healthy = c.status === 'healthy';
-      const out = h('div', { class: 'link-slot' });
       const actions = [];
       const reconnectUrl = c.action_url || device.authorization_url;
       if (reconnectUrl) {
@@ -309,6 +311,7 @@ export function render(root, { params, setTitle }) {
             renderTop();
             loadDiagnosis();
             loadSummary();
+            loadAudit();
           } catch (e) { toastError(e); reset.disabled = false; }
         });
         actions.push(reset);
@@ -379,11 +382,15 @@ export function render(root, { params, setTitle }) {
     }
     replace(auditBox, h('h2', { id: 'aud-h' }, 'History'), loadingState('Loading the history…'));
     try {
-      const r = await get(orgPath('/audit-log'), { ...opts, query: { target_type: 'user', target_id: userId, limit: 20 } });
+      // the user's own records and those of each of its devices, merged newest first
+      const targets = [['user', userId], ...deviceIds.map((id) => ['device', id])];
+      const pages = await Promise.all(targets.map(([tt, id]) => get(orgPath('/audit-log'), { ...opts, query: { target_type: tt, target_id: id, limit: 20 } })));
+      const records = pages.flatMap((p) => p.data).sort((a, b) => (a.at < b.at ? 1 : a.at > b.at ? -1 : (b.id || 0) - (a.id || 0))).slice(0, 40);
+      const r = { data: records };
       replace(auditBox,
         h('div', { class: 'card-head' }, h('h2', { id: 'aud-h' }, 'History'),
           h('a', { class: 'btn small', href: `#/audit?target_type=user&target_id=${encodeURIComponent(userId)}` }, 'Open in the audit log')),
-        r.data.length ? auditTable(r.data, { compact: true }) : emptyState('No recorded changes.'));
+        r.data.length ? auditTable(r.data) : emptyState('No recorded changes.'));
     } catch (e) {
       if (e.name !== 'AbortError') replace(auditBox, h('h2', { id: 'aud-h' }, 'History'), errorState(e, loadAudit));
     }
@@ -394,8 +401,7 @@ export function render(root, { params, setTitle }) {
     if (!ok) return;
     loadSummary();
     loadBuildings();
-    loadDevices();
-    loadAudit();
+    loadDevices().then(loadAudit);
   }
   loadAll();
   return () => ctrl.abort();
