@@ -97,7 +97,7 @@ export function render(root, { query }) {
 
   function row(d) {
     const href = userHref(d.user_id);
-    const link = h('a', { href, 'data-testid': 'fleet-user-link', 'aria-label': `Open the user of ${deviceTitle(d)}` }, 'Open user →');
+    const link = h('a', { href, 'data-testid': 'fleet-user-link' }, 'Open user', h('span', { class: 'visually-hidden' }, ` of ${deviceTitle(d)}`), h('span', { 'aria-hidden': 'true' }, ' →'));
     const tr = h('tr', { class: 'clickable', 'data-testid': 'fleet-row', 'data-user-id': d.user_id },
       h('td', null, h('strong', null, deviceTitle(d)), d.external_device_id ? h('div', { class: 'muted mono' }, d.external_device_id) : null),
       h('td', null, deviceTypeLabel(d.device_type)),

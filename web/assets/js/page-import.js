@@ -409,7 +409,7 @@ export function render(root, { query }) {
       const r = await get(orgPath('/jobs'), { query: { limit: 10 } });
       replace(recent, h('h2', { id: 'recent-h' }, 'Recent jobs'),
         r.data.length ? h('div', { class: 'table-wrap' }, h('table', { class: 'data', 'aria-label': 'Recent jobs' },
-          h('thead', null, h('tr', null, ['Kind', 'State', 'Rows', 'Failed', 'Created', ''].map((x) => h('th', { scope: 'col' }, x)))),
+          h('thead', null, h('tr', null, ['Kind', 'State', 'Rows', 'Failed', 'Created', ''].map((x) => h('th', { scope: 'col' }, x || h('span', { class: 'visually-hidden' }, 'Actions'))))),
           h('tbody', null, r.data.map((j) => {
             const view = h('button', { type: 'button', class: 'btn small', 'aria-label': `View job ${j.kind} of ${fmtDateTime(j.created_at)}` }, 'View');
             view.addEventListener('click', () => { window.scrollTo(0, 0); showJob(j.id); });
