@@ -182,6 +182,8 @@ enum fd_err users_list(struct req *r)
 	char total[32];
 	snprintf(total, sizeof total, "%lld", (long long)page.total);
 	reply_header(r, "X-Total-Count", total);
+	if (page.total_capped)
+		reply_header(r, "X-Total-Count-Capped", "true");
 	if (page.has_more) {
 		json_t *next =
 		    json_pack("{sssbsI}", "s", sort_names[q.sort], "d", q.desc, "n", (json_int_t)page.last_seq);

@@ -170,6 +170,8 @@ const char *const sqlite_migrations[] = {
     "  role TEXT NOT NULL, token_hash TEXT NOT NULL UNIQUE, created_by TEXT NOT NULL, created_at TEXT NOT NULL,"
     "  expires_ms INTEGER NOT NULL, used_at TEXT, revoked_at TEXT);"
     "CREATE INDEX invites_org ON invites(org_id, email);",
+    /* 10: the users list's deleted=true walks the few deleted users, not the whole org */
+    "CREATE INDEX users_deleted ON users(org_id, seq) WHERE deleted_at IS NOT NULL;",
 };
 
 const int sqlite_migrations_count = (int)(sizeof sqlite_migrations / sizeof sqlite_migrations[0]);

@@ -1825,20 +1825,25 @@ static sqlite3_stmt *count_stmt(struct conn *c, const struct store_user_query *q
 		if (rc == FD_OK && deleted_mode(q) != 1)
 			rc = buf_puts(&b, q->only_deleted ? " AND deleted = 1" : " AND deleted = 0");
 	} else if (sm == SEARCH_NONE && q->needs_attention == 1) {
-		/* from the attention index: O(devices that need attention), not O(users) */
-		rc = buf_puts(&b, "SELECT count(*) FROM users u WHERE u.seq IN (SELECT d.user_seq FROM devices d "
-		                  "WHERE d.org_id = :org AND d.deleted_at IS NULL AND d.attention != 0)");
+		/* from the attention index, up to the cap: O(devices that need attention) at most */
+		rc = buf_puts(&b, "SELECT count(*) FROM (SELECT DISTINCT u.seq FROM devices d INDEXED BY devices_attn "
+		                  "JOIN users u ON u.seq = d.user_seq WHERE d.org_id = :org AND d.deleted_at IS NULL "
+		                  "AND d.attention != 0");
 		if (rc == FD_OK && has_role)
 			rc = buf_puts(&b, " AND u.role = :role");
 		if (rc == FD_OK && deleted_mode(q) != 1)
 			rc = buf_puts(&b,
 			              q->only_deleted ? " AND u.deleted_at IS NOT NULL" : " AND u.deleted_at IS NULL");
+		if (rc == FD_OK)
+			rc = buf_puts(&b, " LIMIT :cap)");
 	} else {
-		rc = buf_puts(&b, "SELECT count(*)");
+		rc = buf_puts(&b, q->needs_attention ? "SELECT count(*) FROM (SELECT 1" : "SELECT count(*)");
 		if (rc == FD_OK)
 			rc = buf_puts(&b, from_clause(sm));
 		if (rc == FD_OK)
 			rc = append_filters(&b, sm, has_role, deleted_mode(q), q->needs_attention);
+		if (rc == FD_OK && q->needs_attention)
+			rc = buf_puts(&b, " LIMIT :cap)");
 	}
 	sqlite3_stmt *s = NULL;
 	if (rc == FD_OK)
@@ -2049,6 +2054,7 @@ static void bind_list_params(sqlite3_stmt *s, const struct store_user_query *q, 
 	sq_bind_named_text(s, ":k", q->after_key ? q->after_key : "");
 	sq_bind_named_int(s, ":s", q->after_seq);
 	sq_bind_named_int(s, ":lim", q->limit + 1);
+	sq_bind_named_int(s, ":cap", STORE_COUNT_CAP);
 }
 
 static enum fd_err sq_user_list(struct store *st, const struct store_user_query *q, struct store_user_page *page)
@@ -2140,6 +2146,7 @@ static enum fd_err sq_user_list(struct store *st, const struct store_user_query 
 	}
 	if (hit) {
 		page->total = hit->total;
+		page->total_capped = q->needs_attention && page->total >= STORE_COUNT_CAP;
 		goto out;
 	}
 	cs = !fts_count_alone(c, q, sm) ? count_stmt(c, q, sm)
@@ -2156,6 +2163,7 @@ static enum fd_err sq_user_list(struct store *st, const struct store_user_query 
 	else
 		rc = sq_map_rc(r);
 	sq_done(cs);
+	page->total_capped = q->needs_attention && page->total >= STORE_COUNT_CAP;
 	if (rc == FD_OK && cacheable)
 		count_cache_put(c, q, dv, page->total);
 out:

@@ -71,11 +71,16 @@ struct store_user_query {
 	int64_t after_seq;
 };
 
+/* With needs_attention, a total is counted up to this many users: each
+ * match costs a probe of its devices, and a short search can match them all. */
+#define STORE_COUNT_CAP 10000
+
 /* One page of users. */
 struct store_user_page {
 	char *items_json; /* the JSON array of user objects, malloc'd, owned by the caller */
 	size_t items_len;
-	int64_t total; /* all rows matching the filters */
+	int64_t total; /* all rows matching the filters, or STORE_COUNT_CAP when total_capped */
+	int total_capped;
 	int has_more;
 	char *last_key; /* malloc'd sort key of the last row, NULL for created */
 	int64_t last_seq;
