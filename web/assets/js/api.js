@@ -143,6 +143,7 @@ export async function request(method, path, opts = {}) {
     headers: res.headers,
     etag: res.headers.get('ETag'),
     total: total === null ? null : Number(total),
+    totalCapped: res.headers.get('X-Total-Count-Capped') === 'true',
     next: nextCursor(res.headers),
   };
 }

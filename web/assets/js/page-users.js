@@ -1,7 +1,7 @@
 // Users list: search as you type (debounced, stale requests aborted), filters, sortable headers,
 // cursor paging, selection across pages with bulk delete / restore / reset optimization / export.
 
-import { h, replace, debounce, fmtDate, userName, downloadBlob } from './dom.js';
+import { h, replace, debounce, fmtDate, fmtInt, userName, downloadBlob } from './dom.js';
 import { get, post, orgPath, apiUrl, canWrite, canEditUser, pool, describeError } from './api.js';
 import { replaceQuery, userHref } from './router.js';
 import {
@@ -154,7 +154,7 @@ export function render(root, { query }) {
     const from = st.pager.index * st.limit + 1;
     const to = st.pager.index * st.limit + st.rows.length;
     replace(pagerBox, pager({
-      text: st.rows.length ? `Showing ${from}–${to}${st.total !== null ? ` of ${st.total}` : ''}` : '',
+      text: st.rows.length ? `Showing ${from}–${to}${st.total !== null ? ` of ${fmtInt(st.total)}${st.totalCapped ? '+' : ''}` : ''}` : '',
       hasPrev: st.pager.hasPrev, hasNext: st.pager.hasNext,
       onPrev: () => { st.pager.prev(); reload(true); },
       onNext: () => { st.pager.next(); reload(true); },
@@ -213,8 +213,9 @@ export function render(root, { query }) {
       if (my !== ctrl) return;
       st.rows = Array.isArray(r.data) ? r.data : [];
       st.total = r.total;
+      st.totalCapped = r.totalCapped;
       st.pager.nextCursor = r.next;
-      status.textContent = st.total === null ? '' : `${st.total} user${st.total === 1 ? '' : 's'}`;
+      status.textContent = st.total === null ? '' : `${fmtInt(st.total)}${st.totalCapped ? '+' : ''} user${st.total === 1 ? '' : 's'}`;
     } catch (e) {
       if (e.name === 'AbortError' || my !== ctrl) return;
       st.rows = [];
