@@ -4,7 +4,7 @@
 import { h, replace, fmtDateTime, uid } from './dom.js';
 import { get, orgPath } from './api.js';
 import { replaceQuery, userHref } from './router.js';
-import { pageHead, pager, CursorPager, loadingState, emptyState, errorState, rowState } from './ui.js';
+import { pageHead, pager, CursorPager, loadingState, emptyState, errorState } from './ui.js';
 
 const ACTIONS = ['user.create', 'user.update', 'user.delete', 'user.restore', 'user.erase', 'user.archive', 'user.migrate',
   'device.create', 'device.update', 'device.delete', 'device.reset_optimization', 'device.connection', 'device.report',
@@ -141,7 +141,6 @@ export function render(root, { query }) {
     pg.reset();
     load();
   });
-  void rowState;
   load();
   return () => { if (ctrl) ctrl.abort(); };
 }

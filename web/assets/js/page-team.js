@@ -2,7 +2,7 @@
 // copy button), API tokens and OAuth clients (the secret shown once; revoke with a confirmation).
 
 import { h, replace, fmtDate, fmtDateTime } from './dom.js';
-import { get, post, patch, del, orgPath, auth, ApiError, describeError } from './api.js';
+import { get, post, patch, del, orgPath, auth, ApiError } from './api.js';
 import {
   pageHead, loadingState, emptyState, errorState, toast, toastError, confirmDialog, openDialog, field, secretBox,
   formErrorSlot, showFormError, badge,
@@ -205,6 +205,5 @@ export function render(root) {
   loadInvites();
   loadTokens();
   loadClients();
-  void describeError;
   return null;
 }
