@@ -145,6 +145,8 @@ function clearChildren(el) {
 }
 
 function showSignIn({ notice }) {
+  // an open dialog (a form whose save met the expiry) would stay modal over the sign-in form
+  document.querySelectorAll('dialog[open]').forEach((d) => d.close());
   teardownPage();
   shell = null;
   app.className = '';
