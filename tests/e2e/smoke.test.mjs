@@ -90,6 +90,7 @@ test('signed in, / loads without console errors, page exceptions or CSP violatio
   async ({ page, baseURL, signIn, consoleErrors, cspViolations, pageErrors }) => {
     await signIn(page, 'viewer');
     const { responses } = await load(page, '/');
+    await page.getByTestId('topbar').waitFor(); // the signed-in shell (web/TESTIDS.md)
     assert.equal(await page.locator('input[type=password]').count(), 0, 'signed in, the app still shows a sign-in form');
     assertAppResponses(responses, baseURL);
     assert.deepEqual(unexpectedConsoleErrors(consoleErrors), []);
