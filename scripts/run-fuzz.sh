@@ -80,6 +80,21 @@ if stale src/api/openapi_blob.S "$blob" || [ openapi.json -nt "$blob" ]; then
 	srcs+=(src/api/openapi_blob.S)
 fi
 
+# the web app's files, embedded as the binary embeds them
+web=$OBJ/web_assets.o
+objs+=("$web")
+mkdir -p "$OBJ"
+scripts/gen-web-assets.sh > "$OBJ/web_assets.S.tmp" || finish 0 1
+if ! cmp -s "$OBJ/web_assets.S.tmp" "$OBJ/web_assets.S" || [ ! -f "$web" ] ||
+	[ -n "$(find web -type f -newer "$web" -print -quit)" ]; then
+	mv "$OBJ/web_assets.S.tmp" "$OBJ/web_assets.S"
+	"$CC" -c "$OBJ/web_assets.S" -o "$web" 2> "$web.log" &
+	pids+=($!)
+	srcs+=(web_assets.S)
+else
+	rm -f "$OBJ/web_assets.S.tmp"
+fi
+
 failed=0
 for i in "${!pids[@]}"; do
 	if ! wait "${pids[$i]}"; then
