@@ -172,6 +172,8 @@ const char *const sqlite_migrations[] = {
     "CREATE INDEX invites_org ON invites(org_id, email);",
     /* 10: the users list's deleted=true walks the few deleted users, not the whole org */
     "CREATE INDEX users_deleted ON users(org_id, seq) WHERE deleted_at IS NOT NULL;",
+    /* 11: per-gram document counts, to plan sorted 1-2 character searches */
+    "CREATE VIRTUAL TABLE users_grams_vocab USING fts5vocab(users_grams, 'row');",
 };
 
 const int sqlite_migrations_count = (int)(sizeof sqlite_migrations / sizeof sqlite_migrations[0]);

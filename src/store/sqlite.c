@@ -54,6 +54,7 @@ enum stmt_id {
 	S_ORG_OWNS_ALL,
 	S_FTS_COUNT,
 	S_VOCAB_DOC,
+	S_GRAMS_DOC,
 	S_GRAMS_COUNT,
 	S_COUNT
 };
@@ -69,6 +70,7 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_FTS_COUNT] = "SELECT count(*) FROM users_fts WHERE users_fts MATCH :q",
     [S_GRAMS_COUNT] = "SELECT count(*) FROM users_grams WHERE users_grams MATCH :q",
     [S_VOCAB_DOC] = "SELECT ifnull((SELECT doc FROM users_fts_vocab WHERE term = ?1), 0)",
+    [S_GRAMS_DOC] = "SELECT ifnull((SELECT doc FROM users_grams_vocab WHERE term = ?1), 0)",
     [S_BEGIN] = "BEGIN IMMEDIATE",
     [S_COMMIT] = "COMMIT",
     [S_ROLLBACK] = "ROLLBACK",
@@ -131,11 +133,24 @@ static const char *const stmt_sql[S_COUNT] = {
  *                the whole substring (ASCII terms that mix very common and
  *                rare trigrams, like "cust_012345": the phrase would walk the
  *                million-entry lists of "cus" and "ust");
- *   SEARCH_SHORT a 1-2 character term: one doclist of the users_grams index.
+ *   SEARCH_SHORT a 1-2 character term: one doclist of the users_grams index;
+ *   SEARCH_SCAN  a page sorted by a key (email, last name, updated) for an
+ *                ASCII term that matches many users: the sort key's index is
+ *                walked in order and each row checked for the substring, so
+ *                the page stops after LIMIT matches instead of sorting them
+ *                all (its total still comes from the index of the term).
  */
-enum search_mode { SEARCH_NONE = 0, SEARCH_FTS, SEARCH_SHORT, SEARCH_RARE, SEARCH_MODES };
-#define LIST_SHAPES  (STORE_SORT_COUNT * 2 * SEARCH_MODES * 2 * 3 * 3 * 2)
-#define COUNT_SHAPES (SEARCH_MODES * 2 * 3 * 3)
+enum search_mode { SEARCH_NONE = 0, SEARCH_FTS, SEARCH_SHORT, SEARCH_RARE, SEARCH_SCAN, SEARCH_MODES };
+
+/*
+ * When a sorted search walks the sort index instead: its term matches at
+ * least this many users. Sorting M matches costs about M row reads; the walk
+ * reads about limit * users / M rows, so at a million users the two meet
+ * near M = sqrt(50 * 1M), about 7,000.
+ */
+#define SCAN_MIN_MATCHES 7000
+#define LIST_SHAPES      (STORE_SORT_COUNT * 2 * SEARCH_MODES * 2 * 3 * 3 * 2)
+#define COUNT_SHAPES     (SEARCH_MODES * 2 * 3 * 3)
 
 /*
  * A search's total costs time in proportion to its matches. Following the
@@ -1709,7 +1724,7 @@ static enum fd_err append_filters(struct buf *b, enum search_mode sm, int has_ro
 		rc = buf_puts(b, " AND users_fts MATCH :q");
 	if (rc == FD_OK && sm == SEARCH_SHORT)
 		rc = buf_puts(b, " AND users_grams MATCH :q");
-	if (rc == FD_OK && sm == SEARCH_RARE)
+	if (rc == FD_OK && (sm == SEARCH_RARE || sm == SEARCH_SCAN))
 		rc = buf_puts(b,
 		              " AND (instr(lower(ifnull(u.email,'')), :n) OR instr(lower(ifnull(u.first_name,'')), :n)"
 		              " OR instr(lower(ifnull(u.last_name,'')), :n)"
@@ -1990,6 +2005,52 @@ static char *plan_rare(struct sqlite_store *st, struct conn *c, const char *need
 	return buf_detach(&b, NULL);
 }
 
+/* How many users a term's index says may match it, at most: the documents
+ * of its 1-2 character gram, or of its rarest trigram. UINT32_MAX: unknown. */
+static uint32_t search_estimate(struct sqlite_store *st, struct conn *c, const char *needle, enum search_mode sm)
+{
+	size_t n = strlen(needle);
+	if (sm == SEARCH_SHORT) {
+		sqlite3_stmt *s = stmt(c, S_GRAMS_DOC);
+		uint32_t docs = UINT32_MAX;
+		if (s) {
+			sqlite3_bind_text(s, 1, needle, (int)n, SQLITE_TRANSIENT);
+			if (sqlite3_step(s) == SQLITE_ROW)
+				docs = (uint32_t)sqlite3_column_int64(s, 0);
+			sq_done(s);
+		}
+		return docs;
+	}
+	uint32_t lo = UINT32_MAX;
+	for (size_t i = 0; i + 3 <= n && i < 64; i++) {
+		uint32_t d = trigram_docs(st, c, needle + i);
+		if (d < lo)
+			lo = d;
+	}
+	return lo;
+}
+
+/* 1 when the list of q is better made by walking its sort index (SEARCH_SCAN). */
+static int scan_better(struct sqlite_store *st, struct conn *c, const struct store_user_query *q, const char *needle,
+                       enum search_mode sm)
+{
+	if (sm == SEARCH_NONE || q->sort == STORE_SORT_CREATED)
+		return 0;
+	for (const char *p = needle; *p; p++) {
+		if ((unsigned char)*p >= 0x80)
+			return 0; /* the walk's check folds ASCII only; the indexes fold Unicode */
+	}
+	uint32_t min = SCAN_MIN_MATCHES;
+#ifdef FD_TEST_HOOKS
+	/* the tests' small orgs take this plan too */
+	const char *env = getenv("FLEETDESK_SCAN_MIN_MATCHES");
+	if (env)
+		min = (uint32_t)strtoul(env, NULL, 10);
+#endif
+	uint32_t est = search_estimate(st, c, needle, sm);
+	return est != UINT32_MAX && est >= min;
+}
+
 static int count_cache_matches(const struct count_cache_entry *e, const struct store_user_query *q, unsigned dv)
 {
 	return e->used && e->dv == dv && e->deleted == deleted_mode(q) && e->attention == q->needs_attention &&
@@ -2094,7 +2155,7 @@ static enum fd_err sq_user_list(struct store *st, const struct store_user_query 
 			}
 		}
 	}
-	sqlite3_stmt *s = list_stmt(c, q, sm);
+	sqlite3_stmt *s = list_stmt(c, q, scan_better(sq_of(st), c, q, needle, sm) ? SEARCH_SCAN : sm);
 	if (!s) {
 		rc = FD_EIO;
 		goto out;
