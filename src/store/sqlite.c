@@ -149,8 +149,24 @@ enum search_mode { SEARCH_NONE = 0, SEARCH_FTS, SEARCH_SHORT, SEARCH_RARE, SEARC
  * near M = sqrt(50 * 1M), about 7,000.
  */
 #define SCAN_MIN_MATCHES 7000
-#define LIST_SHAPES      (STORE_SORT_COUNT * 2 * SEARCH_MODES * 2 * 3 * 3 * 2)
-#define COUNT_SHAPES     (SEARCH_MODES * 2 * 3 * 3)
+/*
+ * The rows a walk reads before it gives up: the matches may cluster far down
+ * the order (a last name, sorted by last name), and then sorting them is
+ * cheaper. A given-up walk costs about 20-40 ms at most.
+ */
+#define SCAN_WINDOW 20000
+
+static int scan_window(void)
+{
+#ifdef FD_TEST_HOOKS
+	const char *env = getenv("FLEETDESK_SCAN_WINDOW"); /* the tests' small orgs give up too */
+	if (env)
+		return atoi(env);
+#endif
+	return SCAN_WINDOW;
+}
+#define LIST_SHAPES  (STORE_SORT_COUNT * 2 * SEARCH_MODES * 2 * 3 * 3 * 2)
+#define COUNT_SHAPES (SEARCH_MODES * 2 * 3 * 3)
 
 /*
  * A search's total costs time in proportion to its matches. Following the
@@ -1711,6 +1727,11 @@ static const char *const sort_key_sql[STORE_SORT_COUNT] = {
 };
 
 /* Appends the WHERE conditions shared by a list and its count. */
+/* The whole term as a substring of a searched field (ASCII case folded). */
+#define SUBSTRING_CHECK                                                                                                \
+	"(instr(lower(ifnull(u.email,'')), :n) OR instr(lower(ifnull(u.first_name,'')), :n)"                           \
+	" OR instr(lower(ifnull(u.last_name,'')), :n) OR instr(lower(ifnull(u.external_user_id,'')), :n))"
+
 /* 0: live users, 1: all, 2: deleted only. */
 static int deleted_mode(const struct store_user_query *q)
 {
@@ -1724,11 +1745,8 @@ static enum fd_err append_filters(struct buf *b, enum search_mode sm, int has_ro
 		rc = buf_puts(b, " AND users_fts MATCH :q");
 	if (rc == FD_OK && sm == SEARCH_SHORT)
 		rc = buf_puts(b, " AND users_grams MATCH :q");
-	if (rc == FD_OK && (sm == SEARCH_RARE || sm == SEARCH_SCAN))
-		rc = buf_puts(b,
-		              " AND (instr(lower(ifnull(u.email,'')), :n) OR instr(lower(ifnull(u.first_name,'')), :n)"
-		              " OR instr(lower(ifnull(u.last_name,'')), :n)"
-		              " OR instr(lower(ifnull(u.external_user_id,'')), :n))");
+	if (rc == FD_OK && sm == SEARCH_RARE)
+		rc = buf_puts(b, " AND " SUBSTRING_CHECK);
 	if (rc == FD_OK && has_role)
 		rc = buf_puts(b, " AND u.role = :role");
 	if (rc == FD_OK && deleted == 0)
@@ -1775,6 +1793,8 @@ static sqlite3_stmt *list_stmt(struct conn *c, const struct store_user_query *q,
 	                              "u.erased_at, ");
 	if (rc == FD_OK)
 		rc = buf_puts(&b, key ? key : "NULL");
+	if (rc == FD_OK && sm == SEARCH_SCAN) /* column 19: does the row match? */
+		rc = buf_puts(&b, ", " SUBSTRING_CHECK);
 	if (rc == FD_OK)
 		rc = buf_puts(&b, from_clause(sm));
 	if (rc == FD_OK)
@@ -1815,7 +1835,7 @@ static sqlite3_stmt *list_stmt(struct conn *c, const struct store_user_query *q,
 	if (rc == FD_OK)
 		rc = buf_puts(&b, dir);
 	if (rc == FD_OK)
-		rc = buf_puts(&b, " LIMIT :lim");
+		rc = buf_puts(&b, sm == SEARCH_SCAN ? " LIMIT :win" : " LIMIT :lim");
 	sqlite3_stmt *s = NULL;
 	if (rc == FD_OK)
 		s = prep_cached(c, &c->list[shape], b.data);
@@ -2116,6 +2136,64 @@ static void bind_list_params(sqlite3_stmt *s, const struct store_user_query *q, 
 	sq_bind_named_int(s, ":s", q->after_seq);
 	sq_bind_named_int(s, ":lim", q->limit + 1);
 	sq_bind_named_int(s, ":cap", STORE_COUNT_CAP);
+	sq_bind_named_int(s, ":win", scan_window());
+}
+
+/*
+ * Runs the list statement of q in mode sm and writes its page into page
+ * (the items, the last row's key and seq, has_more); *n is its rows. In
+ * SEARCH_SCAN mode rows that do not match (column 19) are skipped, and when
+ * the window was read before the page filled, *unfinished is set and the
+ * page is incomplete.
+ */
+static enum fd_err list_page(struct conn *c, const struct store_user_query *q, enum search_mode sm, const char *match,
+                             const char *needle, struct store_user_page *page, int *n, int *unfinished)
+{
+	sqlite3_stmt *s = list_stmt(c, q, sm);
+	if (!s)
+		return FD_EIO;
+	bind_list_params(s, q, match, needle);
+	struct buf json;
+	buf_init(&json, (size_t)64 << 20);
+	enum fd_err rc = buf_append(&json, "[", 1);
+	int r = SQLITE_DONE, examined = 0;
+	*n = 0;
+	*unfinished = 0;
+	while (rc == FD_OK && (r = sqlite3_step(s)) == SQLITE_ROW) {
+		examined++;
+		if (sm == SEARCH_SCAN && !sqlite3_column_int(s, 19))
+			continue;
+		if (*n == q->limit) {
+			page->has_more = 1;
+			break;
+		}
+		if (*n > 0)
+			rc = buf_append(&json, ",", 1);
+		if (rc == FD_OK)
+			rc = user_write_json(s, &json);
+		page->last_seq = sqlite3_column_int64(s, 0);
+		free(page->last_key);
+		page->last_key = NULL;
+		if (sqlite3_column_type(s, 18) != SQLITE_NULL) {
+			page->last_key = strdup((const char *)sqlite3_column_text(s, 18));
+			if (!page->last_key)
+				rc = FD_ENOMEM;
+		}
+		(*n)++;
+	}
+	sq_done(s);
+	if (rc == FD_OK && r == SQLITE_DONE && sm == SEARCH_SCAN && examined >= scan_window()) {
+		if (*n < q->limit)
+			*unfinished = 1;
+		else
+			page->has_more = 1; /* a full page, and the walk did not reach the end: the next page looks */
+	}
+	if (rc == FD_OK)
+		rc = buf_append(&json, "]", 1);
+	page->items_json = buf_detach(&json, &page->items_len);
+	if (rc == FD_OK && r != SQLITE_ROW && r != SQLITE_DONE)
+		rc = sq_map_rc(r);
+	return rc;
 }
 
 static enum fd_err sq_user_list(struct store *st, const struct store_user_query *q, struct store_user_page *page)
@@ -2155,44 +2233,20 @@ static enum fd_err sq_user_list(struct store *st, const struct store_user_query 
 			}
 		}
 	}
-	sqlite3_stmt *s = list_stmt(c, q, scan_better(sq_of(st), c, q, needle, sm) ? SEARCH_SCAN : sm);
-	if (!s) {
-		rc = FD_EIO;
-		goto out;
-	}
-	bind_list_params(s, q, match, needle);
-	struct buf json;
-	buf_init(&json, (size_t)64 << 20);
-	rc = buf_append(&json, "[", 1);
-	int r = SQLITE_DONE, n = 0;
-	while (rc == FD_OK && (r = sqlite3_step(s)) == SQLITE_ROW) {
-		if (n == q->limit) {
-			page->has_more = 1;
-			break;
+	int unfinished = 0, n = 0, scan = scan_better(sq_of(st), c, q, needle, sm);
+	if (scan) {
+		rc = list_page(c, q, SEARCH_SCAN, match, needle, page, &n, &unfinished);
+		if (rc != FD_OK)
+			goto out;
+		if (unfinished) { /* the matches lie further down the order: sort them instead */
+			store_user_page_release(page);
+			memset(page, 0, sizeof *page);
 		}
-		if (n > 0)
-			rc = buf_append(&json, ",", 1);
-		if (rc == FD_OK)
-			rc = user_write_json(s, &json);
-		page->last_seq = sqlite3_column_int64(s, 0);
-		free(page->last_key);
-		page->last_key = NULL;
-		if (sqlite3_column_type(s, 18) != SQLITE_NULL) {
-			page->last_key = strdup((const char *)sqlite3_column_text(s, 18));
-			if (!page->last_key)
-				rc = FD_ENOMEM;
-		}
-		n++;
 	}
-	sq_done(s);
-	if (rc == FD_OK)
-		rc = buf_append(&json, "]", 1);
-	page->items_json = buf_detach(&json, &page->items_len);
-	if (rc != FD_OK)
-		goto out;
-	if (r != SQLITE_ROW && r != SQLITE_DONE) {
-		rc = sq_map_rc(r);
-		goto out;
+	if (unfinished || !scan) {
+		rc = list_page(c, q, sm, match, needle, page, &n, &unfinished);
+		if (rc != FD_OK)
+			goto out;
 	}
 	if (!q->has_after && !page->has_more) {
 		page->total = n; /* a first page that is not full holds every match */
@@ -2218,7 +2272,7 @@ static enum fd_err sq_user_list(struct store *st, const struct store_user_query 
 		goto out;
 	}
 	bind_list_params(cs, q, match, needle);
-	r = sqlite3_step(cs);
+	int r = sqlite3_step(cs);
 	if (r == SQLITE_ROW)
 		page->total = sqlite3_column_int64(cs, 0);
 	else

@@ -81,9 +81,11 @@ class SortedSearchPlanTest(OwnServerTestCase):
     same X-Total-Count, ascending and descending, across pages; non-ASCII terms
     keep the index plans."""
 
+    ENV = {"FLEETDESK_SCAN_MIN_MATCHES": "1"}
+
     @classmethod
     def setUpClass(cls):
-        cls.S = harness.Server().start(env={"FLEETDESK_SCAN_MIN_MATCHES": "1"})
+        cls.S = harness.Server().start(env=cls.ENV)
         cls.org = cls.S.org_create("Sorted Plans Org")
         cls.tok = cls.org.token("admin")
         cls.users = []
@@ -126,6 +128,14 @@ class SortedSearchPlanTest(OwnServerTestCase):
                                 self.assertEqual(sorted(got), sorted(want))
                             else:
                                 self.assertEqual(got, want)
+
+
+class SortedSearchGiveUpTest(SortedSearchPlanTest):
+    """The same with a walk that gives up after 7 rows (FLEETDESK_SCAN_WINDOW): a page
+    the walk cannot fill is made by the sorting plan instead, and a full page whose
+    walk stopped early says there may be more; either way the pages together hold
+    every match once, in order."""
+    ENV = {"FLEETDESK_SCAN_MIN_MATCHES": "1", "FLEETDESK_SCAN_WINDOW": "7"}
 
 
 if __name__ == "__main__":
