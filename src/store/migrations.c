@@ -174,6 +174,23 @@ const char *const sqlite_migrations[] = {
     "CREATE INDEX users_deleted ON users(org_id, seq) WHERE deleted_at IS NOT NULL;",
     /* 11: per-gram document counts, to plan sorted 1-2 character searches */
     "CREATE VIRTUAL TABLE users_grams_vocab USING fts5vocab(users_grams, 'row');",
+    /* 12: each user's count of live devices that need attention, kept by triggers, so the users
+     * list's needs_attention filter reads the user's own row, and its first page an index */
+    "ALTER TABLE users ADD COLUMN attn INTEGER NOT NULL DEFAULT 0;"
+    "UPDATE users SET attn = (SELECT count(*) FROM devices d WHERE d.user_seq = users.seq"
+    "  AND d.deleted_at IS NULL AND d.attention != 0)"
+    "  WHERE seq IN (SELECT user_seq FROM devices WHERE deleted_at IS NULL AND attention != 0);"
+    "CREATE INDEX users_attn ON users(org_id, seq) WHERE attn > 0;"
+    "CREATE TRIGGER devices_attn_ins AFTER INSERT ON devices"
+    "  WHEN new.deleted_at IS NULL AND new.attention != 0 BEGIN"
+    "  UPDATE users SET attn = attn + 1 WHERE seq = new.user_seq; END;"
+    "CREATE TRIGGER devices_attn_upd AFTER UPDATE OF user_seq, deleted_at, is_authenticated,"
+    "  is_smart_optimization_active, stale ON devices"
+    "  WHEN old.user_seq != new.user_seq OR (old.deleted_at IS NULL AND old.attention != 0)"
+    "    != (new.deleted_at IS NULL AND new.attention != 0) BEGIN"
+    "  UPDATE users SET attn = attn - 1 WHERE seq = old.user_seq AND old.deleted_at IS NULL AND old.attention != 0;"
+    "  UPDATE users SET attn = attn + 1 WHERE seq = new.user_seq AND new.deleted_at IS NULL AND new.attention != 0;"
+    "  END;",
 };
 
 const int sqlite_migrations_count = (int)(sizeof sqlite_migrations / sizeof sqlite_migrations[0]);

@@ -1753,12 +1753,9 @@ static enum fd_err append_filters(struct buf *b, enum search_mode sm, int has_ro
 		rc = buf_puts(b, " AND u.deleted_at IS NULL");
 	if (rc == FD_OK && deleted == 2)
 		rc = buf_puts(b, " AND u.deleted_at IS NOT NULL");
-	/* one probe of devices_user per candidate user */
+	/* the user's own count of devices needing attention (kept by triggers) */
 	if (rc == FD_OK && attention)
-		rc = buf_puts(b, attention == 1 ? " AND EXISTS" : " AND NOT EXISTS");
-	if (rc == FD_OK && attention)
-		rc = buf_puts(b, " (SELECT 1 FROM devices d WHERE d.user_seq = u.seq AND d.deleted_at IS NULL"
-		                 " AND d.attention != 0)");
+		rc = buf_puts(b, attention == 1 ? " AND u.attn > 0" : " AND u.attn = 0");
 	return rc;
 }
 
@@ -1860,10 +1857,9 @@ static sqlite3_stmt *count_stmt(struct conn *c, const struct store_user_query *q
 		if (rc == FD_OK && deleted_mode(q) != 1)
 			rc = buf_puts(&b, q->only_deleted ? " AND deleted = 1" : " AND deleted = 0");
 	} else if (sm == SEARCH_NONE && q->needs_attention == 1) {
-		/* from the attention index, up to the cap: O(devices that need attention) at most */
-		rc = buf_puts(&b, "SELECT count(*) FROM (SELECT DISTINCT u.seq FROM devices d INDEXED BY devices_attn "
-		                  "JOIN users u ON u.seq = d.user_seq WHERE d.org_id = :org AND d.deleted_at IS NULL "
-		                  "AND d.attention != 0");
+		/* from the partial index of such users, up to the cap */
+		rc = buf_puts(&b, "SELECT count(*) FROM (SELECT 1 FROM users u INDEXED BY users_attn "
+		                  "WHERE u.org_id = :org AND u.attn > 0");
 		if (rc == FD_OK && has_role)
 			rc = buf_puts(&b, " AND u.role = :role");
 		if (rc == FD_OK && deleted_mode(q) != 1)

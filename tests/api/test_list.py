@@ -497,6 +497,8 @@ class DeletedAndAttentionFilterTest(ApiTestCase):
     def setUpClass(cls):
         cls.org = cls.S.org_create("Attention Filter Org")
         cls.tok = cls.org.token("admin")
+        cls.org2 = cls.S.org_create("Attention Trigger Org")
+        cls.tok2 = cls.org2.token("admin")
         cls.ids = {}
         recent = (datetime.datetime.now(datetime.timezone.utc)
                   - datetime.timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
@@ -528,8 +530,8 @@ class DeletedAndAttentionFilterTest(ApiTestCase):
         r = self.list_users(self.org, limit=1000, **params)
         self.assertEqual(r.status, 200, r)
         inv = {v: k for k, v in self.ids.items()}
-        got = sorted(inv[u["id"]] for u in r.body)
-        self.assertEqual(int(r.headers.get("X-Total-Count")), len(got))
+        got = sorted(inv[u["id"]] for u in r.body if u["id"] in inv)  # other tests add users of their own
+        self.assertEqual(int(r.headers.get("X-Total-Count")), len(r.body))
         return got
 
     def test_deleted_true_lists_only_deleted_users(self):
@@ -557,6 +559,54 @@ class DeletedAndAttentionFilterTest(ApiTestCase):
         self.assertEqual(len(r.body), 1)
         self.assertEqual(r.headers.get("X-Total-Count"), "2")
         self.assertIn("needs_attention=true", next_link(r))
+
+    # the trigger-kept counts, in an org of their own (the filters' tests above count theirs)
+    def attention_ids(self, **params):
+        r = self.list_users(self.org2, token=self.tok2, limit=1000, needs_attention="true", **params)
+        self.assertEqual(r.status, 200, r)
+        return {u["id"] for u in r.body}
+
+    def new_user_with_device(self, opt):
+        u = self.create_user(self.org2, token=self.tok2, email=unique_email("attn"))
+        d = self.S.request("POST", self.org2.user_path(u["id"]) + "/heat-pumps",
+                           body={"is_authenticated": True, "is_smart_optimization_active": opt,
+                                 "current_state_last_updated_at": self.recent()}, token=self.tok2)
+        self.assertEqual(d.status, 201, d)
+        return u["id"], d.body["id"]
+
+    @staticmethod
+    def recent():
+        return (datetime.datetime.now(datetime.timezone.utc)
+                - datetime.timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+    def test_a_device_that_stops_or_starts_needing_attention_moves_its_user(self):
+        uid, did = self.new_user_with_device(opt=False)
+        self.assertIn(uid, self.attention_ids())
+        path = self.org2.user_path(uid) + "/heat-pumps/" + did
+        r = self.S.request("PUT", path, body={"is_smart_optimization_active": True}, token=self.tok2)
+        self.assertEqual(r.status, 200, r)
+        self.assertNotIn(uid, self.attention_ids())
+        r = self.S.request("PUT", path, body={"is_smart_optimization_active": False}, token=self.tok2)
+        self.assertEqual(r.status, 200, r)
+        self.assertIn(uid, self.attention_ids())
+        # a second device needing attention, then the first deleted: still listed, then not
+        d2 = self.S.request("POST", self.org2.user_path(uid) + "/electric-vehicles",
+                            body={"is_authenticated": False}, token=self.tok2)
+        self.assertEqual(d2.status, 201, d2)
+        self.assertEqual(self.S.request("DELETE", path, token=self.tok2).status, 204)
+        self.assertIn(uid, self.attention_ids())
+        self.assertEqual(self.S.request("DELETE", self.org2.user_path(uid) + "/electric-vehicles/" + d2.body["id"],
+                                        token=self.tok2).status, 204)
+        self.assertNotIn(uid, self.attention_ids())
+
+    def test_a_migration_moves_the_attention_to_the_new_user(self):
+        uid, _ = self.new_user_with_device(opt=False)
+        r = self.S.request("POST", self.org2.user_path(uid) + "/migration", body={}, token=self.tok2)
+        self.assertEqual(r.status, 201, r)
+        new_id = r.body["new_user_id"]
+        ids = self.attention_ids(include_deleted="true")
+        self.assertIn(new_id, ids)
+        self.assertNotIn(uid, ids)
 
     def test_bad_values_and_the_deleted_include_deleted_combination_are_400(self):
         for q, field in (("needs_attention=maybe", "needs_attention"), ("deleted=2", "deleted"),
