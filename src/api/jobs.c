@@ -94,17 +94,20 @@ json_t *api_job_view(json_t *job)
 
 /* ------------------------------------------------------------------ the import */
 
-/* Maps the header's fields to user fields ("" for a skipped column).
- * FD_OK, or FD_EINVALID with *errors. */
-static enum fd_err map_header(const struct csv_record *h, json_t **columns, json_t **errors)
+#define IMPORT_MAX_COLUMNS 1000
+
+/* Maps the header's fields to user fields ("" for a skipped column: an
+ * export's read-only ones, and those skip[i] marks). FD_OK, or FD_EINVALID
+ * with *errors. */
+static enum fd_err map_header(const struct csv_record *h, const unsigned char *skip, json_t **columns, json_t **errors)
 {
 	*columns = json_array();
 	*errors = json_array();
 	int has_key = 0;
 	for (size_t i = 0; i < h->n; i++) {
 		const char *f = h->fields[i];
-		const char *name = NULL;
-		for (int k = 0; store_user_writable[k]; k++) {
+		const char *name = i < IMPORT_MAX_COLUMNS && skip[i] ? "" : NULL;
+		for (int k = 0; !name && store_user_writable[k]; k++) {
 			if (strcmp(f, store_user_writable[k]) == 0)
 				name = store_user_writable[k];
 		}
@@ -122,7 +125,7 @@ static enum fd_err map_header(const struct csv_record *h, json_t **columns, json
 			continue;
 		}
 		for (size_t k = 0; *name && k < i; k++) {
-			if (strcmp(h->fields[k], f) == 0) {
+			if (strcmp(h->fields[k], f) == 0 && !(k < IMPORT_MAX_COLUMNS && skip[k])) {
 				json_array_append_new(*errors,
 				                      json_pack("{sssssssi}", "field", f, "in", "header", "detail",
 				                                "appears twice", "column", (int)i + 1));
@@ -136,6 +139,34 @@ static enum fd_err map_header(const struct csv_record *h, json_t **columns, json
 		json_array_append_new(*errors, json_pack("{ssssss}", "field", "email", "in", "header", "detail",
 		                                         "the header needs email or external_user_id, to match users"));
 	return json_array_size(*errors) ? FD_EINVALID : FD_OK;
+}
+
+/* ?skip_columns=2,5: CSV columns (1-based) to leave out, whatever their
+ * header says. Sets skip[i] for each and *max to the largest. Replies 400. */
+static enum fd_err parse_skip(struct req *r, const char *format, unsigned char *skip, int *max)
+{
+	const char *v = req_query(r, "skip_columns");
+	*max = 0;
+	if (!v)
+		return FD_OK;
+	if (strcmp(format, "csv") != 0)
+		return api_bad_param(r, "skip_columns", "is for CSV files only");
+	const char *p = v;
+	while (*p) {
+		char *end = NULL;
+		long n = strtol(p, &end, 10);
+		if (end == p || n < 1 || n > IMPORT_MAX_COLUMNS || (*end && *end != ','))
+			return api_bad_param(r, "skip_columns",
+			                     "must be column numbers from 1 to 1000, separated by commas");
+		skip[n - 1] = 1;
+		if (n > *max)
+			*max = (int)n;
+		p = *end ? end + 1 : end;
+		if (*end && !*p)
+			return api_bad_param(r, "skip_columns",
+			                     "must be column numbers from 1 to 1000, separated by commas");
+	}
+	return FD_OK;
 }
 
 static const char *import_format(struct req *r)
@@ -170,6 +201,10 @@ enum fd_err users_import(struct req *r)
 	const char *dry = req_query(r, "dry_run");
 	if (dry && strcmp(dry, "true") != 0 && strcmp(dry, "false") != 0)
 		return api_bad_param(r, "dry_run", "must be true or false");
+	unsigned char skip[IMPORT_MAX_COLUMNS] = {0};
+	int skip_max = 0;
+	if ((rc = parse_skip(r, format, skip, &skip_max)) != FD_OK)
+		return rc;
 	FILE *f = req_upload(r);
 	if (!f || r->upload_len == 0)
 		return reply_problem(r, FD_EINVALID, "the body is empty: send the file",
@@ -196,8 +231,15 @@ enum fd_err users_import(struct req *r)
 			                               why ? why : "is missing"));
 		}
 		json_t *columns = NULL, *errors = NULL;
+		if (rc == FD_OK && (size_t)skip_max > h.n) {
+			csv_reader_free(rd);
+			json_decref(params);
+			char d[120];
+			snprintf(d, sizeof d, "names column %d; the header has %zu", skip_max, h.n);
+			return api_bad_param(r, "skip_columns", d);
+		}
 		if (rc == FD_OK)
-			rc = map_header(&h, &columns, &errors);
+			rc = map_header(&h, skip, &columns, &errors);
 		if (rc == FD_EINVALID) {
 			csv_reader_free(rd);
 			json_decref(params);

@@ -291,6 +291,30 @@ class ImportRequestTest(ImportCase):
         self.assertEqual(self.get_user(self.org, u["id"])["first_name"], "New")
         self.assertRowError(self.errors_by_line(self.org, job), 3, 422, "email")
 
+    def test_skip_columns_leaves_those_columns_out_whatever_their_names(self):
+        e1, e2 = unique_email("skip"), unique_email("skip")
+        # column 2 is unknown, column 4 a real field: both skipped; a skipped name may repeat a field's
+        data = "email,nickname,first_name,town,town\n%s,Nick,Ann,Skipped,Wien\n%s,N,Bo,X,Graz\n" % (e1, e2)
+        _, job = self.run_import(self.org, data, skip_columns="2,4")
+        self.assertFinished(self.org, job, 2, 2, 0)
+        u = self.user_by_email(self.org, e1)
+        self.assertEqual((u["first_name"], u["town"]), ("Ann", "Wien"))
+        self.assertEqual(self.user_by_email(self.org, e2)["town"], "Graz")
+
+    def test_bad_skip_columns_are_400_naming_it(self):
+        data = "email,first_name\nx@example.com,A\n"
+        for q in ("0", "x", "1,,2", "2,", "1001", "-1", "3"):
+            with self.subTest(skip_columns=q):
+                self.assertProblem(self.post_import(self.quiet, data, skip_columns=q), 400, "skip_columns")
+        r = self.post_import(self.quiet, '{"email":"x@example.com"}\n', ctype="application/x-ndjson",
+                             skip_columns="1")
+        self.assertProblem(r, 400, "skip_columns")
+        self.assertEqual(self.org_jobs(self.quiet), [])
+
+    def test_skipping_the_only_key_column_is_422(self):
+        r = self.post_import(self.quiet, "email,first_name\nx@example.com,A\n", skip_columns="1")
+        self.assertProblem(r, 422)
+
     def test_unreadable_header_is_422(self):
         r = self.post_import(self.quiet, 'email,"first_name\nx@example.com,A\n')
         self.assertRefused(r, 422)

@@ -10,7 +10,8 @@ import { pageHead, loadingState, errorState, emptyState, toast, toastError, badg
 import { parseCsv } from './csv.js';
 
 const FIELDS = ['email', 'external_user_id', 'role', 'first_name', 'last_name', 'street_and_number', 'street_add_info', 'zip_code', 'town', 'country_iso2'];
-// Columns the server ignores (an export's read-only columns): a skipped column is renamed to one of these.
+// Columns the server ignores by name (an export's read-only columns); any other column is skipped by its
+// number (?skip_columns=).
 const IGNORED = ['id', 'org_id', 'created_at', 'updated_at', 'deleted_at'];
 const SYNONYMS = {
   email: ['email', 'emailaddress', 'mail', 'e_mail'], external_user_id: ['externaluserid', 'externalid', 'customerid', 'customernumber', 'customerno', 'kundennummer'],
@@ -122,7 +123,6 @@ export function render(root, { query }) {
       mapping.forEach((m, i) => { if (!m) probs.push(`Column "${headers[i]}" is not mapped: pick a field or skip it.`); });
       const dup = used.filter((m, i) => used.indexOf(m) !== i);
       for (const d of new Set(dup)) probs.push(`Two columns map to ${d}.`);
-      if (mapping.filter((m) => m.startsWith('ignore:')).length > IGNORED.length) probs.push(`At most ${IGNORED.length} columns can be skipped.`);
     } else {
       headers.forEach((k, i) => { if (!mapping[i] && !IGNORED.includes(k)) probs.push(`Unknown field "${k}": the server will refuse those rows.`); });
     }
@@ -130,19 +130,20 @@ export function render(root, { query }) {
     return probs;
   }
 
-  /** The file to send: for CSV with a changed header, the new header followed by the file after its header. */
+  /** The file to send: for CSV with a changed header, the new header followed by the file after its header.
+   * A skipped column keeps its name: the server leaves it out by its number (skipColumns). */
   function uploadBlob() {
     if (format !== 'csv') return file;
-    const taken = new Set(mapping.filter((m) => m.startsWith('ignore:') && IGNORED.includes(m.slice(7))).map((m) => m.slice(7)));
-    const spare = IGNORED.filter((x) => !taken.has(x));
-    const names = mapping.map((m) => {
-      if (!m.startsWith('ignore:')) return m;
-      const x = m.slice(7);
-      return IGNORED.includes(x) ? x : spare.shift();
-    });
+    const names = mapping.map((m, i) => (m.startsWith('ignore:') ? headers[i] : m));
     const same = names.length === headers.length && names.every((n, i) => n === headers[i]);
     if (same) return file;
     return new Blob([`${names.map(csvCell).join(',')}\r\n`, file.slice(headerBytes)], { type: 'text/csv' });
+  }
+
+  /** The 1-based numbers of the skipped CSV columns, for ?skip_columns= ('' when none). */
+  function skipColumns() {
+    if (format !== 'csv') return '';
+    return mapping.map((m, i) => (m.startsWith('ignore:') ? i + 1 : 0)).filter((n) => n > 0).join(',');
   }
 
   function previewView(rows) {
@@ -186,7 +187,8 @@ export function render(root, { query }) {
   function upload(blob, dryRun, onProgress) {
     return new Promise((resolve, reject) => {
       const xhr = new XMLHttpRequest();
-      xhr.open('POST', `${BASE}${orgPath('/users/import')}?format=${format}${dryRun ? '&dry_run=true' : ''}`);
+      const skip = skipColumns();
+      xhr.open('POST', `${BASE}${orgPath('/users/import')}?format=${format}${dryRun ? '&dry_run=true' : ''}${skip ? `&skip_columns=${skip}` : ''}`);
       xhr.setRequestHeader('Content-Type', format === 'csv' ? 'text/csv' : 'application/x-ndjson');
       xhr.setRequestHeader('Accept', 'application/json');
       xhr.setRequestHeader('Idempotency-Key', randomHex(16));
