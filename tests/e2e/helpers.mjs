@@ -37,14 +37,23 @@ export async function usersLoaded(page) {
 // in that order (the API's answer for the same filters), and returns the rows' ids.
 export async function waitForUserRows(page, until, ids, total, what) {
   const status = `${total.toLocaleString('en-US')} user${total === 1 ? '' : 's'}`;
-  await until(async () => {
-    const s = await page.getByTestId('users-status').textContent();
-    if (s !== status) return false;
-    const shown = await rowIds(page);
-    return shown.length === ids.length && shown.every((id, i) => id === ids[i]);
-  }, `${what}: the list shows ${status} and the API's rows (it shows ${await page.getByTestId('users-status').textContent()})`);
-  return rowIds(page);
+  let shown = [];
+  let said = '';
+  try {
+    await until(async () => {
+      said = await page.getByTestId('users-status').textContent();
+      shown = await rowIds(page);
+      return said === status && shown.length === ids.length && shown.every((id, i) => id === ids[i]);
+    }, what);
+  } catch (e) {
+    e.message = `${what}: the list should say "${status}" and show the API's ${ids.length} rows in its order; it says "${said}" and shows ${shown.length} rows (${shown.filter((id, i) => id === ids[i]).length} in place)`;
+    throw e;
+  }
+  return shown;
 }
+
+// The cells of the users table that change from day to day (created, updated), to mask in screenshots.
+export const userDateCells = (page) => page.locator('[data-testid=users-table] td:nth-child(7), [data-testid=users-table] td:nth-child(8)');
 
 export function rowIds(page) {
   return page.getByTestId('user-row').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-id')));
