@@ -59,8 +59,25 @@ test('the main flow by keyboard only: sign in, search, sort, open a user, Edit w
     await until(async () => (await page.getByTestId('user-link').allTextContents()).join() === [user.email, other.email].join(), 'descending: k… first');
     assert.equal(await focused(page), 'sort-email');
 
+    // the row's Edit with Space, a change typed, Enter saves; the focus comes back to that Edit
+    await tabTo(page, 'row-edit');
+    assert.equal(await page.evaluate(() => document.activeElement.closest('tr').getAttribute('data-id')), user.id);
+    await page.keyboard.press('Space');
+    const rowDialog = page.getByRole('dialog', { name: 'Edit user' });
+    await rowDialog.waitFor();
+    await until(async () => (await focused(page)) === 'user-field-email', 'the focus is in the form');
+    await tabTo(page, 'user-field-town');
+    await page.keyboard.type('Kiel');
+    await page.keyboard.press('Enter');
+    await rowDialog.waitFor({ state: 'detached' });
+    await page.getByTestId('user-row').filter({ hasText: 'Kiel' }).waitFor();
+    assert.equal((await getUser(api, user.id)).user.town, 'Kiel');
+    await until(async () => (await focused(page)) === 'row-edit'
+      && await page.evaluate(() => document.activeElement.closest('tr').getAttribute('data-id')) === user.id,
+    `the focus is back on the Edit button of ${user.email} after the save (it is on ${await focused(page)})`);
+    await tabTo(page, 'user-link', { back: true });
+
     // Enter on the first user's link opens the user page
-    await tabTo(page, 'user-link');
     assert.equal(await page.evaluate(() => document.activeElement.textContent), user.email);
     await page.keyboard.press('Enter');
     await page.getByTestId('user-name').filter({ hasText: `Kim ${last}` }).waitFor();
