@@ -256,6 +256,8 @@ json_t *device_fleet_view(json_t *d, int64_t now)
 	if (v) {
 		json_object_set_new(v, "device_type", json_string(device_types[type].path));
 		json_object_set(v, "attention", json_object_get(d, "attention"));
+		if (json_object_get(d, "user"))
+			json_object_set(v, "user", json_object_get(d, "user"));
 	}
 	return v;
 }

@@ -54,7 +54,13 @@ enum fd_err session_create(struct req *r)
 		return api_reply_invalid(r, errors);
 	}
 	json_decref(errors);
-	if (req_throttle_check(r, email) != FD_OK) {
+	/* emails match in any case: so does their throttle */
+	char account[256];
+	size_t n = 0;
+	for (; email[n] && n < sizeof account - 1; n++)
+		account[n] = (char)(email[n] >= 'A' && email[n] <= 'Z' ? email[n] - 'A' + 'a' : email[n]);
+	account[n] = '\0';
+	if (req_throttle_check(r, account) != FD_OK) {
 		json_decref(body);
 		return FD_ETOOMANY;
 	}
@@ -64,7 +70,7 @@ enum fd_err session_create(struct req *r)
 	struct store_session se;
 	rc = session_sign_in(req_store(r), email, password, r->request_id, max_ms, tok, &se);
 	if (rc == FD_EUNAUTH || rc == FD_OK)
-		req_throttle_result(r, email, rc == FD_OK);
+		req_throttle_result(r, account, rc == FD_OK);
 	json_decref(body);
 	if (rc == FD_EUNAUTH)
 		return reply_problem(r, rc, "the email or the password is wrong", NULL);

@@ -269,6 +269,10 @@ enum fd_err team_clients_list(struct req *r)
 		return rc;
 	json_t *list = NULL;
 	rc = store_client_list(req_store(r), req_param(r, 0), &list);
+	size_t i;
+	json_t *c;
+	json_array_foreach(list, i, c) /* the id the revoke path takes */
+	    json_object_set(c, "id", json_object_get(c, "client_id"));
 	return reply_list(r, rc, list);
 }
 

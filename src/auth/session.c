@@ -18,7 +18,7 @@ static void dummy_init(void)
 	if (__atomic_load_n(&dummy_ready, __ATOMIC_ACQUIRE))
 		return;
 	char pw[33], h[PASSWORD_HASH_MAX];
-	util_random_hex(pw, sizeof pw);
+	util_random_hex(pw, (sizeof pw - 1) / 2); /* n random bytes as 2n hex digits and a NUL */
 	if (password_hash(pw, h) == FD_OK) {
 		/* racing threads each write a valid hash; either one will do */
 		memcpy(dummy_hash, h, sizeof dummy_hash);
@@ -80,7 +80,9 @@ enum fd_err session_authenticate(struct store *st, const char *token, int64_t id
 	int64_t now = util_now_ms();
 	if (now >= se.expires_ms || now - se.seen_ms >= idle_ms)
 		return FD_EUNAUTH;
-	if (now - se.seen_ms >= SESSION_TOUCH_MS) {
+	/* write activity often enough that a busy session never idles out */
+	int64_t touch = idle_ms / 2 < SESSION_TOUCH_MS ? idle_ms / 2 : SESSION_TOUCH_MS;
+	if (now - se.seen_ms >= touch) {
 		/* a failed write costs the session at most SESSION_TOUCH_MS of idle time */
 		if (store_session_touch(st, se.id, now) == FD_OK)
 			se.seen_ms = now;

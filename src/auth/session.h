@@ -22,7 +22,7 @@
 
 #define SESSION_COOKIE   "fd_session"
 #define SESSION_CSRF_LEN 44    /* base64url of 32 bytes, with the NUL */
-#define SESSION_TOUCH_MS 30000 /* activity is written at most this often per session */
+#define SESSION_TOUCH_MS 30000 /* activity is written at most this often per session (or idle/2) */
 
 /*
  * Checks email and password and starts a session lasting max_ms.

@@ -726,7 +726,7 @@ static enum fd_err sq_org_create(struct store *st, const struct store_actor *a, 
 	sq_bind_text(s, 1, id);
 	sq_bind_text(s, 2, name);
 	sq_bind_text(s, 3, now);
-	json_t *changes = json_pack("{s{sns}}", "name", "before", "after", name);
+	json_t *changes = json_pack("{s{snss}}", "name", "before", "after", name);
 	enum fd_err rc = write_audited(c, st, s, NULL, a, id, now, "org.create", "org", id, changes);
 	json_decref(changes);
 	if (rc == FD_OK && org)
@@ -827,8 +827,8 @@ static enum fd_err sq_token_create(struct store *st, const struct store_actor *a
 	else
 		sqlite3_bind_null(s, 9);
 	/* never the token or its hash: only what identifies it */
-	json_t *changes = json_pack("{s{sns}s{sns}s{sns}}", "name", "before", "after", name, "role", "before", "after",
-	                            role, "kind", "before", "after", kind);
+	json_t *changes = json_pack("{s{snss}s{snss}s{snss}}", "name", "before", "after", name, "role", "before",
+	                            "after", role, "kind", "before", "after", kind);
 	enum fd_err rc = write_audited(c, st, s, org_id, a, org_id, now, "token.create", "token", id, changes);
 	json_decref(changes);
 	if (rc == FD_OK && meta)
@@ -972,7 +972,7 @@ static enum fd_err sq_client_create(struct store *st, const struct store_actor *
 	sq_bind_text(s, 3, name);
 	sq_bind_text(s, 4, secret_hash);
 	sq_bind_text(s, 5, now);
-	json_t *changes = json_pack("{s{sns}}", "name", "before", "after", name);
+	json_t *changes = json_pack("{s{snss}}", "name", "before", "after", name);
 	enum fd_err rc = write_audited(c, st, s, org_id, a, org_id, now, "client.create", "client", client_id, changes);
 	json_decref(changes);
 	if (rc == FD_OK && meta)

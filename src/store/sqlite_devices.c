@@ -122,25 +122,28 @@ static const char SQL_VALUES_MONTH[] =
     "SELECT cons_month FROM devices WHERE org_id = ?1 AND type = ?2 AND deleted_at IS NULL ORDER BY cons_month";
 static const char SQL_COUNTS[] = "SELECT type, attention, n FROM device_counts WHERE org_id = ?1 AND deleted = 0";
 
+/* the fleet view's rows also name their user, so a list can show who owns each device */
+#define FLEET_COLS DEV_COLS ", u.email, u.first_name, u.last_name"
+
 /* The fleet list: four shapes (by type or not, attention index or not), all constant text. */
 #define FLEET_WHERE                                                                                                    \
 	" AND (d.attention & :mask) = :want AND (:zip IS NULL OR u.zip_code = :zip) AND d.seq > :after ORDER BY "      \
 	"d.seq "                                                                                                       \
 	"LIMIT :lim"
 /* INDEXED BY: ordered by seq, SQLite would otherwise walk every org's rows by rowid */
-static const char SQL_FLEET_ALL[] = "SELECT " DEV_COLS " FROM devices d INDEXED BY devices_org "
+static const char SQL_FLEET_ALL[] = "SELECT " FLEET_COLS " FROM devices d INDEXED BY devices_org "
                                     "JOIN users u ON u.seq = d.user_seq "
                                     "WHERE d.org_id = :org AND d.deleted_at IS NULL" FLEET_WHERE;
-static const char SQL_FLEET_TYPE[] = "SELECT " DEV_COLS " FROM devices d JOIN users u ON u.seq = d.user_seq "
+static const char SQL_FLEET_TYPE[] = "SELECT " FLEET_COLS " FROM devices d JOIN users u ON u.seq = d.user_seq "
                                      "WHERE d.org_id = :org AND d.type = :type AND d.deleted_at IS NULL" FLEET_WHERE;
-static const char SQL_FLEET_ATTN[] = "SELECT " DEV_COLS " FROM devices d JOIN users u ON u.seq = d.user_seq "
+static const char SQL_FLEET_ATTN[] = "SELECT " FLEET_COLS " FROM devices d JOIN users u ON u.seq = d.user_seq "
                                      "WHERE d.org_id = :org AND d.deleted_at IS NULL AND d.attention != 0" FLEET_WHERE;
 static const char SQL_FLEET_ATTN_TYPE[] =
-    "SELECT " DEV_COLS " FROM devices d JOIN users u ON u.seq = d.user_seq "
+    "SELECT " FLEET_COLS " FROM devices d JOIN users u ON u.seq = d.user_seq "
     "WHERE d.org_id = :org AND d.type = :type AND d.deleted_at IS NULL AND d.attention != 0" FLEET_WHERE;
 /* one user's devices: from devices_user, whatever the other filters */
 static const char SQL_FLEET_USER[] =
-    "SELECT " DEV_COLS " FROM users u CROSS JOIN devices d ON d.user_seq = u.seq "
+    "SELECT " FLEET_COLS " FROM users u CROSS JOIN devices d ON d.user_seq = u.seq "
     "WHERE u.id = :uid AND d.org_id = :org AND d.deleted_at IS NULL "
     "AND (:type < 0 OR d.type = :type) AND (:attn = 0 OR d.attention != 0)" FLEET_WHERE;
 static const char SQL_FLEET_TOTAL_USER[] =
@@ -989,6 +992,10 @@ static enum fd_err sq_fleet_list(struct store *st, const struct store_fleet_quer
 		int ty = sqlite3_column_int(s, C_TYPE);
 		json_object_set_new(d, "device_type", json_string(ty >= 0 && ty < DEV_TYPES ? type_keys[ty] : ""));
 		json_object_set_new(d, "attention", attention_list(sqlite3_column_int(s, C_ATTENTION)));
+		json_object_set_new(d, "user",
+		                    json_pack("{sososo}", "email", sq_col_str(s, C_ATTENTION + 1), "first_name",
+		                              sq_col_str(s, C_ATTENTION + 2), "last_name",
+		                              sq_col_str(s, C_ATTENTION + 3)));
 		json_array_append_new(arr, d);
 		*last_seq = sqlite3_column_int64(s, C_SEQ);
 		n++;

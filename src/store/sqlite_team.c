@@ -264,7 +264,7 @@ static enum fd_err staff_update_tx(struct conn *c, const struct store_actor *a, 
 			                    json_pack("{ssss}", "before", old_role, "after", new_role));
 		if ((new_off == NULL) != (old_off == NULL))
 			json_object_set_new(changes, "deactivated_at",
-			                    json_pack("{s?ss?s}", "before", old_off, "after", new_off));
+			                    json_pack("{ss?ss?}", "before", old_off, "after", new_off));
 		rc = sq_audit(c, a, org_id, now, new_off && !old_off ? "staff.deactivate" : "staff.update", "staff",
 		              staff_id, changes);
 		json_decref(changes);

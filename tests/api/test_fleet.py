@@ -173,8 +173,10 @@ class FleetTest(OwnServerTestCase):
             self.assertEqual(item["attention"], att, item)
             dev = self.S.get("%s/%s/%s" % (self.org.user_path(item["user_id"]), dtype, did), token=self.admin)
             self.assertEqual(dev.status, 200, dev)
-            rest = {k: v for k, v in item.items() if k not in ("device_type", "attention")}
+            rest = {k: v for k, v in item.items() if k not in ("device_type", "attention", "user")}
             self.assertEqual(rest, dev.body)
+            owner = self.S.get(self.org.user_path(item["user_id"]), token=self.admin).body
+            self.assertEqual(item["user"], {k: owner.get(k) for k in ("email", "first_name", "last_name")})
 
     def test_every_filter_combination(self):
         """All combinations but the contradictory ones (needs_attention=false

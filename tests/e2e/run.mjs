@@ -329,7 +329,11 @@ async function main() {
   const executablePath = process.env.E2E_CHROMIUM || '/usr/bin/chromium';
   let server = null;
   let browser = null;
-  const stopAll = () => { if (server) server.killNow(); };
+  const stopAll = () => {
+    if (!server) return;
+    server.killNow();
+    if (!args.keep) server.cleanup(); // after a crash too: no temp database left behind
+  };
   process.on('exit', stopAll);
   for (const sig of ['SIGINT', 'SIGTERM']) {
     process.on(sig, () => {

@@ -19,16 +19,10 @@ function parseCsp(header) {
 // The directive a browser applies for `name`, with default-src as the fallback.
 const effective = (csp, name) => csp[name] ?? csp['default-src'];
 
-// Console errors a first load may show that are not the app's fault:
-// - GET /session answers 401 when no one is signed in (the app asks on load), which
-//   Chromium logs as a failed resource load;
-// - /favicon.ico, which Chromium asks for by itself, is 404 while web/index.html names no
-//   icon (a <link rel="icon"> under /assets/ would end that; then drop this exception).
+// Not signed in, the app's GET /session (it asks on load) answers 401, which Chromium logs
+// as a failed resource load: expected; every other console error is not.
 function unexpectedConsoleErrors(errors) {
-  return errors.filter((e) => {
-    const p = new URL(e.url || 'http://x/').pathname;
-    return !((/status of 401/.test(e.text) && p === SESSION) || (/status of 404/.test(e.text) && p === '/favicon.ico'));
-  });
+  return errors.filter((e) => !(/status of 401/.test(e.text) && new URL(e.url || 'http://x/').pathname === SESSION));
 }
 
 // Loads `url` and waits for the page's load event and for its network to go quiet (the app
@@ -83,6 +77,7 @@ test('GET / is the app: 200 HTML with a strict CSP, nosniff, frame-ancestors non
 test('signed out, / loads in Chromium without console errors, page exceptions or CSP violations',
   async ({ page, baseURL, consoleErrors, cspViolations, pageErrors, screenshot }) => {
     const { responses } = await load(page, '/');
+    await page.locator('input[type=password]').waitFor(); // the sign-in form
     assert.ok(responses.some((r) => new URL(r.url()).pathname.startsWith('/assets/')), 'the page loaded no asset');
     assertAppResponses(responses, baseURL);
     assert.deepEqual(unexpectedConsoleErrors(consoleErrors), []);
@@ -95,6 +90,8 @@ test('signed in, / loads without console errors, page exceptions or CSP violatio
   async ({ page, baseURL, signIn, consoleErrors, cspViolations, pageErrors }) => {
     await signIn(page, 'viewer');
     const { responses } = await load(page, '/');
+    await page.getByTestId('topbar').waitFor(); // the signed-in shell (web/TESTIDS.md)
+    assert.equal(await page.locator('input[type=password]').count(), 0, 'signed in, the app still shows a sign-in form');
     assertAppResponses(responses, baseURL);
     assert.deepEqual(unexpectedConsoleErrors(consoleErrors), []);
     assert.deepEqual(cspViolations, []);
