@@ -6,7 +6,7 @@ import { createUser, getUser } from './helpers.mjs';
 
 const actionsShown = (page) => page.getByTestId('audit-row').locator('td:nth-child(3)').allInnerTexts();
 
-test('the audit log filters by action: only user.update records, the newest one the change just made', async ({ page, signIn, api, uniqueEmail, until, screenshot }) => {
+test('the audit log filters by action: only user.update records, the newest one the change just made', async ({ page, signIn, api, uniqueEmail, until, screenshot, consoleErrors }) => {
   // a change of the test's own, so there is a user.update record to find
   const user = await createUser(api, { email: uniqueEmail('audited'), first_name: 'Audrey', town: 'Trier' });
   const { etag } = await getUser(api, user.id);
@@ -22,6 +22,9 @@ test('the audit log filters by action: only user.update records, the newest one 
   await page.goto('/#/audit');
   await page.getByRole('heading', { level: 1, name: 'Audit log' }).waitFor();
   await page.getByTestId('audit-row').first().waitFor();
+  // the page asks only for what a staff member may read (no 403 in the console)
+  await page.waitForLoadState('networkidle');
+  assert.deepEqual(consoleErrors.map((e) => `${e.text} ${e.url}`), [], 'the audit page made requests that failed');
   const unfiltered = await actionsShown(page);
   assert.ok(new Set(unfiltered).size > 1, `unfiltered, the log shows only ${unfiltered[0]}`);
 
