@@ -2,7 +2,7 @@
 // (the failing check), and "Reset optimization" fixes it, as the page and the API then say.
 
 import { test, assert } from './lib/e2e.mjs';
-import { userHash } from './helpers.mjs';
+import { assertNoFailedRequests, userHash } from './helpers.mjs';
 
 // A connected device whose only problem is that its optimization is off, found through the
 // fleet view's filters; the last one listed, since other tests look at the first ones.
@@ -22,7 +22,7 @@ async function deviceWithOptimizationOff(api) {
 }
 
 test('a device needing attention shows its diagnosis on its user\'s page, and "Reset optimization" fixes it',
-  async ({ page, signIn, api, screenshot }) => {
+  async ({ page, signIn, api, screenshot, consoleErrors }) => {
     const device = await deviceWithOptimizationOff(api);
     const type = device.device_type; // heat-pumps, electric-vehicles, inverters
     const devicePath = `users/${device.user_id}/${type}/${device.id}`;
@@ -89,4 +89,5 @@ test('a device needing attention shows its diagnosis on its user\'s page, and "R
 
     // and the history on the page has the reset
     await page.getByTestId('user-audit').getByRole('cell', { name: 'device.reset_optimization' }).first().waitFor();
+    await assertNoFailedRequests(page, consoleErrors, 'the user page');
   });

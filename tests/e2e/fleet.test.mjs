@@ -2,6 +2,7 @@
 // listed by default, a count that filters, and one click on a row opens its user.
 
 import { test, assert } from './lib/e2e.mjs';
+import { assertNoFailedRequests } from './helpers.mjs';
 
 const fmt = (n) => n.toLocaleString('en-US');
 const ATTENTION_BADGES = '[data-testid=status-reauth], [data-testid=status-stale], [data-testid=status-optimization-off]';
@@ -15,7 +16,7 @@ async function apiDevices(api, query) {
 const rowUsers = (page) => page.getByTestId('fleet-row').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-user-id')));
 
 test('the fleet view lists the devices needing attention with the counts, a count filters, and a click on a row opens its user',
-  async ({ page, signIn, api, until, screenshot }) => {
+  async ({ page, signIn, api, until, screenshot, consoleErrors }) => {
     const counts = (await api('GET', 'devices/counts')).body;
     const attention = await apiDevices(api, { needs_attention: 'true' });
     const stale = await apiDevices(api, { stale: 'true' });
@@ -80,6 +81,7 @@ test('the fleet view lists the devices needing attention with the counts, a coun
     await page.goBack();
     await page.getByTestId('fleet-status').filter({ hasText: `${fmt(counts.stale)} device` }).waitFor();
     assert.equal(await box.getByTestId('count-stale').getAttribute('aria-pressed'), 'true');
+    await assertNoFailedRequests(page, consoleErrors, 'the fleet view and the user page');
   });
 
 test('a row\'s "Open user" link names its device and opens the user', async ({ page, signIn, api }) => {

@@ -143,3 +143,11 @@ export async function recordTexts(page, selector, key) {
   }, { selector, key });
   return () => page.evaluate((k) => window[k].slice(), key);
 }
+
+// Once the page's network is quiet: no request of the app failed (the console logs each 4xx/5xx
+// as an error). `allowed` lists RegExps of errors that are expected in that test.
+export async function assertNoFailedRequests(page, consoleErrors, what, allowed = []) {
+  await page.waitForLoadState('networkidle');
+  const bad = consoleErrors.map((e) => `${e.text} ${e.url}`).filter((t) => !allowed.some((re) => re.test(t)));
+  assert.deepEqual(bad, [], `${what}: requests that failed`);
+}

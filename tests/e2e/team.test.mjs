@@ -4,7 +4,7 @@
 // accounts other tests sign in with.
 
 import { test, assert, API } from './lib/e2e.mjs';
-import { SESSION, createStaff } from './helpers.mjs';
+import { SESSION, assertNoFailedRequests, createStaff } from './helpers.mjs';
 
 async function staffRecord(api, id) {
   const r = await api('GET', 'staff');
@@ -26,7 +26,7 @@ async function openTeam(page) {
 }
 
 test('an admin changes a member\'s role, deactivates them (their session ends) and reactivates them',
-  async ({ page, signIn, api, newContext, uniqueEmail, screenshot }) => {
+  async ({ page, signIn, api, newContext, uniqueEmail, screenshot, consoleErrors }) => {
     const member = await createStaff(api, uniqueEmail('member'), 'staff');
     // the member is signed in elsewhere
     const memberPage = await (await newContext()).newPage();
@@ -76,6 +76,7 @@ test('an admin changes a member\'s role, deactivates them (their session ends) a
     await row.getByText('Active', { exact: true }).waitFor();
     assert.equal((await staffRecord(api, member.id)).deactivated_at, null);
     assert.equal((await signIn(memberPage, member.email, member.password)).role, 'viewer');
+    await assertNoFailedRequests(page, consoleErrors, 'the Team page');
   });
 
 test('an API token\'s secret is shown once at creation, works, and stops working when revoked', async ({ page, signIn, api, unique }) => {

@@ -2,10 +2,10 @@
 // Import or Audit log, and the API refuses a change sent with the viewer's own session.
 
 import { test, assert, API } from './lib/e2e.mjs';
-import { SESSION, createUser, getUser, openUsers, userHash } from './helpers.mjs';
+import { SESSION, assertNoFailedRequests, createUser, getUser, openUsers, userHash } from './helpers.mjs';
 
 test('a viewer sees no create, edit, delete or bulk-change controls on the users list and the user page, and no Team link',
-  async ({ page, signIn, api, until }) => {
+  async ({ page, signIn, api, until, consoleErrors }) => {
     // a user with devices, so the device cards and their diagnosis are there too
     const dev = await api('GET', 'devices?limit=1');
     const userId = dev.body[0].user_id;
@@ -41,6 +41,9 @@ test('a viewer sees no create, edit, delete or bulk-change controls on the users
     for (const name of ['Edit', 'Delete', 'Reset optimization', 'Create onboarding link', 'Create reconnection link']) {
       assert.equal(await page.getByRole('button', { name, exact: true }).count(), 0, `the viewer is offered "${name}"`);
     }
+
+    // and nothing the viewer's pages asked for was refused
+    await assertNoFailedRequests(page, consoleErrors, 'the viewer\'s users list and user page');
 
     // the pages for others say so
     await page.goto('/#/team');
