@@ -151,3 +151,25 @@ export async function assertNoFailedRequests(page, consoleErrors, what, allowed 
   const bad = consoleErrors.map((e) => `${e.text} ${e.url}`).filter((t) => !allowed.some((re) => re.test(t)));
   assert.deepEqual(bad, [], `${what}: requests that failed`);
 }
+
+// Records the values every <progress> element of the page takes from now on, as
+// "LABEL=VALUE/MAX" (its aria-label), like recordTexts. Returns a function resolving them.
+export async function recordProgress(page, key) {
+  await page.evaluate((key) => {
+    const seen = [];
+    window[key] = seen;
+    const note = (el) => {
+      const v = `${el.getAttribute('aria-label')}=${el.getAttribute('value')}/${el.getAttribute('max')}`;
+      if (seen[seen.length - 1] !== v) seen.push(v);
+    };
+    new MutationObserver((records) => {
+      for (const r of records) {
+        if (r.type === 'attributes' && r.target.tagName === 'PROGRESS') note(r.target);
+        for (const n of r.addedNodes || []) {
+          if (n.nodeType === 1) (n.tagName === 'PROGRESS' ? [n] : n.querySelectorAll('progress')).forEach(note);
+        }
+      }
+    }).observe(document.body, { subtree: true, childList: true, attributes: true, attributeFilter: ['value', 'max'] });
+  }, key);
+  return () => page.evaluate((k) => window[k].slice(), key);
+}

@@ -5,7 +5,7 @@
 
 import fs from 'node:fs/promises';
 import { test, assert } from './lib/e2e.mjs';
-import { recordTexts } from './helpers.mjs';
+import { recordProgress, recordTexts } from './helpers.mjs';
 
 const ROWS = 3000;
 
@@ -90,6 +90,7 @@ test('a 3,000-row CSV: preview with mapped columns, dry run, import with live pr
     const blocker = await api('POST', 'users/import?dry_run=true', blockerCsv(120000), { headers: { 'Content-Type': 'text/csv' } });
     assert.equal(blocker.status, 202, `the blocking job: ${blocker.status} ${blocker.text}`);
     const texts = await recordTexts(page, '[data-testid=progress-rate], [data-testid=progress-counts], [data-testid=job-state]', '__importTexts');
+    const bars = await recordProgress(page, '__importBars');
     const apply = report.getByRole('button', { name: `Import the ${fmt(nGood)} valid rows` });
     await apply.click();
     const confirm = page.getByRole('alertdialog', { name: 'Import with failing rows?' });
@@ -117,6 +118,13 @@ test('a 3,000-row CSV: preview with mapped columns, dry run, import with live pr
       `no rate and time left were shown while the import ran: ${JSON.stringify(seen)}`);
     assert.ok(seen.some((t) => t.startsWith(`${fmt(ROWS)} of ${fmt(ROWS)} rows · ${csv.bad.length} failed · 100 %`)),
       `the progress never reached all rows: ${JSON.stringify(seen)}`);
+    // the bar: the upload's, then the import's from 0 up to full
+    const values = await bars();
+    const importBar = values.filter((v) => v.startsWith('Import progress=')).map((v) => Number(v.split('=')[1].split('/')[0]));
+    assert.ok(values.some((v) => v.startsWith('Upload progress=')), `no upload progress bar: ${JSON.stringify(values)}`);
+    assert.equal(importBar[0], 0, `the import bar did not start empty: ${JSON.stringify(values)}`);
+    assert.equal(importBar.at(-1), 1, `the import bar did not reach the end: ${JSON.stringify(values)}`);
+    assert.deepEqual([...importBar].sort((a, b) => a - b), importBar, `the import bar went backwards: ${JSON.stringify(values)}`);
 
     // ---- the report: counts and the failed rows with their line numbers and errors
     const props = await report.locator('dl.props').innerText();

@@ -46,3 +46,14 @@ test('at 768x1024 the user page has no horizontal overflow of the document', { c
     await page.getByRole('dialog', { name: 'Edit user' }).getByTestId('user-form').waitFor();
     await assertNoHorizontalOverflow(page, 'user page with the edit dialog');
   });
+
+test('at 768x1024 the fleet, import, audit log and team pages have no horizontal overflow either', { context: TABLET },
+  async ({ page, signIn }) => {
+    await signIn(page, 'admin');
+    for (const [route, ready] of [['fleet', 'fleet-row'], ['import', 'import-drop'], ['audit', 'audit-row'], ['team', 'staff-row']]) {
+      await page.goto(`/#/${route}`);
+      await page.getByTestId(ready).first().waitFor();
+      await page.waitForLoadState('networkidle');
+      await assertNoHorizontalOverflow(page, `#/${route}`);
+    }
+  });
