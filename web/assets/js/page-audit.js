@@ -2,7 +2,7 @@
 // auditTable() is also used by the user page for the user's history.
 
 import { h, replace, fmtDateTime, uid } from './dom.js';
-import { get, orgPath } from './api.js';
+import { get, orgPath, isAdmin } from './api.js';
 import { replaceQuery, userHref } from './router.js';
 import { pageHead, pager, CursorPager, loadingState, emptyState, errorState } from './ui.js';
 
@@ -95,10 +95,12 @@ export function render(root, { query }) {
   const pagerBox = h('div');
   replace(root, pageHead('Audit log', 'Every change, who made it and when. Newest first.'), h('div', { class: 'card' }, form), status, body, pagerBox);
 
-  // the team's accounts as actor suggestions
-  get(orgPath('/staff')).then((r) => {
-    replace(actorList, (r.data.data || []).map((st) => h('option', { value: st.id, label: `${st.email} (${st.role})` })));
-  }).catch(() => {});
+  // the team's accounts as actor suggestions (the team list is for admins: staff get a 403)
+  if (isAdmin()) {
+    get(orgPath('/staff')).then((r) => {
+      replace(actorList, (r.data.data || []).map((st) => h('option', { value: st.id, label: `${st.email} (${st.role})` })));
+    }).catch(() => {});
+  }
 
   function filters() {
     return {

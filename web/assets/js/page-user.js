@@ -81,7 +81,17 @@ export function render(root, { params, setTitle }) {
     const actions = [];
     if (canEditUser(user) && !user.deleted_at) {
       const edit = h('button', { type: 'button', class: 'btn', 'data-testid': 'edit-user' }, 'Edit');
-      edit.addEventListener('click', () => openUserForm({ userId, onSaved: (u) => { user = u; renderHead(); renderContact(); loadAudit(); } }));
+      edit.addEventListener('click', () => openUserForm({
+        userId,
+        onSaved: (u) => {
+          user = u;
+          renderHead(); // replaces the Edit button the dialog would give the focus back to
+          renderContact();
+          loadAudit();
+          const again = head.querySelector('[data-testid=edit-user]');
+          if (again) again.focus();
+        },
+      }));
       actions.push(edit);
       const onb = h('button', { type: 'button', class: 'btn', 'data-testid': 'create-onboarding' }, 'Create onboarding link');
       onb.addEventListener('click', () => onboardingDialog());

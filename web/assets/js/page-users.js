@@ -28,6 +28,7 @@ export function render(root, { query }) {
     loading: false,
     error: null,
     selected: new Map(), // id → user
+    refocusRow: null, // after a save from a row's Edit: that row's id, to give its Edit the focus back
   };
   let ctrl = null;
   const write = canWrite();
@@ -163,6 +164,12 @@ export function render(root, { query }) {
       const again = root.querySelector(`[data-testid="${refocus}"]:not([disabled])`);
       if (again) again.focus();
     }
+    if (st.refocusRow && !st.loading) {
+      const row = tbody.querySelector(`tr[data-id="${CSS.escape(st.refocusRow)}"]`);
+      st.refocusRow = null;
+      const target = row && (row.querySelector('[data-testid=row-edit]') || row.querySelector('[data-testid=user-link]'));
+      (target || search).focus();
+    }
   }
 
   function pageSizeSel() {
@@ -185,7 +192,13 @@ export function render(root, { query }) {
     const edit = canEditUser(u) && !u.deleted_at
       ? h('button', { type: 'button', class: 'btn small', 'aria-label': `Edit ${u.email || u.id}`, 'data-testid': 'row-edit' }, 'Edit')
       : null;
-    if (edit) edit.addEventListener('click', () => openUserForm({ userId: u.id, onSaved: () => reload(false) }));
+    if (edit) {
+      edit.addEventListener('click', () => openUserForm({
+        userId: u.id,
+        // the reload re-renders the rows, the dialog's opener with them: focus its successor
+        onSaved: () => { st.refocusRow = u.id; reload(false); },
+      }));
+    }
     return h('tr', { class: sel ? 'selected' : null, 'data-testid': 'user-row', 'data-id': u.id },
       h('td', { class: 'sel' }, chk),
       h('td', null, h('a', { href: userHref(u.id), 'data-testid': 'user-link' }, u.email || '(erased)')),
