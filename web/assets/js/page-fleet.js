@@ -97,14 +97,20 @@ export function render(root, { query }) {
 
   function row(d) {
     const href = userHref(d.user_id);
-    const link = h('a', { href, 'data-testid': 'fleet-user-link' }, 'Open user', h('span', { class: 'visually-hidden' }, ` of ${deviceTitle(d)}`), h('span', { 'aria-hidden': 'true' }, ' →'));
+    // the row names its user (the fleet view sends {email, first_name, last_name}); the link's accessible
+    // name says what it does: "Anna Müller, open user of Viessmann Vitocal 250-A"
+    const u = d.user || {};
+    const who = [u.first_name, u.last_name].filter(Boolean).join(' ') || u.email || 'Open user';
+    const link = h('a', { href, 'data-testid': 'fleet-user-link' }, who,
+      h('span', { class: 'visually-hidden' }, `, open user of ${deviceTitle(d)}`), h('span', { 'aria-hidden': 'true' }, ' →'));
+    const userCell = h('td', null, link, who !== u.email && u.email ? h('div', { class: 'muted' }, u.email) : null);
     const tr = h('tr', { class: 'clickable', 'data-testid': 'fleet-row', 'data-user-id': d.user_id },
       h('td', null, h('strong', null, deviceTitle(d)), d.external_device_id ? h('div', { class: 'muted mono' }, d.external_device_id) : null),
       h('td', null, deviceTypeLabel(d.device_type)),
       h('td', null, deviceBadges(d)),
       h('td', { class: 'nowrap' }, fmtAgo(d.current_state_last_updated_at)),
       h('td', { class: 'num' }, fmtNum(d.consumption_last_day_kwh)),
-      h('td', null, link));
+      userCell);
     tr.addEventListener('click', (ev) => {
       if (ev.target.closest('a, button, input, summary')) return;
       navigate(href);
