@@ -18,8 +18,8 @@
 
 #define MAX_WRITE_ATTEMPTS 3
 
-static const char *const list_params[] = {"search", "role", "include_deleted", "deleted", "needs_attention",
-                                          "sort",   NULL};
+static const char *const list_params[] = {
+    "search", "role", "include_deleted", "deleted", "needs_attention", "count_limit", "sort", NULL};
 
 static const char *const sort_names[STORE_SORT_COUNT] = {
     [STORE_SORT_CREATED] = "created_at",
@@ -171,6 +171,11 @@ enum fd_err users_list(struct req *r)
 	rc = api_limit(r, &q.limit);
 	if (rc == FD_OK)
 		rc = parse_filters(r, &q);
+	const char *cl = req_query(r, "count_limit");
+	long long climit = 0;
+	if (rc == FD_OK && cl && util_parse_int(cl, 1, 1000000, &climit) != FD_OK)
+		rc = api_bad_param(r, "count_limit", "must be an integer from 1 to 1000000");
+	q.count_limit = climit;
 	if (rc == FD_OK)
 		rc = parse_cursor(r, &q, &cursor);
 	if (rc != FD_OK)

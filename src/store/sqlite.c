@@ -55,6 +55,9 @@ enum stmt_id {
 	S_FTS_COUNT,
 	S_VOCAB_DOC,
 	S_GRAMS_DOC,
+	S_FTS_COUNT_CAP,
+	S_GRAMS_COUNT_CAP,
+	S_ATTN_FEW,
 	S_GRAMS_COUNT,
 	S_COUNT
 };
@@ -71,6 +74,10 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_GRAMS_COUNT] = "SELECT count(*) FROM users_grams WHERE users_grams MATCH :q",
     [S_VOCAB_DOC] = "SELECT ifnull((SELECT doc FROM users_fts_vocab WHERE term = ?1), 0)",
     [S_GRAMS_DOC] = "SELECT ifnull((SELECT doc FROM users_grams_vocab WHERE term = ?1), 0)",
+    [S_FTS_COUNT_CAP] = "SELECT count(*) FROM (SELECT 1 FROM users_fts WHERE users_fts MATCH :q LIMIT :cap)",
+    [S_GRAMS_COUNT_CAP] = "SELECT count(*) FROM (SELECT 1 FROM users_grams WHERE users_grams MATCH :q LIMIT :cap)",
+    [S_ATTN_FEW] = "SELECT count(*) FROM (SELECT 1 FROM users INDEXED BY users_attn WHERE org_id = :org AND attn > 0 "
+                   "LIMIT :win)",
     [S_BEGIN] = "BEGIN IMMEDIATE",
     [S_COMMIT] = "COMMIT",
     [S_ROLLBACK] = "ROLLBACK",
@@ -140,7 +147,16 @@ static const char *const stmt_sql[S_COUNT] = {
  *                the page stops after LIMIT matches instead of sorting them
  *                all (its total still comes from the index of the term).
  */
-enum search_mode { SEARCH_NONE = 0, SEARCH_FTS, SEARCH_SHORT, SEARCH_RARE, SEARCH_SCAN, SEARCH_MODES };
+enum search_mode { SEARCH_NONE = 0, SEARCH_FTS, SEARCH_SHORT, SEARCH_RARE, SEARCH_SCAN, SEARCH_ATTN, SEARCH_MODES };
+
+/*
+ * SEARCH_ATTN: a search with needs_attention=true in an org where few users
+ * need attention walks those users (the users_attn index) and checks each
+ * for the substring (an ASCII term), list and total alike, instead of every
+ * match of the term: a term matching a million users, none of them needing
+ * attention, read them all (400 ms).
+ */
+#define ATTN_WALK_MAX 20000
 
 /*
  * When a sorted search walks the sort index instead: its term matches at
@@ -166,7 +182,7 @@ static int scan_window(void)
 	return SCAN_WINDOW;
 }
 #define LIST_SHAPES  (STORE_SORT_COUNT * 2 * SEARCH_MODES * 2 * 3 * 3 * 2)
-#define COUNT_SHAPES (SEARCH_MODES * 2 * 3 * 3)
+#define COUNT_SHAPES (SEARCH_MODES * 2 * 3 * 3 * 2)
 
 /*
  * A search's total costs time in proportion to its matches. Following the
@@ -180,6 +196,7 @@ struct count_cache_entry {
 	unsigned dv; /* the data version the total was counted at */
 	int used;
 	int deleted, attention; /* deleted_mode(), needs_attention */
+	int64_t cap;            /* count_cap() */
 	char org_id[FD_UUID_LEN + 1];
 	char role[16];
 	char search[260];
@@ -1745,7 +1762,7 @@ static enum fd_err append_filters(struct buf *b, enum search_mode sm, int has_ro
 		rc = buf_puts(b, " AND users_fts MATCH :q");
 	if (rc == FD_OK && sm == SEARCH_SHORT)
 		rc = buf_puts(b, " AND users_grams MATCH :q");
-	if (rc == FD_OK && sm == SEARCH_RARE)
+	if (rc == FD_OK && (sm == SEARCH_RARE || sm == SEARCH_ATTN))
 		rc = buf_puts(b, " AND " SUBSTRING_CHECK);
 	if (rc == FD_OK && has_role)
 		rc = buf_puts(b, " AND u.role = :role");
@@ -1765,6 +1782,8 @@ static const char *from_clause(enum search_mode sm)
 	 * proportional to the matches, not to the org's size */
 	if (sm == SEARCH_SHORT)
 		return " FROM users_grams CROSS JOIN users u ON u.seq = users_grams.rowid";
+	if (sm == SEARCH_ATTN)
+		return " FROM users u INDEXED BY users_attn";
 	return sm == SEARCH_FTS || sm == SEARCH_RARE ? " FROM users_fts CROSS JOIN users u ON u.seq = users_fts.rowid"
 	                                             : " FROM users u";
 }
@@ -1840,17 +1859,26 @@ static sqlite3_stmt *list_stmt(struct conn *c, const struct store_user_query *q,
 	return s;
 }
 
+/* How far a total of q is counted: 0 for all of it. */
+static int64_t count_cap(const struct store_user_query *q)
+{
+	int64_t cap = q->needs_attention ? STORE_COUNT_CAP : 0;
+	if (q->count_limit > 0 && (!cap || q->count_limit < cap))
+		cap = q->count_limit;
+	return cap;
+}
+
 static sqlite3_stmt *count_stmt(struct conn *c, const struct store_user_query *q, enum search_mode sm)
 {
-	int has_role = q->role != NULL;
-	int shape = (((int)sm * 2 + has_role) * 3 + deleted_mode(q)) * 3 + q->needs_attention;
+	int has_role = q->role != NULL, capped = count_cap(q) > 0;
+	int shape = ((((int)sm * 2 + has_role) * 3 + deleted_mode(q)) * 3 + q->needs_attention) * 2 + capped;
 	if (c->count[shape])
 		return c->count[shape];
 	struct buf b;
 	buf_init(&b, 4096);
 	enum fd_err rc;
 	if (sm == SEARCH_NONE && !q->needs_attention) {
-		/* the trigger-kept counters: O(roles), not O(users) */
+		/* the trigger-kept counters: O(roles), not O(users); never capped */
 		rc = buf_puts(&b, "SELECT ifnull(sum(n), 0) FROM user_counts WHERE org_id = :org");
 		if (rc == FD_OK && has_role)
 			rc = buf_puts(&b, " AND role = :role");
@@ -1868,12 +1896,12 @@ static sqlite3_stmt *count_stmt(struct conn *c, const struct store_user_query *q
 		if (rc == FD_OK)
 			rc = buf_puts(&b, " LIMIT :cap)");
 	} else {
-		rc = buf_puts(&b, q->needs_attention ? "SELECT count(*) FROM (SELECT 1" : "SELECT count(*)");
+		rc = buf_puts(&b, capped ? "SELECT count(*) FROM (SELECT 1" : "SELECT count(*)");
 		if (rc == FD_OK)
 			rc = buf_puts(&b, from_clause(sm));
 		if (rc == FD_OK)
 			rc = append_filters(&b, sm, has_role, deleted_mode(q), q->needs_attention);
-		if (rc == FD_OK && q->needs_attention)
+		if (rc == FD_OK && capped)
 			rc = buf_puts(&b, " LIMIT :cap)");
 	}
 	sqlite3_stmt *s = NULL;
@@ -2046,11 +2074,31 @@ static uint32_t search_estimate(struct sqlite_store *st, struct conn *c, const c
 	return lo;
 }
 
+/* 1 when q (a search with needs_attention=true) is better answered by
+ * walking the few users that need attention (SEARCH_ATTN). */
+static int attn_walk_better(struct conn *c, const struct store_user_query *q, const char *needle, enum search_mode sm)
+{
+	if (sm == SEARCH_NONE || q->needs_attention != 1)
+		return 0;
+	for (const char *p = needle; *p; p++) {
+		if ((unsigned char)*p >= 0x80)
+			return 0; /* the walk's check folds ASCII only */
+	}
+	sqlite3_stmt *s = stmt(c, S_ATTN_FEW);
+	if (!s)
+		return 0;
+	sq_bind_named_text(s, ":org", q->org_id);
+	sq_bind_named_int(s, ":win", ATTN_WALK_MAX + 1);
+	int few = sqlite3_step(s) == SQLITE_ROW && sqlite3_column_int64(s, 0) <= ATTN_WALK_MAX;
+	sq_done(s);
+	return few;
+}
+
 /* 1 when the list of q is better made by walking its sort index (SEARCH_SCAN). */
 static int scan_better(struct sqlite_store *st, struct conn *c, const struct store_user_query *q, const char *needle,
                        enum search_mode sm)
 {
-	if (sm == SEARCH_NONE || q->sort == STORE_SORT_CREATED)
+	if (sm == SEARCH_NONE || sm == SEARCH_ATTN || q->sort == STORE_SORT_CREATED)
 		return 0;
 	for (const char *p = needle; *p; p++) {
 		if ((unsigned char)*p >= 0x80)
@@ -2070,8 +2118,8 @@ static int scan_better(struct sqlite_store *st, struct conn *c, const struct sto
 static int count_cache_matches(const struct count_cache_entry *e, const struct store_user_query *q, unsigned dv)
 {
 	return e->used && e->dv == dv && e->deleted == deleted_mode(q) && e->attention == q->needs_attention &&
-	       strcmp(e->org_id, q->org_id) == 0 && strcmp(e->role, q->role ? q->role : "") == 0 &&
-	       strcmp(e->search, q->search ? q->search : "") == 0;
+	       e->cap == count_cap(q) && strcmp(e->org_id, q->org_id) == 0 &&
+	       strcmp(e->role, q->role ? q->role : "") == 0 && strcmp(e->search, q->search ? q->search : "") == 0;
 }
 
 static struct count_cache_entry *count_cache_find(struct conn *c, const struct store_user_query *q, unsigned dv)
@@ -2095,6 +2143,7 @@ static void count_cache_put(struct conn *c, const struct store_user_query *q, un
 	e->dv = dv;
 	e->deleted = deleted_mode(q);
 	e->attention = q->needs_attention;
+	e->cap = count_cap(q);
 	snprintf(e->org_id, sizeof e->org_id, "%s", q->org_id);
 	snprintf(e->role, sizeof e->role, "%s", q->role ? q->role : "");
 	snprintf(e->search, sizeof e->search, "%s", search);
@@ -2131,7 +2180,7 @@ static void bind_list_params(sqlite3_stmt *s, const struct store_user_query *q, 
 	sq_bind_named_text(s, ":k", q->after_key ? q->after_key : "");
 	sq_bind_named_int(s, ":s", q->after_seq);
 	sq_bind_named_int(s, ":lim", q->limit + 1);
-	sq_bind_named_int(s, ":cap", STORE_COUNT_CAP);
+	sq_bind_named_int(s, ":cap", count_cap(q));
 	sq_bind_named_int(s, ":win", scan_window());
 }
 
@@ -2229,6 +2278,8 @@ static enum fd_err sq_user_list(struct store *st, const struct store_user_query 
 			}
 		}
 	}
+	if (attn_walk_better(c, q, needle, sm))
+		sm = SEARCH_ATTN;
 	int unfinished = 0, n = 0, scan = scan_better(sq_of(st), c, q, needle, sm);
 	if (scan) {
 		rc = list_page(c, q, SEARCH_SCAN, match, needle, page, &n, &unfinished);
@@ -2255,14 +2306,15 @@ static enum fd_err sq_user_list(struct store *st, const struct store_user_query 
 		sqlite3_file_control(c->db, "main", SQLITE_FCNTL_DATA_VERSION, &dv);
 		hit = count_cache_find(c, q, dv);
 	}
+	int64_t cap = count_cap(q);
 	if (hit) {
 		page->total = hit->total;
-		page->total_capped = q->needs_attention && page->total >= STORE_COUNT_CAP;
+		page->total_capped = cap > 0 && page->total >= cap;
 		goto out;
 	}
 	cs = !fts_count_alone(c, q, sm) ? count_stmt(c, q, sm)
-	     : sm == SEARCH_SHORT       ? stmt(c, S_GRAMS_COUNT)
-	                                : stmt(c, S_FTS_COUNT);
+	     : sm == SEARCH_SHORT       ? stmt(c, cap ? S_GRAMS_COUNT_CAP : S_GRAMS_COUNT)
+	                                : stmt(c, cap ? S_FTS_COUNT_CAP : S_FTS_COUNT);
 	if (!cs) {
 		rc = FD_EIO;
 		goto out;
@@ -2274,10 +2326,14 @@ static enum fd_err sq_user_list(struct store *st, const struct store_user_query 
 	else
 		rc = sq_map_rc(r);
 	sq_done(cs);
-	page->total_capped = q->needs_attention && page->total >= STORE_COUNT_CAP;
+	page->total_capped = cap > 0 && page->total >= cap;
 	if (rc == FD_OK && cacheable)
 		count_cache_put(c, q, dv, page->total);
 out:
+	if (rc == FD_OK && q->count_limit > 0 && page->total >= q->count_limit) {
+		page->total = q->count_limit; /* the same answer whichever way it was counted */
+		page->total_capped = 1;
+	}
 	sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL);
 	free(match);
 	free(needle);

@@ -62,6 +62,7 @@ struct store_user_query {
 	int include_deleted;
 	int only_deleted;    /* only deleted users (include_deleted is then moot) */
 	int needs_attention; /* 0: any; 1: users with a live device that needs attention; 2: users with none */
+	int64_t count_limit; /* > 0: count a search's or filter's matches up to this many (total_capped beyond) */
 	enum store_user_sort sort;
 	int desc;
 	int limit; /* 1..1000 */
@@ -71,15 +72,15 @@ struct store_user_query {
 	int64_t after_seq;
 };
 
-/* With needs_attention, a total is counted up to this many users: each
- * match costs a probe of its devices, and a short search can match them all. */
+/* With needs_attention, a total is counted up to this many users (or
+ * count_limit, when smaller): a short search can match them all. */
 #define STORE_COUNT_CAP 10000
 
 /* One page of users. */
 struct store_user_page {
 	char *items_json; /* the JSON array of user objects, malloc'd, owned by the caller */
 	size_t items_len;
-	int64_t total; /* all rows matching the filters, or STORE_COUNT_CAP when total_capped */
+	int64_t total; /* all rows matching the filters, or the cap when total_capped */
 	int total_capped;
 	int has_more;
 	char *last_key; /* malloc'd sort key of the last row, NULL for created */

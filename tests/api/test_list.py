@@ -135,6 +135,32 @@ class PagingTest(ApiTestCase):
                 self.assertEqual(self.total(r), n)
                 self.assertEqual(len(r.body), min(2, n))
 
+    def test_count_limit_caps_the_total_and_says_so(self):
+        n_kiwi = len(doc_filter(self.live, "kiwi"))
+        self.assertGreater(n_kiwi, 2)
+        cases = [({"search": "kiwi", "count_limit": 2}, 2, True),
+                 ({"search": "kiwi", "count_limit": n_kiwi + 1}, n_kiwi, False),
+                 ({"count_limit": 10}, 10, True),                    # a plain total is capped alike
+                 ({"count_limit": 1000}, len(self.live), False),
+                 ({"role": "staff", "count_limit": 1}, 1, True),
+                 ({"search": "zz-nobody", "count_limit": 1}, 0, False)]
+        for params, total, capped in cases:
+            with self.subTest(**params):
+                r = self.list_users(self.org, limit=1, **params)
+                self.assertEqual(r.status, 200, r)
+                self.assertEqual(self.total(r), total)
+                self.assertEqual(r.headers.get("X-Total-Count-Capped"), "true" if capped else None)
+        # paging is not capped: the walk still reads every match, and the next link keeps count_limit
+        items, pages = self.walk(self.org, limit=2, search="kiwi", count_limit=2)
+        self.assertEqual([u["id"] for u in items], [u["id"] for u in doc_filter(self.live, "kiwi")])
+        self.assertIn("count_limit=2", next_link(pages[0]))
+
+    def test_bad_count_limit_is_400_naming_it(self):
+        for bad in ("0", "-1", "x", "1000001"):
+            with self.subTest(count_limit=bad):
+                self.assertProblem(self.S.get(self.org.users + "?count_limit=" + bad, token=self.tok), 400,
+                                   "count_limit")
+
     def test_role_filter_returns_only_that_role(self):
         r = self.list_users(self.org, role="staff", limit=1000)
         self.assertEqual([u["id"] for u in r.body],
@@ -607,6 +633,18 @@ class DeletedAndAttentionFilterTest(ApiTestCase):
         ids = self.attention_ids(include_deleted="true")
         self.assertIn(new_id, ids)
         self.assertNotIn(uid, ids)
+
+    def test_a_non_ascii_search_with_the_filter_matches_too(self):
+        # ASCII terms walk the few users needing attention; others take the term's index
+        u = self.create_user(self.org2, token=self.tok2, email=unique_email("umlaut"), last_name="Jürgensen")
+        d = self.S.request("POST", self.org2.user_path(u["id"]) + "/heat-pumps",
+                           body={"is_smart_optimization_active": False}, token=self.tok2)
+        self.assertEqual(d.status, 201, d)
+        for term in ("JÜRGEN", "ürg", "jürgensen"):
+            with self.subTest(term=term):
+                self.assertEqual(self.attention_ids(search=term), {u["id"]})
+        self.assertEqual(self.attention_ids(search="rgense"), {u["id"]})
+        self.assertEqual(self.attention_ids(search="Jurgen"), set())
 
     def test_bad_values_and_the_deleted_include_deleted_combination_are_400(self):
         for q, field in (("needs_attention=maybe", "needs_attention"), ("deleted=2", "deleted"),

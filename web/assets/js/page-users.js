@@ -222,7 +222,9 @@ export function render(root, { query }) {
     syncUrl();
     if (st.rows.length === 0) renderRows();
     try {
-      const r = await get(orgPath('/users'), { query: { ...filters(), limit: st.limit, cursor: st.pager.current || undefined }, signal: my.signal });
+      // count_limit: past 10,000 matches the total says "10,000+" (a one-letter search at a million users
+      // would otherwise count them all on every keystroke)
+      const r = await get(orgPath('/users'), { query: { ...filters(), limit: st.limit, count_limit: 10000, cursor: st.pager.current || undefined }, signal: my.signal });
       if (my !== ctrl) return;
       st.rows = Array.isArray(r.data) ? r.data : [];
       st.total = r.total;
