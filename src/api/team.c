@@ -52,6 +52,46 @@ static enum fd_err reply_list(struct req *r, enum fd_err rc, json_t *list)
 	return reply_json(r, 200, json_pack("{so}", "data", list));
 }
 
+/* Authorizes an admin and reads the JSON body (OUT), whose members must be
+ * among allowed: *errors (OUT) holds an entry for each other one, for the
+ * caller to add its own to. Replies and returns the error when refused. */
+static enum fd_err admin_body(struct req *r, const char *const *allowed, const char *what, json_t **body,
+                              json_t **errors)
+{
+	enum fd_err rc = api_authorize(r, ACT_TEAM_MANAGE, ROLE_NONE, ROLE_NONE);
+	if (rc == FD_OK)
+		rc = req_json_body(r, body);
+	if (rc != FD_OK)
+		return rc;
+	*errors = json_array();
+	api_unknown_members(*body, allowed, what, *errors);
+	return FD_OK;
+}
+
+/* DELETE of one of the org's invites, API tokens or OAuth clients: path
+ * parameter 1 is its id, revoke the store call; 204, or 404 naming what. */
+static enum fd_err revoke(struct req *r, const char *what,
+                          enum fd_err (*revoke_fn)(struct store *, const struct store_actor *, const char *,
+                                                   const char *))
+{
+	enum fd_err rc = api_authorize(r, ACT_TEAM_MANAGE, ROLE_NONE, ROLE_NONE);
+	if (rc == FD_OK)
+		rc = id_param(r, 1, what);
+	if (rc != FD_OK)
+		return rc;
+	struct store_actor a = api_actor(r);
+	rc = revoke_fn(req_store(r), &a, req_param(r, 0), req_param(r, 1));
+	if (rc == FD_ENOTFOUND) {
+		char d[96];
+		snprintf(d, sizeof d, "no such live %s", what);
+		return reply_problem(r, rc, d, NULL);
+	}
+	if (rc != FD_OK)
+		return reply_problem(r, rc, NULL, NULL);
+	token_cache_clear(); /* a revoked token, or a client's tokens, stop at once */
+	return reply_empty(r, 204);
+}
+
 /* ------------------------------------------------------------------ staff */
 
 enum fd_err team_staff_list(struct req *r)
@@ -66,17 +106,15 @@ enum fd_err team_staff_list(struct req *r)
 
 enum fd_err team_staff_update(struct req *r)
 {
-	enum fd_err rc = api_authorize(r, ACT_TEAM_MANAGE, ROLE_NONE, ROLE_NONE);
-	if (rc == FD_OK)
-		rc = id_param(r, 1, "staff member");
-	json_t *body = NULL;
-	if (rc == FD_OK)
-		rc = req_json_body(r, &body);
+	static const char *const allowed[] = {"role", "deactivated", NULL};
+	json_t *body = NULL, *errors = NULL;
+	enum fd_err rc = admin_body(r, allowed, "a staff member's changes", &body, &errors);
+	if (rc == FD_OK && (rc = id_param(r, 1, "staff member")) != FD_OK) {
+		json_decref(body);
+		json_decref(errors);
+	}
 	if (rc != FD_OK)
 		return rc;
-	json_t *errors = json_array();
-	static const char *const allowed[] = {"role", "deactivated", NULL};
-	api_unknown_members(body, allowed, "a staff member's changes", errors);
 	json_t *role = json_object_get(body, "role"), *off = json_object_get(body, "deactivated");
 	if (role)
 		role_ok(json_string_value(role), team_roles, "role", errors);
@@ -117,15 +155,11 @@ enum fd_err team_invites_list(struct req *r)
 
 enum fd_err team_invites_create(struct req *r)
 {
-	enum fd_err rc = api_authorize(r, ACT_TEAM_MANAGE, ROLE_NONE, ROLE_NONE);
-	json_t *body = NULL;
-	if (rc == FD_OK)
-		rc = req_json_body(r, &body);
+	static const char *const allowed[] = {"email", "role", NULL};
+	json_t *body = NULL, *errors = NULL;
+	enum fd_err rc = admin_body(r, allowed, "an invite", &body, &errors);
 	if (rc != FD_OK)
 		return rc;
-	json_t *errors = json_array();
-	static const char *const allowed[] = {"email", "role", NULL};
-	api_unknown_members(body, allowed, "an invite", errors);
 	const char *email = api_body_string(body, "email", 254, errors);
 	const char *why = email ? user_email_problem(email) : NULL;
 	if (why)
@@ -163,18 +197,7 @@ enum fd_err team_invites_create(struct req *r)
 
 enum fd_err team_invites_revoke(struct req *r)
 {
-	enum fd_err rc = api_authorize(r, ACT_TEAM_MANAGE, ROLE_NONE, ROLE_NONE);
-	if (rc == FD_OK)
-		rc = id_param(r, 1, "invite");
-	if (rc != FD_OK)
-		return rc;
-	struct store_actor a = api_actor(r);
-	rc = store_invite_revoke(req_store(r), &a, req_param(r, 0), req_param(r, 1));
-	if (rc == FD_ENOTFOUND)
-		return reply_problem(r, rc, "no such open invite", NULL);
-	if (rc != FD_OK)
-		return reply_problem(r, rc, NULL, NULL);
-	return reply_empty(r, 204);
+	return revoke(r, "invite", store_invite_revoke);
 }
 
 /* ------------------------------------------------------------------ API tokens */
@@ -207,15 +230,11 @@ enum fd_err team_tokens_list(struct req *r)
 
 enum fd_err team_tokens_create(struct req *r)
 {
-	enum fd_err rc = api_authorize(r, ACT_TEAM_MANAGE, ROLE_NONE, ROLE_NONE);
-	json_t *body = NULL;
-	if (rc == FD_OK)
-		rc = req_json_body(r, &body);
+	static const char *const allowed[] = {"name", "role", NULL};
+	json_t *body = NULL, *errors = NULL;
+	enum fd_err rc = admin_body(r, allowed, "an API token", &body, &errors);
 	if (rc != FD_OK)
 		return rc;
-	json_t *errors = json_array();
-	static const char *const allowed[] = {"name", "role", NULL};
-	api_unknown_members(body, allowed, "an API token", errors);
 	const char *name = api_body_string(body, "name", NAME_MAX_BYTES, errors);
 	const char *role = json_string_value(json_object_get(body, "role"));
 	role_ok(role, token_roles, "role", errors);
@@ -245,19 +264,7 @@ enum fd_err team_tokens_create(struct req *r)
 
 enum fd_err team_tokens_revoke(struct req *r)
 {
-	enum fd_err rc = api_authorize(r, ACT_TEAM_MANAGE, ROLE_NONE, ROLE_NONE);
-	if (rc == FD_OK)
-		rc = id_param(r, 1, "API token");
-	if (rc != FD_OK)
-		return rc;
-	struct store_actor a = api_actor(r);
-	rc = store_token_revoke(req_store(r), &a, req_param(r, 0), req_param(r, 1));
-	if (rc == FD_ENOTFOUND)
-		return reply_problem(r, rc, "no such live API token", NULL);
-	if (rc != FD_OK)
-		return reply_problem(r, rc, NULL, NULL);
-	token_cache_clear();
-	return reply_empty(r, 204);
+	return revoke(r, "API token", store_token_revoke);
 }
 
 /* ------------------------------------------------------------------ OAuth clients */
@@ -278,15 +285,11 @@ enum fd_err team_clients_list(struct req *r)
 
 enum fd_err team_clients_create(struct req *r)
 {
-	enum fd_err rc = api_authorize(r, ACT_TEAM_MANAGE, ROLE_NONE, ROLE_NONE);
-	json_t *body = NULL;
-	if (rc == FD_OK)
-		rc = req_json_body(r, &body);
+	static const char *const allowed[] = {"name", NULL};
+	json_t *body = NULL, *errors = NULL;
+	enum fd_err rc = admin_body(r, allowed, "an OAuth client", &body, &errors);
 	if (rc != FD_OK)
 		return rc;
-	json_t *errors = json_array();
-	static const char *const allowed[] = {"name", NULL};
-	api_unknown_members(body, allowed, "an OAuth client", errors);
 	const char *name = api_body_string(body, "name", NAME_MAX_BYTES, errors);
 	if (json_array_size(errors) > 0) {
 		json_decref(body);
@@ -314,17 +317,5 @@ enum fd_err team_clients_create(struct req *r)
 
 enum fd_err team_clients_revoke(struct req *r)
 {
-	enum fd_err rc = api_authorize(r, ACT_TEAM_MANAGE, ROLE_NONE, ROLE_NONE);
-	if (rc == FD_OK)
-		rc = id_param(r, 1, "OAuth client");
-	if (rc != FD_OK)
-		return rc;
-	struct store_actor a = api_actor(r);
-	rc = store_client_revoke(req_store(r), &a, req_param(r, 0), req_param(r, 1));
-	if (rc == FD_ENOTFOUND)
-		return reply_problem(r, rc, "no such live OAuth client", NULL);
-	if (rc != FD_OK)
-		return reply_problem(r, rc, NULL, NULL);
-	token_cache_clear(); /* its access tokens were revoked with it */
-	return reply_empty(r, 204);
+	return revoke(r, "OAuth client", store_client_revoke);
 }
