@@ -589,9 +589,17 @@ const char *sq_col_cstr(sqlite3_stmt *s, int i)
 	return v ? v : "";
 }
 
-static void copy_col(char *dst, size_t n, sqlite3_stmt *s, int i)
+void sq_copy_col(char *dst, size_t n, sqlite3_stmt *s, int i)
 {
 	snprintf(dst, n, "%s", sq_col_cstr(s, i));
+}
+
+enum fd_err sq_tx_end(struct conn *c, enum fd_err rc)
+{
+	if (rc == FD_OK)
+		return sq_tx_commit(c);
+	sq_tx_rollback(c);
+	return rc;
 }
 
 /* Writes one audit record inside the caller's transaction. changes may be NULL. */
@@ -897,12 +905,12 @@ static enum fd_err sq_token_lookup(struct store *st, const char *hash, int64_t n
 	sqlite3_bind_int64(s, 2, now_ms);
 	int r = sqlite3_step(s);
 	if (r == SQLITE_ROW) {
-		copy_col(tok->id, sizeof tok->id, s, 0);
-		copy_col(tok->org_id, sizeof tok->org_id, s, 1);
-		copy_col(tok->role, sizeof tok->role, s, 2);
-		copy_col(tok->name, sizeof tok->name, s, 3);
-		copy_col(tok->kind, sizeof tok->kind, s, 4);
-		copy_col(tok->client_id, sizeof tok->client_id, s, 5);
+		sq_copy_col(tok->id, sizeof tok->id, s, 0);
+		sq_copy_col(tok->org_id, sizeof tok->org_id, s, 1);
+		sq_copy_col(tok->role, sizeof tok->role, s, 2);
+		sq_copy_col(tok->name, sizeof tok->name, s, 3);
+		sq_copy_col(tok->kind, sizeof tok->kind, s, 4);
+		sq_copy_col(tok->client_id, sizeof tok->client_id, s, 5);
 		tok->expires_ms = sqlite3_column_int64(s, 6);
 	}
 	sq_done(s);
@@ -1040,8 +1048,8 @@ static enum fd_err sq_client_lookup(struct store *st, const char *client_id, cha
 	sq_bind_text(s, 1, client_id);
 	int r = sqlite3_step(s);
 	if (r == SQLITE_ROW) {
-		copy_col(org_id, FD_UUID_LEN + 1, s, 0);
-		copy_col(secret_hash, 65, s, 1);
+		sq_copy_col(org_id, FD_UUID_LEN + 1, s, 0);
+		sq_copy_col(secret_hash, 65, s, 1);
 	}
 	sq_done(s);
 	if (r == SQLITE_ROW)

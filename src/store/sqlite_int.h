@@ -34,6 +34,8 @@ enum fd_err sq_step_write(sqlite3_stmt *s);
 enum fd_err sq_tx_begin(struct conn *c);
 enum fd_err sq_tx_commit(struct conn *c);
 void sq_tx_rollback(struct conn *c);
+/* Ends the caller's transaction: commits when rc is FD_OK, else rolls back. Returns the outcome. */
+enum fd_err sq_tx_end(struct conn *c, enum fd_err rc);
 /* A savepoint inside the caller's transaction (sq_sp_release or sq_sp_rollback). */
 enum fd_err sq_sp_begin(struct conn *c);
 void sq_sp_release(struct conn *c);
@@ -45,6 +47,8 @@ void sq_bind_named_text(sqlite3_stmt *s, const char *name, const char *v);
 void sq_bind_named_int(sqlite3_stmt *s, const char *name, int64_t v);
 json_t *sq_col_str(sqlite3_stmt *s, int i);
 const char *sq_col_cstr(sqlite3_stmt *s, int i);
+/* Copies column i's text ("" for NULL) into dst (n bytes, truncating). */
+void sq_copy_col(char *dst, size_t n, sqlite3_stmt *s, int i);
 
 /* Writes one audit record inside the caller's transaction. changes may be NULL. */
 enum fd_err sq_audit(struct conn *c, const struct store_actor *a, const char *org_id, const char *at,
@@ -78,9 +82,8 @@ enum fd_err sq_user_archive(struct conn *c, const struct store_actor *a, const c
 enum fd_err sq_records_erase(struct conn *c, const char *org_id, int64_t user_seq);
 
 /* The onboarding calls (store.h), in sqlite_devices.c. */
-enum fd_err sq_onboarding_create(struct store *st, const struct store_actor *a, const char *org_id,
-                                 const char *user_id, json_t *request, const char *secret_hash, int64_t expires_ms,
-                                 json_t **session);
+enum fd_err sq_onboarding_create(struct store *st, const struct store_actor *a, const char *org_id, const char *user_id,
+                                 json_t *request, const char *secret_hash, int64_t expires_ms, json_t **session);
 enum fd_err sq_onboarding_find(struct store *st, const char *secret_hash, json_t **session);
 enum fd_err sq_onboarding_complete(struct store *st, const char *secret_hash, int64_t now_ms, int cancel,
                                    json_t *fields, char *device_id);

@@ -52,25 +52,11 @@ static const char SQL_INVITE_FIND[] =
     "WHERE i.token_hash = ?1 AND i.used_at IS NULL AND i.revoked_at IS NULL AND i.expires_ms > ?2";
 static const char SQL_INVITE_USE[] = "UPDATE invites SET used_at = ?2 WHERE id = ?1";
 
-static void copy_text(char *dst, size_t n, sqlite3_stmt *s, int i)
-{
-	snprintf(dst, n, "%s", sq_col_cstr(s, i));
-}
-
 static json_t *time_of_ms(int64_t ms)
 {
 	char t[FD_TIME_LEN + 1];
 	util_format_rfc3339(ms, t);
 	return json_string(t);
-}
-
-/* Ends the caller's transaction: commits when rc is FD_OK, else rolls back. */
-static enum fd_err tx_end(struct conn *c, enum fd_err rc)
-{
-	if (rc == FD_OK)
-		return sq_tx_commit(c);
-	sq_tx_rollback(c);
-	return rc;
 }
 
 /* Runs the prepared statement sql with text parameters (NULL binds NULL);
@@ -168,7 +154,7 @@ static enum fd_err sq_staff_create(struct store *st, const struct store_actor *a
 	enum fd_err rc = sq_tx_begin(c);
 	if (rc != FD_OK)
 		return rc;
-	rc = tx_end(c, staff_insert(c, a, org_id, email, role, password_hash, NULL, now, id));
+	rc = sq_tx_end(c, staff_insert(c, a, org_id, email, role, password_hash, NULL, now, id));
 	if (rc == FD_OK && staff)
 		*staff = json_pack("{sssssssssssssn}", "id", id, "org_id", org_id, "email", email, "role", role,
 		                   "created_at", now, "updated_at", now, "deactivated_at");
@@ -206,11 +192,11 @@ static enum fd_err sq_staff_find(struct store *st, const char *email, struct sto
 	sq_bind_text(s, 1, email);
 	int r = sqlite3_step(s);
 	if (r == SQLITE_ROW) {
-		copy_text(out->id, sizeof out->id, s, 0);
-		copy_text(out->org_id, sizeof out->org_id, s, 1);
-		copy_text(out->email, sizeof out->email, s, 2);
-		copy_text(out->role, sizeof out->role, s, 3);
-		copy_text(out->password_hash, sizeof out->password_hash, s, 4);
+		sq_copy_col(out->id, sizeof out->id, s, 0);
+		sq_copy_col(out->org_id, sizeof out->org_id, s, 1);
+		sq_copy_col(out->email, sizeof out->email, s, 2);
+		sq_copy_col(out->role, sizeof out->role, s, 3);
+		sq_copy_col(out->password_hash, sizeof out->password_hash, s, 4);
 		out->active = sqlite3_column_int(s, 5);
 	}
 	sq_done(s);
@@ -287,7 +273,7 @@ static enum fd_err sq_staff_update(struct store *st, const struct store_actor *a
 	enum fd_err rc = sq_tx_begin(c);
 	if (rc != FD_OK)
 		return rc;
-	rc = tx_end(c, staff_update_tx(c, a, org_id, staff_id, role, deactivate, now, &out));
+	rc = sq_tx_end(c, staff_update_tx(c, a, org_id, staff_id, role, deactivate, now, &out));
 	if (rc == FD_OK && staff)
 		*staff = out;
 	else
@@ -312,7 +298,7 @@ static enum fd_err sq_session_create(struct store *st, const struct store_actor 
 		return rc;
 	sqlite3_stmt *s = sq_prep(c, SQL_SESSION_INSERT);
 	if (!s)
-		return tx_end(c, FD_EIO);
+		return sq_tx_end(c, FD_EIO);
 	sq_bind_text(s, 1, id);
 	sq_bind_text(s, 2, token_hash);
 	sq_bind_text(s, 3, who->id);
@@ -324,7 +310,7 @@ static enum fd_err sq_session_create(struct store *st, const struct store_actor 
 		rc = sq_audit(c, a, who->org_id, now, "staff.sign_in", "staff", who->id, changes);
 		json_decref(changes);
 	}
-	return tx_end(c, rc);
+	return sq_tx_end(c, rc);
 }
 
 static enum fd_err sq_session_lookup(struct store *st, const char *token_hash, struct store_session *out)
@@ -336,12 +322,12 @@ static enum fd_err sq_session_lookup(struct store *st, const char *token_hash, s
 	sq_bind_text(s, 1, token_hash);
 	int r = sqlite3_step(s);
 	if (r == SQLITE_ROW) {
-		copy_text(out->id, sizeof out->id, s, 0);
-		copy_text(out->staff_id, sizeof out->staff_id, s, 1);
-		copy_text(out->org_id, sizeof out->org_id, s, 2);
-		copy_text(out->email, sizeof out->email, s, 3);
-		copy_text(out->role, sizeof out->role, s, 4);
-		copy_text(out->org_name, sizeof out->org_name, s, 5);
+		sq_copy_col(out->id, sizeof out->id, s, 0);
+		sq_copy_col(out->staff_id, sizeof out->staff_id, s, 1);
+		sq_copy_col(out->org_id, sizeof out->org_id, s, 2);
+		sq_copy_col(out->email, sizeof out->email, s, 3);
+		sq_copy_col(out->role, sizeof out->role, s, 4);
+		sq_copy_col(out->org_name, sizeof out->org_name, s, 5);
 		out->created_ms = sqlite3_column_int64(s, 6);
 		out->seen_ms = sqlite3_column_int64(s, 7);
 		out->expires_ms = sqlite3_column_int64(s, 8);
@@ -362,10 +348,10 @@ static enum fd_err sq_session_touch(struct store *st, const char *session_id, in
 		return rc;
 	sqlite3_stmt *s = sq_prep(c, SQL_SESSION_TOUCH);
 	if (!s)
-		return tx_end(c, FD_EIO);
+		return sq_tx_end(c, FD_EIO);
 	sq_bind_text(s, 1, session_id);
 	sqlite3_bind_int64(s, 2, now_ms);
-	return tx_end(c, sq_step_write(s));
+	return sq_tx_end(c, sq_step_write(s));
 }
 
 static enum fd_err sq_session_end(struct store *st, const struct store_actor *a, const struct store_session *se)
@@ -386,7 +372,7 @@ static enum fd_err sq_session_end(struct store *st, const struct store_actor *a,
 		rc = sq_audit(c, a, se->org_id, now, "staff.sign_out", "staff", se->staff_id, changes);
 		json_decref(changes);
 	}
-	return tx_end(c, rc);
+	return sq_tx_end(c, rc);
 }
 
 static enum fd_err sq_session_sweep(struct store *st, int64_t before_ms, int limit)
@@ -399,10 +385,10 @@ static enum fd_err sq_session_sweep(struct store *st, int64_t before_ms, int lim
 		return rc;
 	sqlite3_stmt *s = sq_prep(c, SQL_SESSION_SWEEP);
 	if (!s)
-		return tx_end(c, FD_EIO);
+		return sq_tx_end(c, FD_EIO);
 	sqlite3_bind_int64(s, 1, before_ms);
 	sqlite3_bind_int64(s, 2, limit);
-	return tx_end(c, sq_step_write(s));
+	return sq_tx_end(c, sq_step_write(s));
 }
 
 /* ---------------------------------------------------------------- invites */
@@ -448,7 +434,7 @@ static enum fd_err sq_invite_create(struct store *st, const struct store_actor *
 	enum fd_err rc = sq_tx_begin(c);
 	if (rc != FD_OK)
 		return rc;
-	rc = tx_end(c, invite_create_tx(c, a, org_id, email, role, token_hash, expires_ms, now, id));
+	rc = sq_tx_end(c, invite_create_tx(c, a, org_id, email, role, token_hash, expires_ms, now, id));
 	if (rc == FD_OK && invite)
 		*invite = json_pack("{sssssssssoss}", "id", id, "email", email, "role", role, "created_at", now,
 		                    "expires_at", time_of_ms(expires_ms), "created_by", a->id);
@@ -498,7 +484,7 @@ static enum fd_err sq_invite_revoke(struct store *st, const struct store_actor *
 		rc = sq_audit(c, a, org_id, now, "invite.revoke", "invite", invite_id, changes);
 		json_decref(changes);
 	}
-	return tx_end(c, rc);
+	return sq_tx_end(c, rc);
 }
 
 /* The open invite with token_hash: {"id","org_id","org_name","email","role","expires_at"}. */
@@ -559,7 +545,7 @@ static enum fd_err sq_invite_accept(struct store *st, const char *token_hash, in
 	enum fd_err rc = sq_tx_begin(c);
 	if (rc != FD_OK)
 		return rc;
-	rc = tx_end(c, invite_accept_tx(c, token_hash, now_ms, password_hash, request_id, &out));
+	rc = sq_tx_end(c, invite_accept_tx(c, token_hash, now_ms, password_hash, request_id, &out));
 	if (rc == FD_OK)
 		*staff = out;
 	else

@@ -19,24 +19,8 @@ static const char SQL_IDEM_FINISH[] = "UPDATE idempotency SET done = 1, reply = 
 static const char SQL_IDEM_SWEEP[] =
     "DELETE FROM idempotency WHERE rowid IN (SELECT rowid FROM idempotency WHERE created_ms < ?1 LIMIT ?2)";
 
-static void copy_text(char *dst, size_t n, sqlite3_stmt *s, int i)
-{
-	const char *v = (const char *)sqlite3_column_text(s, i);
-	snprintf(dst, n, "%s", v ? v : "");
-}
-
-/* Ends the caller's transaction: commits when rc is FD_OK, else rolls back.
- * Returns the outcome. */
-static enum fd_err tx_end(struct conn *c, enum fd_err rc)
-{
-	if (rc == FD_OK)
-		return sq_tx_commit(c);
-	sq_tx_rollback(c);
-	return rc;
-}
-
 /* Begins a write transaction and prepares the one statement it runs; the
- * caller binds *s and ends with tx_end(*c, sq_step_write(*s)). */
+ * caller binds *s and ends with sq_tx_end(*c, sq_step_write(*s)). */
 static enum fd_err tx_prep(struct store *st, const char *sql, struct conn **c, sqlite3_stmt **s)
 {
 	*c = sq_get(st);
@@ -46,7 +30,7 @@ static enum fd_err tx_prep(struct store *st, const char *sql, struct conn **c, s
 	if (rc != FD_OK)
 		return rc;
 	*s = sq_prep(*c, sql);
-	return *s ? FD_OK : tx_end(*c, FD_EIO);
+	return *s ? FD_OK : sq_tx_end(*c, FD_EIO);
 }
 
 static enum fd_err sq_idem_claim(struct store *st, const char *id, const char *fingerprint, const char *owner,
@@ -67,8 +51,8 @@ static enum fd_err sq_idem_claim(struct store *st, const char *id, const char *f
 	sq_bind_text(s, 1, id);
 	int r = sqlite3_step(s);
 	if (r == SQLITE_ROW && sqlite3_column_int64(s, 4) > now_ms - ttl_ms) {
-		copy_text(prev->fingerprint, sizeof prev->fingerprint, s, 0);
-		copy_text(prev->owner, sizeof prev->owner, s, 1);
+		sq_copy_col(prev->fingerprint, sizeof prev->fingerprint, s, 0);
+		sq_copy_col(prev->owner, sizeof prev->owner, s, 1);
 		prev->done = sqlite3_column_int(s, 2);
 		prev->created_ms = sqlite3_column_int64(s, 4);
 		int n = sqlite3_column_bytes(s, 3);
@@ -109,7 +93,7 @@ static enum fd_err sq_idem_claim(struct store *st, const char *id, const char *f
 	sqlite3_bind_int64(s, 4, now_ms);
 	rc = sq_step_write(s);
 out:
-	return tx_end(c, rc);
+	return sq_tx_end(c, rc);
 }
 
 /* Runs one write statement on id (and an optional blob) in its own transaction. */
@@ -123,7 +107,7 @@ static enum fd_err idem_write(struct store *st, const char *sql, const char *id,
 	sq_bind_text(s, 1, id);
 	if (blob)
 		sqlite3_bind_blob64(s, 2, blob, len, SQLITE_STATIC);
-	return tx_end(c, sq_step_write(s));
+	return sq_tx_end(c, sq_step_write(s));
 }
 
 static enum fd_err sq_idem_finish(struct store *st, const char *id, const void *reply, size_t len)
@@ -145,7 +129,7 @@ static enum fd_err sq_idem_sweep(struct store *st, int64_t before_ms, int batch)
 		return rc;
 	sqlite3_bind_int64(s, 1, before_ms);
 	sqlite3_bind_int(s, 2, batch);
-	return tx_end(c, sq_step_write(s));
+	return sq_tx_end(c, sq_step_write(s));
 }
 
 /* ---------------------------------------------------------------- jobs */
@@ -244,7 +228,7 @@ static enum fd_err job_read(struct conn *c, const char *org_id, const char *job_
 /* tx_end for a call that hands out *job: on failure the caller gets none. */
 static enum fd_err job_tx_end(struct conn *c, enum fd_err rc, json_t **job)
 {
-	rc = tx_end(c, rc);
+	rc = sq_tx_end(c, rc);
 	if (rc != FD_OK && *job) {
 		json_decref(*job);
 		*job = NULL;
@@ -451,7 +435,7 @@ static enum fd_err sq_job_progress(struct store *st, const struct store_job_step
 	enum fd_err rc = sq_tx_begin(c);
 	if (rc != FD_OK)
 		return rc;
-	return tx_end(c, sq_job_step(c, step, now));
+	return sq_tx_end(c, sq_job_step(c, step, now));
 }
 
 static enum fd_err sq_job_finish(struct store *st, const char *job_id, const char *state, const char *error)
@@ -467,7 +451,7 @@ static enum fd_err sq_job_finish(struct store *st, const char *job_id, const cha
 	sq_bind_text(s, 2, state);
 	sq_bind_text(s, 3, error);
 	sq_bind_text(s, 4, now);
-	return tx_end(c, sq_step_write(s));
+	return sq_tx_end(c, sq_step_write(s));
 }
 
 static enum fd_err sq_job_cancel(struct store *st, const struct store_actor *a, const char *org_id, const char *job_id,
