@@ -177,7 +177,7 @@ static int scan_window(void)
 #ifdef FD_TEST_HOOKS
 	const char *env = getenv("FLEETDESK_SCAN_WINDOW"); /* the tests' small orgs give up too */
 	if (env)
-		return atoi(env);
+		return (int)strtol(env, NULL, 10);
 #endif
 	return SCAN_WINDOW;
 }

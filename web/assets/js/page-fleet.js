@@ -103,7 +103,7 @@ export function render(root, { query }) {
     const who = [u.first_name, u.last_name].filter(Boolean).join(' ') || u.email || 'Open user';
     const link = h('a', { href, 'data-testid': 'fleet-user-link' }, who,
       h('span', { class: 'visually-hidden' }, `, open user of ${deviceTitle(d)}`), h('span', { 'aria-hidden': 'true' }, ' →'));
-    const userCell = h('td', null, link, who !== u.email && u.email ? h('div', { class: 'muted' }, u.email) : null);
+    const userCell = h('td', null, link, who !== u.email && u.email ? h('div', { class: 'muted fleet-email', title: u.email }, u.email) : null);
     const tr = h('tr', { class: 'clickable', 'data-testid': 'fleet-row', 'data-user-id': d.user_id },
       h('td', null, h('strong', null, deviceTitle(d)), d.external_device_id ? h('div', { class: 'muted mono' }, d.external_device_id) : null),
       h('td', null, deviceTypeLabel(d.device_type)),
