@@ -1870,7 +1870,13 @@ static sqlite3_stmt *list_stmt(struct conn *c, const struct store_user_query *q,
 /* How far a total of q is counted: 0 for all of it. */
 static int64_t count_cap(const struct store_user_query *q)
 {
-	int64_t cap = q->needs_attention ? STORE_COUNT_CAP : 0;
+	int64_t attn_cap = STORE_COUNT_CAP;
+#ifdef FD_TEST_HOOKS
+	const char *env = getenv("FLEETDESK_COUNT_CAP"); /* the tests' small orgs reach the cap too */
+	if (env)
+		attn_cap = strtol(env, NULL, 10);
+#endif
+	int64_t cap = q->needs_attention ? attn_cap : 0;
 	if (q->count_limit > 0 && (!cap || q->count_limit < cap))
 		cap = q->count_limit;
 	return cap;

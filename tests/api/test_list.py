@@ -10,7 +10,7 @@ import unittest
 import urllib.parse
 
 import harness
-from harness import ApiTestCase, doc_filter, unique_email, next_link
+from harness import ApiTestCase, OwnServerTestCase, doc_filter, unique_email, next_link
 
 harness.use_server(globals())
 
@@ -657,3 +657,37 @@ class DeletedAndAttentionFilterTest(ApiTestCase):
         self.assertEqual(r.status, 200, r)
         got = sorted(json.loads(line)["id"] for line in r.raw.decode().splitlines() if line)
         self.assertEqual(got, sorted([self.ids["unauth"], self.ids["optoff"]]))
+
+
+class AttentionCountCapTest(OwnServerTestCase):
+    """With needs_attention the total is counted up to a cap (10,000; 3 here through the
+    FLEETDESK_COUNT_CAP test hook of the ASan build), then says so; count_limit lowers it."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.S = harness.Server().start(env={"FLEETDESK_COUNT_CAP": "3"})
+        cls.org = cls.S.org_create("Count Cap Org")
+        cls.tok = cls.org.token("admin")
+        for i in range(5):
+            u = cls.S.request("POST", cls.org.users, body={"email": unique_email("cap"), "last_name": "Capper"},
+                              token=cls.tok)
+            assert u.status == 201, u
+            d = cls.S.request("POST", cls.org.user_path(u.body["id"]) + "/heat-pumps",
+                              body={"is_smart_optimization_active": False}, token=cls.tok)
+            assert d.status == 201, d
+
+    def test_the_attention_total_stops_at_the_cap_and_says_so(self):
+        for params in ({}, {"search": "capper"}, {"search": "ca"}):
+            with self.subTest(**params):
+                r = self.list_users(self.org, token=self.tok, limit=1, needs_attention="true", **params)
+                self.assertEqual(r.status, 200, r)
+                self.assertEqual((r.headers.get("X-Total-Count"), r.headers.get("X-Total-Count-Capped")),
+                                 ("3", "true"))
+                items, _ = self.walk(self.org, token=self.tok, limit=2, needs_attention="true", **params)
+                self.assertEqual(len(items), 5)  # paging is not capped
+
+    def test_a_first_page_holding_every_match_is_exact_and_count_limit_lowers_the_cap(self):
+        r = self.list_users(self.org, token=self.tok, limit=10, needs_attention="true")
+        self.assertEqual((r.headers.get("X-Total-Count"), r.headers.get("X-Total-Count-Capped")), ("5", None))
+        r = self.list_users(self.org, token=self.tok, limit=1, needs_attention="true", count_limit=2)
+        self.assertEqual((r.headers.get("X-Total-Count"), r.headers.get("X-Total-Count-Capped")), ("2", "true"))
