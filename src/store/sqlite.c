@@ -172,14 +172,24 @@ enum search_mode { SEARCH_NONE = 0, SEARCH_FTS, SEARCH_SHORT, SEARCH_RARE, SEARC
  */
 #define SCAN_WINDOW 20000
 
-static int scan_window(void)
+/* A planning threshold: dflt, or in test builds (FD_TEST_HOOKS) the value
+ * of the environment variable name, so the tests' small orgs take the plans
+ * a million users would. */
+static int64_t tunable(const char *name, int64_t dflt)
 {
 #ifdef FD_TEST_HOOKS
-	const char *env = getenv("FLEETDESK_SCAN_WINDOW"); /* the tests' small orgs give up too */
+	const char *env = getenv(name);
 	if (env)
-		return (int)strtol(env, NULL, 10);
+		return strtoll(env, NULL, 10);
+#else
+	(void)name;
 #endif
-	return SCAN_WINDOW;
+	return dflt;
+}
+
+static int scan_window(void)
+{
+	return (int)tunable("FLEETDESK_SCAN_WINDOW", SCAN_WINDOW);
 }
 #define LIST_SHAPES  (STORE_SORT_COUNT * 2 * SEARCH_MODES * 2 * 3 * 3 * 2)
 #define COUNT_SHAPES (SEARCH_MODES * 2 * 3 * 3 * 2)
@@ -1870,13 +1880,7 @@ static sqlite3_stmt *list_stmt(struct conn *c, const struct store_user_query *q,
 /* How far a total of q is counted: 0 for all of it. */
 static int64_t count_cap(const struct store_user_query *q)
 {
-	int64_t attn_cap = STORE_COUNT_CAP;
-#ifdef FD_TEST_HOOKS
-	const char *env = getenv("FLEETDESK_COUNT_CAP"); /* the tests' small orgs reach the cap too */
-	if (env)
-		attn_cap = strtol(env, NULL, 10);
-#endif
-	int64_t cap = q->needs_attention ? attn_cap : 0;
+	int64_t cap = q->needs_attention ? tunable("FLEETDESK_COUNT_CAP", STORE_COUNT_CAP) : 0;
 	if (q->count_limit > 0 && (!cap || q->count_limit < cap))
 		cap = q->count_limit;
 	return cap;
@@ -2118,15 +2122,8 @@ static int scan_better(struct sqlite_store *st, struct conn *c, const struct sto
 		if ((unsigned char)*p >= 0x80)
 			return 0; /* the walk's check folds ASCII only; the indexes fold Unicode */
 	}
-	uint32_t min = SCAN_MIN_MATCHES;
-#ifdef FD_TEST_HOOKS
-	/* the tests' small orgs take this plan too */
-	const char *env = getenv("FLEETDESK_SCAN_MIN_MATCHES");
-	if (env)
-		min = (uint32_t)strtoul(env, NULL, 10);
-#endif
 	uint32_t est = search_estimate(st, c, needle, sm);
-	return est != UINT32_MAX && est >= min;
+	return est != UINT32_MAX && est >= tunable("FLEETDESK_SCAN_MIN_MATCHES", SCAN_MIN_MATCHES);
 }
 
 static int count_cache_matches(const struct count_cache_entry *e, const struct store_user_query *q, unsigned dv)
