@@ -518,14 +518,26 @@ def use_server(module_globals):
 
 class OwnServerTestCase(ApiTestCase):
     """A test class with a server of its own (for tests that need to know
-    every org and row in the database). It must stop with exit status 0."""
+    every org and row in the database, or a server started with ARGS and
+    the environment ENV). It must stop with exit status 0."""
+
+    ARGS = ()
+    ENV = None
 
     @classmethod
     def setUpClass(cls):
-        cls.S = Server().start()
+        s = Server()
+        try:
+            s.start(list(cls.ARGS), env=cls.ENV)
+        except BaseException:
+            s.stop()
+            s.cleanup()
+            raise
+        cls.S = s
 
     @classmethod
     def tearDownClass(cls):
         code = cls.S.stop()
+        tail = cls.S.stderr_tail()
         cls.S.cleanup()
-        assert code == 0, "server exit status %r" % code
+        assert code == 0, "server exit status %r\n%s" % (code, tail)

@@ -706,29 +706,17 @@ class RolesTest(BulkDevicesCase):
 
 # ======================================================================= rate limit, idempotency
 
-class RateLimitTest(BulkDevicesCase):
+class RateLimitTest(OwnServerTestCase, BulkDevicesCase):
     """A server of its own with --rate-limit 1 --rate-burst 1000: the bucket of a
     fresh token holds 1000 and refills by one a second, so what a request took
     is what the RateLimit header says is left."""
 
-    @classmethod
-    def setUpClass(cls):
-        s = harness.Server()
-        try:
-            s.start(["--rate-limit", "1", "--rate-burst", "1000"])
-        except BaseException:
-            s.stop()
-            s.cleanup()
-            raise
-        cls.S = s
-        cls.org = s.org_create("Devices Bulk Rate")
+    ARGS = ("--rate-limit", "1", "--rate-burst", "1000")
 
     @classmethod
-    def tearDownClass(cls):
-        code = cls.S.stop()
-        tail = cls.S.stderr_tail()
-        cls.S.cleanup()
-        assert code == 0, "server exit status %r\n%s" % (code, tail)
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.org = cls.S.org_create("Devices Bulk Rate")
 
     def setUp(self):
         self.uid = self.create_user(self.org)["id"]

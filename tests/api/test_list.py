@@ -663,9 +663,11 @@ class AttentionCountCapTest(OwnServerTestCase):
     """With needs_attention the total is counted up to a cap (10,000; 3 here through the
     FLEETDESK_COUNT_CAP test hook of the ASan build), then says so; count_limit lowers it."""
 
+    ENV = {"FLEETDESK_COUNT_CAP": "3"}
+
     @classmethod
     def setUpClass(cls):
-        cls.S = harness.Server().start(env={"FLEETDESK_COUNT_CAP": "3"})
+        super().setUpClass()
         cls.org = cls.S.org_create("Count Cap Org")
         cls.tok = cls.org.token("admin")
         for i in range(5):

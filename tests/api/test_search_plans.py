@@ -85,7 +85,7 @@ class SortedSearchPlanTest(OwnServerTestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.S = harness.Server().start(env=cls.ENV)
+        super().setUpClass()
         cls.org = cls.S.org_create("Sorted Plans Org")
         cls.tok = cls.org.token("admin")
         cls.users = []

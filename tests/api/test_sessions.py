@@ -12,7 +12,7 @@ import unittest
 import uuid
 
 import harness
-from harness import API, ApiTestCase, Server, TS_RE, parse_ts, unique_email
+from harness import API, ApiTestCase, OwnServerTestCase, Server, TS_RE, parse_ts, unique_email
 from webauth import (COOKIE, PASSWORD, SESSION, SESSION_FIELDS, WebSession, cookie_only, org_path,
                      session_cookie, sign_in, sign_in_raw, staff_create)
 
@@ -498,23 +498,14 @@ class AuditAndSecretsTest(SessionCase):
 
 
 # ---------------------------------------------------------------- own servers
-class OwnServer(ApiTestCase):
-    """A server of this class's own, started with ARGS."""
-
-    ARGS = ()
+class OwnServer(OwnServerTestCase):
+    """A server of this class's own, started with ARGS, with an org."""
 
     @classmethod
     def setUpClass(cls):
-        cls.S = Server().start(list(cls.ARGS))
+        super().setUpClass()
         cls.org = cls.S.org_create("Own Server Org")
         cls.admin_token = cls.org.token("admin")
-
-    @classmethod
-    def tearDownClass(cls):
-        code = cls.S.stop()
-        tail = cls.S.stderr_tail()
-        cls.S.cleanup()
-        assert code == 0, "server exit status %r\n%s" % (code, tail)
 
 
 class UnknownEmailTest(OwnServer):

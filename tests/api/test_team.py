@@ -8,7 +8,7 @@ import unittest
 import uuid
 
 import harness
-from harness import API, ApiTestCase, Server, TS_RE, UUID_RE, parse_ts, unique_email
+from harness import API, ApiTestCase, OwnServerTestCase, TS_RE, UUID_RE, parse_ts, unique_email
 from webauth import (ACCEPT, LOOKUP, PASSWORD, SESSION, STAFF_FIELDS, org_path, sign_in, sign_in_raw,
                      staff_create)
 
@@ -719,17 +719,8 @@ class OAuthClientTest(TeamCase):
 
 
 # ---------------------------------------------------------------- behind a public URL
-class PublicUrlInviteTest(ApiTestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.S = Server().start(["--public-url", "https://desk.example.com"])
-
-    @classmethod
-    def tearDownClass(cls):
-        code = cls.S.stop()
-        tail = cls.S.stderr_tail()
-        cls.S.cleanup()
-        assert code == 0, "server exit status %r\n%s" % (code, tail)
+class PublicUrlInviteTest(OwnServerTestCase):
+    ARGS = ("--public-url", "https://desk.example.com")
 
     def test_the_invite_link_uses_the_public_url(self):
         org = self.S.org_create("Public Url Org")
