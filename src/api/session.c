@@ -82,15 +82,15 @@ enum fd_err session_create(struct req *r)
 	return reply_json(r, 201, view);
 }
 
-/* The caller's session from its cookie; replies 401 (clearing the cookie)
- * when there is none. */
-static enum fd_err current(struct req *r, struct store_session *se, const char **token)
+/* The caller's session from its cookie, and the server's idle timeout;
+ * replies 401 (clearing the cookie) when there is none. */
+static enum fd_err current(struct req *r, struct store_session *se, const char **token, int64_t *idle_ms)
 {
-	int64_t idle_ms, max_ms;
-	req_session_limits(r, &idle_ms, &max_ms);
+	int64_t max_ms;
+	req_session_limits(r, idle_ms, &max_ms);
 	*token = req_cookie(r, SESSION_COOKIE);
 	struct principal p;
-	enum fd_err rc = *token ? session_authenticate(req_store(r), *token, idle_ms, &p, se) : FD_EUNAUTH;
+	enum fd_err rc = *token ? session_authenticate(req_store(r), *token, *idle_ms, &p, se) : FD_EUNAUTH;
 	if (rc == FD_EUNAUTH) {
 		if (*token)
 			set_cookie(r, "", 0);
@@ -106,11 +106,10 @@ enum fd_err session_get(struct req *r)
 {
 	struct store_session se;
 	const char *token;
-	enum fd_err rc = current(r, &se, &token);
+	int64_t idle_ms;
+	enum fd_err rc = current(r, &se, &token, &idle_ms);
 	if (rc != FD_OK)
 		return rc;
-	int64_t idle_ms, max_ms;
-	req_session_limits(r, &idle_ms, &max_ms);
 	return reply_json(r, 200, session_view(&se, token, idle_ms));
 }
 
@@ -118,7 +117,8 @@ enum fd_err session_delete(struct req *r)
 {
 	struct store_session se;
 	const char *token;
-	enum fd_err rc = current(r, &se, &token);
+	int64_t idle_ms;
+	enum fd_err rc = current(r, &se, &token, &idle_ms);
 	if (rc != FD_OK)
 		return rc;
 	if (!session_csrf_ok(token, req_header(r, "X-CSRF-Token")))

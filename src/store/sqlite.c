@@ -612,6 +612,18 @@ enum fd_err sq_tx_end(struct conn *c, enum fd_err rc)
 	return rc;
 }
 
+enum fd_err sq_tx_prep(struct store *st, const char *sql, struct conn **c, sqlite3_stmt **s)
+{
+	*c = sq_get(st);
+	if (!*c)
+		return FD_EIO;
+	enum fd_err rc = sq_tx_begin(*c);
+	if (rc != FD_OK)
+		return rc;
+	*s = sq_prep(*c, sql);
+	return *s ? FD_OK : sq_tx_end(*c, FD_EIO);
+}
+
 /* Writes one audit record inside the caller's transaction. changes may be NULL. */
 /* sq_audit with the changes as JSON text (NULL: none). */
 static enum fd_err audit_text(struct conn *c, const struct store_actor *a, const char *org_id, const char *at,

@@ -36,6 +36,10 @@ enum fd_err sq_tx_commit(struct conn *c);
 void sq_tx_rollback(struct conn *c);
 /* Ends the caller's transaction: commits when rc is FD_OK, else rolls back. Returns the outcome. */
 enum fd_err sq_tx_end(struct conn *c, enum fd_err rc);
+/* Begins a write transaction and prepares the one statement it runs (sql
+ * constant, as for sq_prep); the caller binds *s and ends with
+ * sq_tx_end(*c, sq_step_write(*s)). */
+enum fd_err sq_tx_prep(struct store *st, const char *sql, struct conn **c, sqlite3_stmt **s);
 /* A savepoint inside the caller's transaction (sq_sp_release or sq_sp_rollback). */
 enum fd_err sq_sp_begin(struct conn *c);
 void sq_sp_release(struct conn *c);

@@ -287,18 +287,14 @@ static enum fd_err sq_session_create(struct store *st, const struct store_actor 
                                      const char *token_hash, int64_t now_ms, int64_t expires_ms,
                                      char id[FD_UUID_LEN + 1])
 {
-	struct conn *c = sq_get(st);
-	if (!c)
-		return FD_EIO;
 	char now[FD_TIME_LEN + 1];
 	util_format_rfc3339(now_ms, now);
 	util_uuid(id);
-	enum fd_err rc = sq_tx_begin(c);
+	struct conn *c;
+	sqlite3_stmt *s;
+	enum fd_err rc = sq_tx_prep(st, SQL_SESSION_INSERT, &c, &s);
 	if (rc != FD_OK)
 		return rc;
-	sqlite3_stmt *s = sq_prep(c, SQL_SESSION_INSERT);
-	if (!s)
-		return sq_tx_end(c, FD_EIO);
 	sq_bind_text(s, 1, id);
 	sq_bind_text(s, 2, token_hash);
 	sq_bind_text(s, 3, who->id);
@@ -340,15 +336,11 @@ static enum fd_err sq_session_lookup(struct store *st, const char *token_hash, s
 
 static enum fd_err sq_session_touch(struct store *st, const char *session_id, int64_t now_ms)
 {
-	struct conn *c = sq_get(st);
-	if (!c)
-		return FD_EIO;
-	enum fd_err rc = sq_tx_begin(c);
+	struct conn *c;
+	sqlite3_stmt *s;
+	enum fd_err rc = sq_tx_prep(st, SQL_SESSION_TOUCH, &c, &s);
 	if (rc != FD_OK)
 		return rc;
-	sqlite3_stmt *s = sq_prep(c, SQL_SESSION_TOUCH);
-	if (!s)
-		return sq_tx_end(c, FD_EIO);
 	sq_bind_text(s, 1, session_id);
 	sqlite3_bind_int64(s, 2, now_ms);
 	return sq_tx_end(c, sq_step_write(s));
@@ -377,15 +369,11 @@ static enum fd_err sq_session_end(struct store *st, const struct store_actor *a,
 
 static enum fd_err sq_session_sweep(struct store *st, int64_t before_ms, int limit)
 {
-	struct conn *c = sq_get(st);
-	if (!c)
-		return FD_EIO;
-	enum fd_err rc = sq_tx_begin(c);
+	struct conn *c;
+	sqlite3_stmt *s;
+	enum fd_err rc = sq_tx_prep(st, SQL_SESSION_SWEEP, &c, &s);
 	if (rc != FD_OK)
 		return rc;
-	sqlite3_stmt *s = sq_prep(c, SQL_SESSION_SWEEP);
-	if (!s)
-		return sq_tx_end(c, FD_EIO);
 	sqlite3_bind_int64(s, 1, before_ms);
 	sqlite3_bind_int64(s, 2, limit);
 	return sq_tx_end(c, sq_step_write(s));

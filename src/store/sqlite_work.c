@@ -19,20 +19,6 @@ static const char SQL_IDEM_FINISH[] = "UPDATE idempotency SET done = 1, reply = 
 static const char SQL_IDEM_SWEEP[] =
     "DELETE FROM idempotency WHERE rowid IN (SELECT rowid FROM idempotency WHERE created_ms < ?1 LIMIT ?2)";
 
-/* Begins a write transaction and prepares the one statement it runs; the
- * caller binds *s and ends with sq_tx_end(*c, sq_step_write(*s)). */
-static enum fd_err tx_prep(struct store *st, const char *sql, struct conn **c, sqlite3_stmt **s)
-{
-	*c = sq_get(st);
-	if (!*c)
-		return FD_EIO;
-	enum fd_err rc = sq_tx_begin(*c);
-	if (rc != FD_OK)
-		return rc;
-	*s = sq_prep(*c, sql);
-	return *s ? FD_OK : sq_tx_end(*c, FD_EIO);
-}
-
 static enum fd_err sq_idem_claim(struct store *st, const char *id, const char *fingerprint, const char *owner,
                                  int64_t now_ms, int64_t ttl_ms, struct store_idem *prev)
 {
@@ -101,7 +87,7 @@ static enum fd_err idem_write(struct store *st, const char *sql, const char *id,
 {
 	struct conn *c;
 	sqlite3_stmt *s;
-	enum fd_err rc = tx_prep(st, sql, &c, &s);
+	enum fd_err rc = sq_tx_prep(st, sql, &c, &s);
 	if (rc != FD_OK)
 		return rc;
 	sq_bind_text(s, 1, id);
@@ -124,7 +110,7 @@ static enum fd_err sq_idem_sweep(struct store *st, int64_t before_ms, int batch)
 {
 	struct conn *c;
 	sqlite3_stmt *s;
-	enum fd_err rc = tx_prep(st, SQL_IDEM_SWEEP, &c, &s);
+	enum fd_err rc = sq_tx_prep(st, SQL_IDEM_SWEEP, &c, &s);
 	if (rc != FD_OK)
 		return rc;
 	sqlite3_bind_int64(s, 1, before_ms);
@@ -444,7 +430,7 @@ static enum fd_err sq_job_finish(struct store *st, const char *job_id, const cha
 	util_now_rfc3339(now);
 	struct conn *c;
 	sqlite3_stmt *s;
-	enum fd_err rc = tx_prep(st, SQL_JOB_FINISH, &c, &s);
+	enum fd_err rc = sq_tx_prep(st, SQL_JOB_FINISH, &c, &s);
 	if (rc != FD_OK)
 		return rc;
 	sq_bind_text(s, 1, job_id);
